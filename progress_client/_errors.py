@@ -1,0 +1,120 @@
+"""The PollError hierarchy: who is at fault, and what the caller can do about it.
+
+- ``JobFailed``: the job itself reported a failure status. Not a polling problem.
+- ``PollTimeout``: the caller's deadline passed before the job ended.
+- ``BadResponse``: the endpoint answered, but not with a usable status document.
+- ``RequestFailed``: the request failed for good: a fatal HTTP status, too many transient
+  errors in a row, a redirect loop.
+- ``InvalidResumeToken``: a resume token that is not ours, tampered with, or for another URL.
+
+Every message is passed through ``sanitize()`` when the error is built, so printing or logging
+an error never shows a credential.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._sanitize import sanitize
+
+if TYPE_CHECKING:
+    from ._engine import PollReport
+    from ._models import JobStatus
+
+__all__ = [
+    "BadResponse",
+    "InvalidResumeToken",
+    "JobFailed",
+    "PollError",
+    "PollTimeout",
+    "RequestFailed",
+    "ResponseTooLarge",
+    "TooManyErrors",
+]
+
+
+class PollError(Exception):
+    """Base class of every error this package raises while waiting on a job."""
+
+    #: The CLI exit code for this kind of error.
+    exit_code: int = 4
+    #: The CLI ``outcome`` word for this kind of error.
+    outcome: str = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: JobStatus | None = None,
+        report: PollReport | None = None,
+    ) -> None:
+        self.message = sanitize(message)
+        self.url = sanitize(url) if url is not None else None
+        self.status = status
+        self.report = report
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.url, self.status, self.report))
+
+
+def _rebuild(
+    cls: type[PollError], message: str, url: str | None, status: Any, report: Any
+) -> PollError:
+    err = cls.__new__(cls)
+    PollError.__init__(err, message, url=url, status=status, report=report)
+    return err
+
+
+class JobFailed(PollError):
+    """The job reported a failure status (``failed``, ``error``, ``cancelled`` ...)."""
+
+    exit_code = 1
+    outcome = "failed"
+
+
+class PollTimeout(PollError):
+    """The caller's deadline passed before the job reached a terminal status."""
+
+    exit_code = 3
+    outcome = "timeout"
+
+    #: A token that continues this wait with ``wait(url, resume=token)``; set by the clients.
+    resume_token: str | None = None
+
+
+class BadResponse(PollError):
+    """The endpoint answered with something that is not a usable status document."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status_code = status_code
+
+
+class ResponseTooLarge(BadResponse):
+    """The response body exceeded the size limit; reading stopped at the limit."""
+
+
+class RequestFailed(PollError):
+    """The request failed for good: a fatal HTTP status or a transport failure."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status_code = status_code
+
+
+class TooManyErrors(RequestFailed):
+    """Transient errors (network, 429, 5xx) kept coming past ``max_consecutive_errors``."""
+
+
+class InvalidResumeToken(PollError, ValueError):
+    """A resume token that is malformed, tampered with, of another version or another URL."""
+
+    exit_code = 2

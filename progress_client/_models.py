@@ -1,0 +1,211 @@
+"""JobStatus and StatusSpec: how a status document is read, when it is terminal, what a change is.
+
+``StatusSpec`` is the one place that knows the shape of a user's status endpoint: the dotted
+path of the status field (``status``, ``data.state`` ...), the success and failure words
+(case-insensitive by default), the fields whose change resets the adaptive interval
+(``change_on``; by default the status field alone) and, optionally, the user's own pydantic
+model. ``StatusSpec.read(document)`` turns a decoded JSON value into a ``Reading`` or raises
+``BadResponse``. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ._errors import BadResponse
+from ._sanitize import sanitize
+
+__all__ = [
+    "DEFAULT_FAILURE",
+    "DEFAULT_SUCCESS",
+    "JobStatus",
+    "Reading",
+    "StatusSpec",
+]
+
+DEFAULT_SUCCESS: frozenset[str] = frozenset(
+    {"completed", "complete", "succeeded", "success", "done", "finished"}
+)
+DEFAULT_FAILURE: frozenset[str] = frozenset(
+    {"failed", "failure", "error", "errored", "cancelled", "canceled", "expired"}
+)
+
+Outcome = Literal["succeeded", "failed"]
+
+
+class JobStatus(BaseModel):
+    """A job's status document. Unknown fields are kept (``model_extra``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    status: str
+    step: str | int | None = None
+    progress: float | None = None
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        parts = [f"status={self.status!r}"]
+        if self.step is not None:
+            parts.append(f"step={self.step!r}")
+        if self.progress is not None:
+            parts.append(f"progress={self.progress!r}")
+        if self.error is not None:
+            parts.append(f"error={sanitize(self.error)!r}")
+        return f"JobStatus({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One status document, read: the normalized status, the user's model, the change key
+    and whether it is terminal."""
+
+    status: JobStatus
+    document: BaseModel
+    key: str
+    outcome: Outcome | None
+
+
+_MISSING = object()
+
+
+def _get_path(doc: Any, path: tuple[str, ...]) -> Any:
+    cur = doc
+    for part in path:
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return _MISSING
+    return cur
+
+
+def _split(path: str) -> tuple[str, ...]:
+    parts = tuple(p for p in path.split("."))
+    if not path or any(not p for p in parts):
+        raise ValueError(f"invalid field path {path!r}: use dotted names such as 'data.state'")
+    return parts
+
+
+def _words(values: Iterable[str], case_sensitive: bool) -> frozenset[str]:
+    if isinstance(values, str):
+        values = [v for v in values.split(",")]
+    words = {v.strip() for v in values if v.strip()}
+    return frozenset(words if case_sensitive else {w.casefold() for w in words})
+
+
+@dataclass(frozen=True)
+class StatusSpec:
+    """How to read a status document. All options have defaults that fit most endpoints."""
+
+    status_field: str = "status"
+    success: frozenset[str] = DEFAULT_SUCCESS
+    failure: frozenset[str] = DEFAULT_FAILURE
+    change_on: tuple[str, ...] | None = None
+    model: type[BaseModel] | None = None
+    case_sensitive: bool = False
+    _status_path: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _change_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "success", _words(self.success, self.case_sensitive))
+        object.__setattr__(self, "failure", _words(self.failure, self.case_sensitive))
+        overlap = self.success & self.failure
+        if overlap:
+            raise ValueError(f"status words both success and failure: {sorted(overlap)}")
+        object.__setattr__(self, "_status_path", _split(self.status_field))
+        change_on = self.change_on if self.change_on else (self.status_field,)
+        if isinstance(change_on, str):
+            change_on = tuple(c.strip() for c in change_on.split(",") if c.strip())
+        object.__setattr__(self, "change_on", tuple(change_on))
+        object.__setattr__(self, "_change_paths", tuple(_split(c) for c in change_on))
+
+    def outcome_of(self, status: str) -> Outcome | None:
+        word = status if self.case_sensitive else status.casefold()
+        if word in self.success:
+            return "succeeded"
+        if word in self.failure:
+            return "failed"
+        return None
+
+    def read(self, doc: Any) -> Reading:
+        """Read a decoded JSON document. Raises ``BadResponse`` when it is not a status."""
+        if not isinstance(doc, dict):
+            kind = type(doc).__name__ if doc is not None else "null"
+            kind = {"list": "an array", "str": "a string", "dict": "an object"}.get(kind, kind)
+            raise BadResponse(f"expected a JSON object with a status field, got {kind}")
+        raw = _get_path(doc, self._status_path)
+        if raw is _MISSING or raw is None:
+            raise BadResponse(f"the response has no {self.status_field!r} field")
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            raise BadResponse(
+                f"the {self.status_field!r} field is not a string (got {type(raw).__name__})"
+            )
+        status_word = str(raw)
+        # Normalized JobStatus: the fields next to the status field (for data.state, the
+        # object under data) supply step, progress and error; the whole document is kept.
+        parent = _get_path(doc, self._status_path[:-1]) if len(self._status_path) > 1 else doc
+        fields: dict[str, Any] = dict(doc)
+        if isinstance(parent, dict) and parent is not doc:
+            for name in ("step", "progress", "error"):
+                if name in parent and name not in fields:
+                    fields[name] = parent[name]
+        fields["status"] = status_word
+        fields["step"] = _coerce_step(fields.get("step"))
+        fields["progress"] = _coerce_progress(fields.get("progress"))
+        err = fields.get("error")
+        if err is not None and not isinstance(err, str):
+            err = json.dumps(err, ensure_ascii=False, default=str)[:4096]
+        fields["error"] = err
+        try:
+            status = JobStatus.model_validate(fields)
+        except ValidationError as exc:  # pragma: no cover - fields are coerced above
+            raise BadResponse(
+                f"the status document is not valid: {exc.error_count()} errors"
+            ) from None
+        document: BaseModel = status
+        if self.model is not None:
+            try:
+                document = self.model.model_validate(doc)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ())) or "document"
+                raise BadResponse(
+                    f"the status document does not fit {self.model.__name__}: "
+                    f"{where}: {first.get('msg', 'invalid')}"
+                ) from None
+        key_parts = [_get_path(doc, p) for p in self._change_paths]
+        key = json.dumps(
+            [None if v is _MISSING else v for v in key_parts],
+            sort_keys=True,
+            default=str,
+            ensure_ascii=False,
+        )
+        if not self.case_sensitive and len(self._change_paths) == 1:
+            key = key.casefold()
+        outcome = self.outcome_of(status_word)
+        return Reading(status=status, document=document, key=key, outcome=outcome)
+
+
+def _coerce_step(v: Any) -> str | int | None:
+    if v is None or (isinstance(v, (str, int)) and not isinstance(v, bool)):
+        return v
+    return str(v)
+
+
+def _coerce_progress(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip().rstrip("%"))
+        except ValueError:
+            return None
+    return None

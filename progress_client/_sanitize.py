@@ -1,0 +1,142 @@
+"""sanitize(text): take secrets, credentials, file paths and addresses out of any text.
+
+Every message this package shows, logs or stores passes through here, including error texts
+that come from a server. The rules err on the side of hiding: a placeholder in a message costs
+a user little, a leaked key costs a lot. Each rule is a compiled pattern and a replacement;
+order matters (URL credentials before e-mail addresses, JWTs before generic tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final
+
+__all__ = ["sanitize"]
+
+_Repl = str | Callable[[re.Match[str]], str]
+
+_TOKEN: Final = "[TOKEN]"
+
+# Query parameters whose values are credentials, whatever they look like.
+_SECRET_PARAM = (
+    r"(?:access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|token|api[_-]?key|apikey|"
+    r"key|secret|client[_-]?secret|password|passwd|pwd|pass|signature|sig|session|sessionid|"
+    r"session[_-]?id|auth|code|credential|credentials|private[_-]?token|x-amz-signature|"
+    r"x-amz-credential|x-amz-security-token)"
+)
+
+_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
+    # PEM private keys, whole block (or an unterminated one up to the end).
+    (
+        re.compile(
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+            r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            re.S,
+        ),
+        "[PRIVATE KEY]",
+    ),
+    # user:password@ in any URL-like authority.
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@"),
+        lambda m: f"{m.group(1)}[CREDENTIALS]@",
+    ),
+    # Authorization-style schemes.
+    (re.compile(r"(?i)\b(Bearer|Token|Basic|Digest)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 [TOKEN]"),
+    # JSON Web Tokens (three base64url parts, the first two starting with eyJ).
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), "[JWT]"),
+    # Stripe-style keys: sk_live_, sk_test_, rk_live_, pk_live_, whsec_ ...
+    (
+        re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}\b|\bsk_[A-Za-z0-9]{20,}\b"),
+        _TOKEN,
+    ),
+    (re.compile(r"\bwhsec_[A-Za-z0-9]{16,}\b"), _TOKEN),
+    # OpenAI/Anthropic style keys.
+    (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}\b"), _TOKEN),
+    # GitHub tokens: ghp_, gho_, ghu_, ghs_, ghr_, github_pat_.
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"), _TOKEN),
+    # GitLab personal tokens.
+    (re.compile(r"\bglpat-[A-Za-z0-9_\-]{16,}\b"), _TOKEN),
+    # Slack tokens and webhooks.
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b"), _TOKEN),
+    (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]+"), "[URL]"),
+    # Telegram bot tokens: 123456789:AA...
+    (re.compile(r"\b\d{6,12}:AA[A-Za-z0-9_\-]{30,}\b"), _TOKEN),
+    # Discord bot tokens.
+    (
+        re.compile(r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}\b"),
+        _TOKEN,
+    ),
+    # AWS access key ids and secrets named as such.
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"), _TOKEN),
+    (
+        re.compile(
+            r"(?i)(aws_secret_access_key|aws_session_token|secret_access_key)(\s*[=:]\s*)"
+            r"[\"']?[A-Za-z0-9/+=]{20,}[\"']?"
+        ),
+        r"\1\2[TOKEN]",
+    ),
+    # Google API keys.
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), _TOKEN),
+    # npm, PyPI and Hugging Face tokens.
+    (re.compile(r"\bnpm_[A-Za-z0-9]{30,}\b"), _TOKEN),
+    (re.compile(r"\bpypi-[A-Za-z0-9_\-]{40,}\b"), _TOKEN),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), _TOKEN),
+    # SendGrid, Twilio.
+    (re.compile(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}\b"), _TOKEN),
+    (re.compile(r"\b(?:AC|SK)[0-9a-f]{32}\b"), _TOKEN),
+    # Credentials in query strings and key=value pairs.
+    (
+        re.compile(rf"(?i)([?&;]{_SECRET_PARAM}=)[^&#\s\"']+"),
+        lambda m: f"{m.group(1)}[REDACTED]",
+    ),
+    (
+        re.compile(
+            r"(?i)\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|"
+            r"client[_-]?secret|private[_-]?key)[\"']?\s*[=:]\s*)[\"']?[^\s\"',;&}]+[\"']?"
+        ),
+        lambda m: f"{m.group(1)}[REDACTED]",
+    ),
+    # E-mail addresses.
+    (re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
+    # Windows paths: C:\Users\..., \\server\share\...
+    (re.compile(r"(?i)\b[a-z]:\\(?:[^\\\s\"'<>|:*?]+\\)*[^\\\s\"'<>|:*?]*"), "[PATH]"),
+    (re.compile(r"\\\\[A-Za-z0-9_.$\-]+\\[^\s\"'<>|]+"), "[PATH]"),
+    # Home directories written with a tilde.
+    (re.compile(r"(?<![\w/])~[A-Za-z0-9_.\-]*/[^\s\"'<>:,;)]*"), "[PATH]"),
+    # POSIX absolute paths with two or more segments (a lone "/jobs" in a URL path is kept:
+    # URLs are handled by keeping their scheme and host, see the lookbehind).
+    (
+        re.compile(r"(?<![\w:/.\-])/(?:[A-Za-z0-9_.@+\-]+/)+[A-Za-z0-9_.@+\-]*"),
+        "[PATH]",
+    ),
+    # IPv6 (full and compressed forms with at least two colons), before IPv4.
+    (
+        re.compile(
+            r"(?i)(?<![\w:.])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|"
+            r"(?:[0-9a-f]{1,4}:){1,7}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,5})?|"
+            r"::(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4})(?:%[0-9a-z]+)?(?![\w:])"
+        ),
+        "[IP]",
+    ),
+    # IPv4 addresses (each octet 0-255), with an optional port.
+    (
+        re.compile(
+            r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+            r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?::\d{1,5})?(?![\w.])"
+        ),
+        "[IP]",
+    ),
+]
+
+
+def sanitize(text: object) -> str:
+    """Return ``text`` with secrets, credentials, paths, e-mails and IP addresses replaced.
+
+    Placeholders: ``[TOKEN]``, ``[JWT]``, ``[CREDENTIALS]``, ``[REDACTED]``, ``[PRIVATE KEY]``,
+    ``[EMAIL]``, ``[PATH]``, ``[IP]``, ``[URL]``. Accepts any object and sanitizes its ``str()``.
+    """
+    out = text if isinstance(text, str) else str(text)
+    for pattern, repl in _RULES:
+        out = pattern.sub(repl, out)
+    return out

@@ -1,0 +1,139 @@
+"""``progress-client wait URL``: wait on one job from a script, with a live line and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from .._engine import PollReport, Update
+from .._errors import PollError
+from .._models import JobStatus
+from .._policy import AdaptivePolicy
+from .._sanitize import sanitize
+from .._sync import ProgressClient
+from . import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "wait",
+        help="wait on a job until it ends (exit 0 ok, 1 failed, 3 timeout, 4 error)",
+        description="Poll a job's status URL with adaptive polling until it ends.",
+    )
+    p.add_argument("url", help="the job's status URL (returns JSON with a status field)")
+    p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
+    p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
+    p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
+                   help="largest interval (8 s)")
+    p.add_argument("--baseline", type=positive_float, default=1.0,
+                   help="the fixed interval savings are counted against (1 s)")
+    p.add_argument("--timeout", type=positive_float, default=None,
+                   help="give up after this many seconds (exit 3)")
+    p.add_argument("-H", "--header", action="append", type=parse_header, default=[],
+                   metavar="'NAME: VALUE'", help="a request header (repeatable)")
+    p.add_argument("--status-field", default="status",
+                   help="dotted path of the status field, e.g. data.state")
+    p.add_argument("--success", default=None, help="comma-separated success words")
+    p.add_argument("--failure", default=None, help="comma-separated failure words")
+    p.add_argument("--change-on", default=None,
+                   help="comma-separated fields whose change resets the interval")
+    p.add_argument("--max-errors", type=int, default=10,
+                   help="transient errors in a row before giving up (10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no live line, no summary")
+    p.set_defaults(run=run)
+
+
+def _words(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [w.strip() for w in text.split(",") if w.strip()]
+
+
+def _live_text(update: Update) -> Text:
+    s = update.status
+    parts = [s.status]
+    if s.step is not None:
+        parts.append(f"step {s.step}")
+    if s.progress is not None:
+        parts.append(f"{s.progress:g}%")
+    r = update.report
+    tail = f"{r.requests} requests"
+    if update.next_delay is not None:
+        tail += f", next in {update.next_delay:.1f}s"
+    return Text.assemble(("● ", "cyan"), (" · ".join(sanitize(p) for p in parts), "bold"),
+                         (f"  ({tail})", "dim"))
+
+
+def run(args: argparse.Namespace) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
+        client = ProgressClient(
+            policy=policy,
+            baseline=args.baseline if args.baseline > 0 else 1.0,
+            headers=dict(args.header),
+            status_field=args.status_field,
+            success=_words(args.success),
+            failure=_words(args.failure),
+            change_on=_words(args.change_on),
+            max_consecutive_errors=max(1, args.max_errors),
+        )
+    except ValueError as exc:
+        err.print(f"progress-client wait: error: {sanitize(exc)}", markup=False)
+        return EXIT_USAGE
+
+    live_on = not args.quiet and not args.json and err.is_terminal
+    last: JobStatus | None = None
+    report: PollReport | None = None
+    try:
+        display = (
+            Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
+                 redirect_stderr=False)
+            if live_on
+            else _Null()
+        )
+        with client, display as live:
+            for update in client.watch(args.url, timeout=args.timeout):
+                last, report = update.status, update.report
+                if live is not None:
+                    live.update(_live_text(update), refresh=True)
+    except PollError as exc:
+        status = exc.status if exc.status is not None else last
+        report = exc.report if exc.report is not None else report
+        if args.json:
+            emit_json(result_dict(exc.outcome, status, report, exc))
+        else:
+            err.print(f"progress-client: {exc.outcome}: {exc.message}", markup=False)
+            if report is not None and not args.quiet:
+                word = status.status if status is not None else exc.outcome
+                err.print(summary_line(word, report), markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.json:
+            emit_json(result_dict("interrupted", last, report))
+        else:
+            err.print("interrupted", markup=False)
+        return EXIT_INTERRUPTED
+    assert last is not None and report is not None
+    if args.json:
+        emit_json(result_dict("succeeded", last, report))
+    elif not args.quiet:
+        print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout)
+    return EXIT_OK
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
