@@ -8,11 +8,12 @@ order matters (URL credentials before e-mail addresses, JWTs before generic toke
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["sanitize"]
+__all__ = ["RedactingFilter", "install_log_redaction", "redact_secrets", "sanitize"]
 
 _Repl = str | Callable[[re.Match[str]], str]
 
@@ -26,7 +27,8 @@ _SECRET_PARAM = (
     r"x-amz-credential|x-amz-security-token)"
 )
 
-_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
+#: Credentials of any kind: keys, tokens, passwords. Applied everywhere, logs included.
+_SECRET_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
     # PEM private keys, whole block (or an unterminated one up to the end).
     (
         re.compile(
@@ -97,6 +99,11 @@ _RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
         ),
         lambda m: f"{m.group(1)}[REDACTED]",
     ),
+]
+
+#: Personal and location data: e-mails, file paths, IP addresses. Applied to every message
+#: and stored text, but not to third-party debug logs, where a host address is the point.
+_PII_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
     # E-mail addresses.
     (re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b"), "[EMAIL]"),
     # Windows paths: C:\Users\..., \\server\share\...
@@ -129,6 +136,8 @@ _RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
     ),
 ]
 
+_RULES: Final = _SECRET_RULES + _PII_RULES
+
 
 def sanitize(text: object) -> str:
     """Return ``text`` with secrets, credentials, paths, e-mails and IP addresses replaced.
@@ -140,3 +149,46 @@ def sanitize(text: object) -> str:
     for pattern, repl in _RULES:
         out = pattern.sub(repl, out)
     return out
+
+
+def redact_secrets(text: object) -> str:
+    """Like ``sanitize`` but for credentials only: host names, addresses and paths stay."""
+    out = text if isinstance(text, str) else str(text)
+    for pattern, repl in _SECRET_RULES:
+        out = pattern.sub(repl, out)
+    return out
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that takes credentials out of a record's message before any handler
+    sees it. httpx logs every request URL at INFO, user:password and ``?token=`` included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the caller's bug; never drop the record
+            return True
+        clean = redact_secrets(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER: Final = RedactingFilter()
+
+#: The loggers of the HTTP stack that write URLs or response headers.
+HTTP_LOGGERS: Final = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+def install_log_redaction() -> None:
+    """Attach the redacting filter to the HTTP stack's loggers (once; idempotent)."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
