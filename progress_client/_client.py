@@ -16,7 +16,7 @@ from ._clock import Clock, SystemClock
 from ._engine import PollEngine, PollReport, Stop
 from ._models import DEFAULT_FAILURE, DEFAULT_SUCCESS, JobStatus, StatusSpec
 from ._policy import AdaptivePolicy, Policy
-from ._sanitize import sanitize
+from ._sanitize import install_log_redaction, sanitize
 
 __all__ = ["DEFAULT_MAX_BODY", "ClientBase", "WaitResult"]
 
@@ -147,6 +147,8 @@ class ClientBase(Generic[H]):
             conditional=conditional,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
+        # httpx logs each request URL at INFO: keep URL passwords and ?token= out of logs.
+        install_log_redaction()
         self._owns_client = client is None
         if client is None:
             self._http: H = self._make_http(client_kwargs(headers, auth, verify, max_redirects))
