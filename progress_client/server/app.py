@@ -1,0 +1,195 @@
+"""The read-only status server (Starlette): a job's status as JSON with an ETag, the same as a
+Server-Sent Events stream, and a health check. Writes happen only through the store API.
+
+- ``GET /jobs/{id}``: ``{"status", "step", "progress", "error", "updated_at"}``, a strong
+  ``ETag`` (a hash of the body; ``If-None-Match`` with it, a list holding it, or ``*`` gives
+  304), ``Cache-Control: no-store``, and ``Retry-After`` when configured and the job is not
+  over. 404 with a JSON body for an unknown or expired job.
+- ``GET /jobs/{id}/events``: ``text/event-stream``. The current state first, then every
+  update; each event has ``id: <version>`` (``Last-Event-ID: N`` resumes after N),
+  ``retry: <ms>`` and one JSON status document in ``data:``. A ``: keep-alive`` comment every
+  ``keepalive`` seconds; the stream ends after a terminal status.
+- ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis"}``, 503 if the store is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
+
+__all__ = ["create_app", "etag_for", "if_none_match"]
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _body(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def etag_for(body: bytes) -> str:
+    """A strong entity tag for a response body (RFC 9110: quoted)."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def if_none_match(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header matches ``etag`` (weak comparison, as RFC 9110
+    asks for this header): ``*``, one tag, or a comma-separated list."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    for part in header.split(","):
+        tag = part.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == opaque:
+            return True
+    return False
+
+
+def _not_found() -> JSONResponse:
+    return JSONResponse(
+        {"error": "not_found", "detail": "unknown or expired job"},
+        status_code=404,
+        headers=_NO_STORE,
+    )
+
+
+def _unavailable(exc: StoreUnavailable) -> JSONResponse:
+    return JSONResponse(
+        {"error": "store_unavailable", "detail": str(exc)}, status_code=503, headers=_NO_STORE
+    )
+
+
+def _sse_event(record: ProgressRecord, retry_ms: int) -> str:
+    data = json.dumps(record.public(), separators=(",", ":"), ensure_ascii=False)
+    return f"id: {record.version}\nretry: {retry_ms}\ndata: {data}\n\n"
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id", "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+
+
+def create_app(
+    store: Store,
+    *,
+    retry_after: float | None = None,
+    keepalive: float = 15.0,
+    sse_retry: float = 3.0,
+    close_store: bool = False,
+) -> Starlette:
+    """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
+    responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
+    reconnection delay the stream advertises. ``close_store`` closes the store at shutdown."""
+    if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
+        raise ValueError("retry_after must be a finite number >= 0")
+    if not (math.isfinite(keepalive) and keepalive > 0):
+        raise ValueError("keepalive must be a finite number > 0")
+    retry_ms = max(0, round(sse_retry * 1000))
+    hint = None if retry_after is None else str(math.ceil(retry_after))
+
+    async def job(request: Request) -> Response:
+        try:
+            record = await store.get(request.path_params["job_id"])
+        except StoreUnavailable as exc:
+            return _unavailable(exc)
+        if record is None:
+            return _not_found()
+        body = _body(record.public())
+        tag = etag_for(body)
+        headers = {"ETag": tag, **_NO_STORE}
+        if hint is not None and not record.terminal:
+            headers["Retry-After"] = hint
+        if if_none_match(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def events(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        # Subscribe before reading: an update that lands in between is then in the read or
+        # in the mailbox, never lost (duplicates are dropped by version).
+        sub = store.subscribe(job_id)
+        try:
+            current = await store.get(job_id)
+        except StoreUnavailable as exc:
+            sub.close()
+            return _unavailable(exc)
+        if current is None:
+            sub.close()
+            return _not_found()
+        return StreamingResponse(
+            _stream(sub, current, _last_event_id(request)),
+            media_type="text/event-stream",
+            headers={**_NO_STORE, "X-Accel-Buffering": "no"},
+        )
+
+    async def _stream(
+        sub: Subscription, current: ProgressRecord, last_id: int | None
+    ) -> AsyncIterator[str]:
+        try:
+            sent = current.version
+            if last_id is None or last_id != current.version:
+                yield _sse_event(current, retry_ms)
+            else:
+                yield f"retry: {retry_ms}\n\n"
+            if current.terminal:
+                return
+            # With no update for a progress TTL the job has expired: end the stream.
+            expires = anyio.current_time() + PROGRESS_TTL
+            while True:
+                left = expires - anyio.current_time()
+                if left <= 0:
+                    return
+                record = await sub.receive(min(keepalive, left))
+                if record is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                if record.version <= sent:
+                    continue
+                sent = record.version
+                expires = anyio.current_time() + PROGRESS_TTL
+                yield _sse_event(record, retry_ms)
+                if record.terminal:
+                    return
+        finally:
+            sub.close()
+
+    async def healthz(request: Request) -> Response:
+        ok = await store.ping()
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "store": store.kind},
+            status_code=200 if ok else 503,
+            headers=_NO_STORE,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with store.events():
+                yield
+        finally:
+            if close_store:
+                await store.aclose()
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/jobs/{job_id}", job, methods=["GET"]),
+            Route("/jobs/{job_id}/events", events, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
