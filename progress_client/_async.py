@@ -96,12 +96,18 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 async with self._http.stream("GET", url, headers=headers, **kwargs) as response:
                     body = bytearray()
                     truncated = False
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > limit:
-                            truncated = True
-                            del body[limit:]
-                            break
+                    # Stop at the limit by cancelling, not by ``break``: a cancellation
+                    # unwinds httpx's nested async generators from the inside, where a break
+                    # leaves them to the garbage collector (a ResourceWarning on trio).
+                    with anyio.CancelScope() as reading:
+                        async for chunk in response.aiter_bytes():
+                            if truncated:
+                                continue
+                            body += chunk
+                            if len(body) > limit:
+                                truncated = True
+                                del body[limit:]
+                                reading.cancel()
                     return engine.receive_response(
                         anyio.current_time(),
                         response.status_code,
