@@ -199,3 +199,22 @@ def test_headers_are_sent_and_never_printed(server: ScriptedServer) -> None:
     assert p.returncode == 4
     assert server.requests_for("auth")[0].headers["authorization"] == f"Bearer {token}"
     assert token not in p.stdout + p.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback(server: ScriptedServer) -> None:
+    import signal
+
+    url = server.timeline("long", [(0, "running")])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "progress_client", "wait", url, "--initial", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while not server.requests_for("long") and time.monotonic() < deadline:
+        time.sleep(0.02)  # wait for the first poll: the CLI is up and sleeping
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err + out
