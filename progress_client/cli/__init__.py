@@ -14,7 +14,7 @@ from .. import __version__
 __all__ = ["main"]
 
 #: Subcommands, in help order; each names a module in this package.
-COMMANDS: tuple[str, ...] = ("wait", "plan")
+COMMANDS: tuple[str, ...] = ("wait", "plan", "demo", "serve")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
