@@ -4,26 +4,41 @@ thin send loops (as httpx's Client and AsyncClient do)."""
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
 from ._clock import Clock, SystemClock
-from ._engine import PollEngine, PollReport, Stop
+from ._engine import EngineState, PollEngine, PollReport, Stop, Update
+from ._errors import PollError
 from ._models import DEFAULT_FAILURE, DEFAULT_SUCCESS, JobStatus, StatusSpec
 from ._policy import AdaptivePolicy, Policy
 from ._sanitize import install_log_redaction, sanitize
 
-__all__ = ["DEFAULT_MAX_BODY", "ClientBase", "WaitResult"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "ChangeEvent",
+    "ClientBase",
+    "JobOutcome",
+    "RequestEvent",
+    "WaitResult",
+]
+
+#: The package's logger: DEBUG per request, INFO when a stream falls back to polling. No
+#: header value and no credential is ever logged; URLs pass through ``sanitize()``.
+logger = logging.getLogger("progress_client")
 
 #: The default response size limit: 1 MiB, read no further.
 DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_REDIRECTS = 5
+#: Requests in flight at once per client (and the size of the pool it creates).
+DEFAULT_MAX_CONCURRENCY = 100
 USER_AGENT = "progress-client/0.1"
 
 
@@ -34,6 +49,109 @@ class WaitResult:
     status: JobStatus
     document: BaseModel
     report: PollReport
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """One job of ``wait_many``/``as_completed``: its URL and either its result or its error."""
+
+    url: str
+    result: WaitResult | None = None
+    error: PollError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> WaitResult:
+        """The result, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    """Handed to ``on_request`` after every request: a poll or a stream connection.
+
+    ``url`` is sanitized; ``status_code`` is ``None`` when no response came (then ``error``
+    says why); ``duration`` is seconds until the response head (for streams) or body."""
+
+    url: str
+    kind: Literal["poll", "stream"]
+    status_code: int | None
+    duration: float
+    not_modified: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """Handed to ``on_change`` for every status that differs from the previous one (and the
+    first). ``url`` is sanitized."""
+
+    url: str
+    status: JobStatus
+    terminal: bool
+    report: PollReport
+
+
+RequestHook = Callable[[RequestEvent], None]
+ChangeHook = Callable[[ChangeEvent], None]
+
+
+class Observer:
+    """Logging and the user's hooks. A hook that raises is logged (its type only) and never
+    breaks the wait."""
+
+    def __init__(self, on_request: RequestHook | None, on_change: ChangeHook | None) -> None:
+        self.on_request = on_request
+        self.on_change = on_change
+
+    def request(
+        self,
+        engine: PollEngine,
+        kind: Literal["poll", "stream"],
+        url: str,
+        status_code: int | None,
+        duration: float,
+        now: float,
+        error: str | None = None,
+    ) -> None:
+        safe = sanitize(url)
+        if logger.isEnabledFor(logging.DEBUG):
+            nxt = engine.next_poll_at
+            tail = f"; next poll in {max(0.0, nxt - now):.1f}s" if nxt is not None else ""
+            what = str(status_code) if status_code is not None else f"failed ({error})"
+            logger.debug(
+                "GET %s (%s) -> %s in %.0f ms%s", safe, kind, what, duration * 1000, tail
+            )
+        if self.on_request is not None:
+            event = RequestEvent(
+                url=safe,
+                kind=kind,
+                status_code=status_code,
+                duration=duration,
+                not_modified=status_code == 304,
+                error=error,
+            )
+            self._call(self.on_request, event)
+
+    def update(self, url: str, update: Update) -> None:
+        if self.on_change is not None and update.changed:
+            event = ChangeEvent(
+                url=sanitize(url), status=update.status, terminal=update.terminal,
+                report=update.report,
+            )
+            self._call(self.on_change, event)
+
+    @staticmethod
+    def _call(hook: Callable[[Any], None], event: Any) -> None:
+        try:
+            hook(event)
+        except Exception as exc:  # a metrics hook must not end a wait
+            logger.warning("a progress_client hook raised %s; ignored", type(exc).__name__)
 
 
 class _Options:
@@ -55,6 +173,7 @@ class _Options:
         max_body: int,
         request_timeout: float,
         conditional: bool,
+        sse_max_failures: int = 3,
     ) -> None:
         if spec is None:
             spec = StatusSpec(
@@ -82,8 +201,18 @@ class _Options:
         self.max_body = max_body
         self.request_timeout = request_timeout
         self.conditional = conditional
+        if sse_max_failures < 1:
+            raise ValueError("sse_max_failures must be >= 1")
+        self.sse_max_failures = sse_max_failures
 
-    def engine(self, url: str, deadline: float | None) -> PollEngine:
+    def engine(
+        self, url: str, deadline: float | None, resume: str | None = None
+    ) -> PollEngine:
+        """A fresh engine for ``url``, or one that continues the wait a resume token left
+        (``InvalidResumeToken`` if it is not a token for this URL)."""
+        state: EngineState | None = None
+        if resume is not None:
+            state = PollEngine.state_from_token(resume, url)
         return PollEngine(
             self.policy,
             self.spec,
@@ -93,6 +222,7 @@ class _Options:
             hint_cap=self.hint_cap,
             conditional=self.conditional,
             url=url,
+            state=state,
         )
 
     def request_timeout_for(self, left: float | None) -> httpx.Timeout:
@@ -130,6 +260,10 @@ class ClientBase(Generic[H]):
         verify: Any = True,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         clock: Clock | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        sse_max_failures: int = 3,
+        on_request: RequestHook | None = None,
+        on_change: ChangeHook | None = None,
     ) -> None:
         self._opts = _Options(
             policy=policy,
@@ -145,13 +279,20 @@ class ClientBase(Generic[H]):
             max_body=max_body,
             request_timeout=request_timeout,
             conditional=conditional,
+            sse_max_failures=sse_max_failures,
         )
+        if isinstance(max_concurrency, bool) or max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        self._max_concurrency = max_concurrency
+        self._observer = Observer(on_request, on_change)
         self._clock: Clock = clock if clock is not None else SystemClock()
         # httpx logs each request URL at INFO: keep URL passwords and ?token= out of logs.
         install_log_redaction()
         self._owns_client = client is None
         if client is None:
-            self._http: H = self._make_http(client_kwargs(headers, auth, verify, max_redirects))
+            self._http: H = self._make_http(
+                client_kwargs(headers, auth, verify, max_redirects, max_concurrency)
+            )
             self._request_headers: dict[str, str] = {}
             self._auth: Any = None
         else:
@@ -172,7 +313,11 @@ class ClientBase(Generic[H]):
 
 
 def client_kwargs(
-    headers: Mapping[str, str] | None, auth: Any, verify: Any, max_redirects: int
+    headers: Mapping[str, str] | None,
+    auth: Any,
+    verify: Any,
+    max_redirects: int,
+    max_connections: int = DEFAULT_MAX_CONCURRENCY,
 ) -> dict[str, Any]:
     """Keyword arguments for an httpx client this package creates itself."""
     merged = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -185,6 +330,11 @@ def client_kwargs(
         "follow_redirects": True,
         "max_redirects": max_redirects,
         "timeout": httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, pool=None),
+        # Keep every connection alive: with many jobs, each poll reuses one instead of
+        # opening a new TCP connection.
+        "limits": httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
     }
 
 
@@ -220,6 +370,23 @@ def finish(stop: Stop) -> WaitResult:
         raise stop.error
     assert stop.status is not None and stop.document is not None
     return WaitResult(status=stop.status, document=stop.document, report=stop.report)
+
+
+def log_fallback(events_url: str, why: str) -> None:
+    logger.info(
+        "event stream %s unusable (%s); polling instead", sanitize(events_url), sanitize(why)
+    )
+
+
+def import_httpx_sse() -> Any:
+    """httpx-sse, or a clear error when the ``sse`` extra is not installed."""
+    try:
+        import httpx_sse
+    except ImportError:
+        raise ImportError(
+            "events_url= needs httpx-sse: pip install 'progress-client[sse]'"
+        ) from None
+    return httpx_sse
 
 
 def check_url(url: str) -> str:

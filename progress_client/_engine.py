@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ._errors import (
     BadResponse,
+    InvalidResumeToken,
     JobFailed,
     PollError,
     PollTimeout,
@@ -45,11 +46,13 @@ from ._errors import (
 from ._hints import Validators, parse_retry_after
 from ._models import JobStatus, Reading, StatusSpec
 from ._policy import AdaptivePolicy, Policy
+from ._resume import decode_token, encode_token
 from ._sanitize import sanitize
 
 __all__ = [
     "TRANSIENT_STATUS_CODES",
     "Action",
+    "EngineState",
     "PollEngine",
     "PollReport",
     "Send",
@@ -179,6 +182,62 @@ class EngineState:
     next_delay: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (for resume tokens)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EngineState:
+        """Rebuild a state from ``to_dict()`` output, checking every field's type and range;
+        raises ``InvalidResumeToken`` on anything else."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidResumeToken(f"the resume token has unknown fields: {unknown[:5]}")
+        kw: dict[str, Any] = {}
+        for name in _STATE_INTS:
+            v = data.get(name, 0)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InvalidResumeToken(f"the resume token's {name} is not a count")
+            kw[name] = v
+        for name in ("elapsed_before", "next_delay"):
+            v = data.get(name, 0.0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                math.isfinite(v) and v >= 0
+            ):
+                raise InvalidResumeToken(f"the resume token's {name} is not a duration")
+            kw[name] = float(v)
+        for name in ("last_key", "etag", "last_modified", "last_event_id"):
+            v = data.get(name)
+            if v is not None and not isinstance(v, str):
+                raise InvalidResumeToken(f"the resume token's {name} is not a string")
+            kw[name] = v
+        doc = data.get("last_document")
+        if doc is not None and not isinstance(doc, dict):
+            raise InvalidResumeToken("the resume token's last_document is not an object")
+        kw["last_document"] = doc
+        mode = data.get("mode", "poll")
+        if mode not in ("poll", "sse"):
+            raise InvalidResumeToken("the resume token's mode is not poll or sse")
+        kw["mode"] = mode
+        extra = data.get("extra", {})
+        if not isinstance(extra, dict):
+            raise InvalidResumeToken("the resume token's extra is not an object")
+        kw["extra"] = extra
+        return cls(**kw)
+
+
+_STATE_INTS = (
+    "requests",
+    "changes",
+    "errors",
+    "hint_waits",
+    "not_modified",
+    "bytes_received",
+    "unchanged",
+    "consecutive_errors",
+)
+
 
 class PollEngine:
     """A sans-IO polling state machine for one job. Not thread-safe; one per wait."""
@@ -270,7 +329,7 @@ class PollEngine:
         if self._in_flight:
             raise RuntimeError("a request is in flight: feed its outcome first")
         if self.deadline is not None and now >= self.deadline:
-            return self._timeout()
+            return self._timeout(now)
         if self._next_at is None:
             # The first request goes at once; a resumed wait honours what was left of its
             # delay, measured from now.
@@ -382,7 +441,83 @@ class PollEngine:
     def expire(self, now: float) -> Stop:
         """End the wait as timed out (the driver's own deadline fired mid-request)."""
         self._in_flight = False
-        return self._stopped if self._stopped is not None else self._timeout()
+        # The request in flight got no answer: a resumed wait should poll again at once.
+        self._next_at = now
+        return self._stopped if self._stopped is not None else self._timeout(now)
+
+    def abandon(self, now: float) -> None:
+        """Forget the request in flight (its caller was cancelled); it stays counted, and the
+        next driver sends again at once."""
+        if self._in_flight:
+            self._in_flight = False
+            self._last_response = now
+        if self._stopped is None:
+            self._next_at = now
+
+    def timeout_stop(self, now: float) -> Stop:
+        """A timed-out ``Stop`` for one caller of a shared wait, leaving the engine running
+        for the others (their deadlines differ)."""
+        if self._stopped is not None:
+            return self._stopped
+        return self._timeout_stop(now)
+
+    # -- resume tokens -----------------------------------------------------------------------
+
+    def resume_token(self, now: float | None = None) -> str | None:
+        """A token that continues this wait where it stands (``None`` without a URL)."""
+        if self.url is None:
+            return None
+        data = self.state.to_dict()
+        data["elapsed_before"] = self.report().elapsed
+        if now is not None and self._next_at is not None:
+            data["next_delay"] = max(0.0, self._next_at - now)
+        return encode_token(self.url, data)
+
+    @staticmethod
+    def state_from_token(token: str, url: str) -> EngineState:
+        """The ``EngineState`` a token carries, after its version, checksum and URL checks."""
+        return EngineState.from_dict(decode_token(token, url))
+
+    # -- server push (SSE) -------------------------------------------------------------------
+
+    def open_stream(self, now: float) -> None:
+        """A stream connection is being opened: it counts as a request."""
+        self.state.requests += 1
+        if self._first_sent is None:
+            self._first_sent = now
+
+    def set_mode(self, mode: Mode) -> None:
+        self.state.mode = mode
+
+    def fall_back(self, now: float) -> None:
+        """Leave the stream for polling: the next poll goes at once (the stream may have
+        missed a change), and every counter carries on."""
+        self.state.mode = "poll"
+        if self._stopped is None:
+            self._next_at = now
+
+    def receive_event(
+        self, now: float, data: str, *, size: int, last_event_id: str | None = None
+    ) -> Stop | None:
+        """Feed one SSE event. Its data is a status document; an event whose data is not one
+        (a heartbeat, another event type's JSON) is counted in bytes and otherwise ignored.
+        Returns the ``Stop`` when the wait ended, else ``None``; ``pop_update()`` gives the
+        update."""
+        if self._stopped is not None:
+            return self._stopped
+        self.state.bytes_received += size
+        if last_event_id is not None:
+            self.state.last_event_id = last_event_id
+        try:
+            reading = self.spec.read(json.loads(data))
+        except (ValueError, RecursionError, BadResponse):
+            return None
+        self._last_response = now
+        if self._first_sent is None:
+            self._first_sent = now
+        self.state.consecutive_errors = 0
+        action = self._observe(now, reading, None, not_modified=False, push=True)
+        return action if isinstance(action, Stop) else None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -410,7 +545,13 @@ class PollEngine:
         return delay
 
     def _observe(
-        self, now: float, reading: Reading, hint: float | None, *, not_modified: bool
+        self,
+        now: float,
+        reading: Reading,
+        hint: float | None,
+        *,
+        not_modified: bool,
+        push: bool = False,
     ) -> Action:
         s = self.state
         first = s.last_key is None
@@ -423,7 +564,8 @@ class PollEngine:
             s.last_document = reading.status.model_dump(mode="json")
         self._reading = reading
         terminal = reading.outcome is not None
-        delay = None if terminal else self._schedule(now, hint)
+        # A pushed status schedules no poll: the stream brings the next one.
+        delay = None if terminal or push else self._schedule(now, hint)
         self._pending = Update(
             status=reading.status,
             document=reading.document,
@@ -432,6 +574,7 @@ class PollEngine:
             terminal=terminal,
             next_delay=delay,
             report=self.report(),
+            resume_token=None if terminal else self.resume_token(now),
         )
         if reading.outcome == "succeeded":
             return self._finish(
@@ -448,6 +591,10 @@ class PollEngine:
             return self._finish(
                 Stop("failed", reading.status, reading.document, err, self.report())
             )
+        if push:
+            if self.deadline is not None and now >= self.deadline:
+                return self._timeout(now)
+            return Sleep(until=math.inf if self.deadline is None else self.deadline)
         return self.next_action(now)
 
     def _transient(self, now: float, description: str, hint: float | None) -> Action:
@@ -509,7 +656,10 @@ class PollEngine:
             )
         )
 
-    def _timeout(self) -> Stop:
+    def _timeout(self, now: float) -> Stop:
+        return self._finish(self._timeout_stop(now))
+
+    def _timeout_stop(self, now: float) -> Stop:
         report = self.report()
         last = self.last_status
         what = f"last status {last.status!r}" if last is not None else "no status seen"
@@ -519,9 +669,8 @@ class PollEngine:
             status=last,
             report=report,
         )
-        return self._finish(
-            Stop("timeout", last, self._reading.document if self._reading else None, err, report)
-        )
+        err.resume_token = self.resume_token(now)
+        return Stop("timeout", last, self._reading.document if self._reading else None, err, report)
 
     def _finish(self, stop: Stop) -> Stop:
         self._stopped = stop
