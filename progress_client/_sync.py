@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from contextlib import contextmanager
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any
 
@@ -305,7 +305,5 @@ def _deadline_watchdog(
 
 
 def _shutdown(sock: socket.socket) -> None:
-    try:
+    with suppress(OSError):  # already closed: the exchange ended as the timer fired
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:  # already closed: the exchange ended as the timer fired
-        pass
