@@ -192,4 +192,10 @@ def create_app(
             Route("/jobs/{job_id}/events", events, methods=["GET"]),
         ],
         lifespan=lifespan,
+        exception_handlers={404: _route_not_found},
     )
+
+
+async def _route_not_found(request: Request, exc: Exception) -> Response:
+    # Paths no route matches (``/jobs/a/b``, ``/jobs/``) answer like an unknown job.
+    return _not_found()
