@@ -6,9 +6,9 @@ is sans-IO (``PollEngine``); ``ProgressClient`` and ``AsyncProgressClient`` driv
 """
 
 from ._async import AsyncProgressClient
-from ._client import WaitResult
+from ._client import ChangeEvent, JobOutcome, RequestEvent, WaitResult
 from ._clock import Clock, SystemClock, VirtualClock
-from ._engine import PollEngine, PollReport, Send, Sleep, Stop, Update
+from ._engine import EngineState, PollEngine, PollReport, Send, Sleep, Stop, Update
 from ._errors import (
     BadResponse,
     InvalidResumeToken,
@@ -32,11 +32,14 @@ __all__ = [
     "AdaptivePolicy",
     "AsyncProgressClient",
     "BadResponse",
+    "ChangeEvent",
     "Clock",
+    "EngineState",
     "ExponentialPolicy",
     "FixedPolicy",
     "InvalidResumeToken",
     "JobFailed",
+    "JobOutcome",
     "JobStatus",
     "Policy",
     "PollEngine",
@@ -44,6 +47,7 @@ __all__ = [
     "PollReport",
     "PollTimeout",
     "ProgressClient",
+    "RequestEvent",
     "RequestFailed",
     "ResponseTooLarge",
     "Send",

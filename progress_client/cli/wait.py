@@ -29,6 +29,10 @@ def add_parser(sub: Any) -> None:
         description="Poll a job's status URL with adaptive polling until it ends.",
     )
     p.add_argument("url", help="the job's status URL (returns JSON with a status field)")
+    p.add_argument("--events", default=None, metavar="URL",
+                   help="an SSE endpoint to listen on; polling the status URL is the fallback")
+    p.add_argument("--resume", default=None, metavar="TOKEN",
+                   help="continue a wait from the resume_token a timed-out --json run printed")
     p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
     p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
     p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
             else _Null()
         )
         with client, display as live:
-            for update in client.watch(args.url, timeout=args.timeout):
+            for update in client.watch(args.url, timeout=args.timeout, events_url=args.events,
+                                       resume=args.resume):
                 last, report = update.status, update.report
                 if live is not None:
                     live.update(_live_text(update), refresh=True)
@@ -110,13 +115,20 @@ def run(args: argparse.Namespace) -> int:
         status = exc.status if exc.status is not None else last
         report = exc.report if exc.report is not None else report
         if args.json:
-            emit_json(result_dict(exc.outcome, status, report, exc))
+            out = result_dict(exc.outcome, status, report, exc)
+            token = getattr(exc, "resume_token", None)
+            if token is not None:
+                out["resume_token"] = token
+            emit_json(out)
         else:
             err.print(f"progress-client: {exc.outcome}: {exc.message}", markup=False)
             if report is not None and not args.quiet:
                 word = status.status if status is not None else exc.outcome
                 err.print(summary_line(word, report), markup=False)
         return exc.exit_code
+    except ImportError as exc:  # --events without the sse extra
+        err.print(f"progress-client wait: error: {sanitize(exc)}", markup=False)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         if args.json:
             emit_json(result_dict("interrupted", last, report))
