@@ -77,10 +77,10 @@ def test_sse_row_counts_connections_and_publishes() -> None:
     assert row.polling_requests_per_job == 1
     assert row.requests_per_job == 1 + 5 + 25
     assert row.p95_lag == 0.0
-    hour = [(0.0, "queued"), (1800.0, "rendering"), (3600.0, "completed")]
-    assert {r.strategy: r for r in plan(hour)}["sse"].polling_requests_per_job == 2
-    short = PlanInputs(sse_reconnect_every=60)
-    assert {r.strategy: r for r in plan(VIDEO, short)}["sse"].polling_requests_per_job == 5
+    long_job = [(0.0, "queued"), (50.0, "rendering"), (100.0, "completed")]
+    every_minute = PlanInputs(sse_reconnect_every=60)
+    assert plan(long_job, every_minute)[-1].polling_requests_per_job == 2
+    assert plan(VIDEO, every_minute)[-1].polling_requests_per_job == 5
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,128 @@
+"""Starting and stopping the benchmark's helper processes (the tiny server, redis-server,
+the reference server) on free loopback ports, and recording the machine they ran on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["free_port", "machine", "redis_server", "spawn", "tinyserver", "wait_for_port"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:g} s")
+
+
+@contextlib.contextmanager
+def spawn(argv: Sequence[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` until the block ends; wait until it listens on ``port``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(list(argv), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def tinyserver(timeline: str | None = None, speed: float = 1.0) -> Iterator[str]:
+    """The tiny status endpoint in its own process; yields its base URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "benchmarks.tinyserver", "--port", str(port),
+            "--speed", str(speed)]
+    if timeline is not None:
+        argv += ["--timeline", timeline]
+    with spawn(argv, port):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """REDIS_URL if set, else a throwaway redis-server; yields its URL."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("no redis-server on PATH and no REDIS_URL")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp, spawn(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
+         "no", "--dir", tmp], port
+    ):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        import psutil
+
+        return f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
+    except Exception:
+        return "unknown"
+
+
+def machine() -> dict[str, str]:
+    """The machine and the versions a result was measured with."""
+    info = {
+        "cpu": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "memory": _memory(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+    for dist in ("progress-client", "httpx", "anyio", "pydantic", "tenacity", "backoff",
+                 "polling2", "redis", "starlette", "uvicorn", "matplotlib", "psutil"):
+        try:
+            info[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            info[dist] = "not installed"
+    redis_bin = shutil.which("redis-server")
+    if redis_bin:
+        out = subprocess.run([redis_bin, "--version"], capture_output=True, text=True,
+                             check=False).stdout
+        info["redis-server"] = next((w[2:] for w in out.split() if w.startswith("v=")), "?")
+    return info
