@@ -28,6 +28,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     code: int = 0
+    size: int = 0
 
 
 @dataclass
@@ -140,8 +141,9 @@ class SSEServer:
                 seen.code = 304
                 self._send(h, 304, b"", headers)
                 return
-        seen.code = 200
-        self._send(h, 200, json.dumps(doc).encode(), headers)
+        body = json.dumps(doc).encode()
+        seen.code, seen.size = 200, len(body)
+        self._send(h, 200, body, headers)
 
     def _stream(self, h: BaseHTTPRequestHandler, job: Job, seen: Seen) -> None:
         with self.lock:
