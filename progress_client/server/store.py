@@ -209,7 +209,8 @@ class Store:
         """Write the job's progress (TTL 1 h) and, with ``completed_step``, its checkpoint
         (TTL 2 h), and notify readers: one round trip. ``error`` is sanitized before it is
         stored. ``owner`` is an opaque id (a UUID, never an e-mail or a name), kept for the
-        worker and never served. Returns the record as stored, with its new version."""
+        worker (later updates without one keep it) and never served. Returns the record as
+        stored, with its new version."""
         _check_job_id(job_id)
         if not isinstance(status, str) or not status.strip() or len(status) > 64:
             raise ValueError("status must be a non-empty string of at most 64 characters")
@@ -239,8 +240,7 @@ class Store:
             updated_at=_iso(self._wall()),
             owner=owner,
         )
-        version = await self._write_update(job_id, record, done)
-        return record.model_copy(update={"version": version})
+        return await self._write_update(job_id, record, done)
 
     async def set_metadata(self, job_id: str, **fields: Any) -> JobMetadata:
         """Store the job's technical settings (TTL 24 h), replacing earlier ones. Personal
@@ -304,7 +304,11 @@ class Store:
 
     # -- I/O, per store ------------------------------------------------------------------------
 
-    async def _write_update(self, job_id: str, record: ProgressRecord, done: str | None) -> int:
+    async def _write_update(
+        self, job_id: str, record: ProgressRecord, done: str | None
+    ) -> ProgressRecord:
+        """Store ``record`` with the next version (and the previous owner when it has none),
+        write the checkpoint, notify; return the record as stored."""
         raise NotImplementedError
 
     async def _write_metadata(self, job_id: str, payload: str) -> None:
@@ -356,14 +360,19 @@ class MemoryStore(Store):
             return None
         return entry[1]
 
-    async def _write_update(self, job_id: str, record: ProgressRecord, done: str | None) -> int:
+    async def _write_update(
+        self, job_id: str, record: ProgressRecord, done: str | None
+    ) -> ProgressRecord:
         await anyio.lowlevel.checkpoint()
         self._purge()
         now = self._clock()
         key = self.progress_key(job_id)
-        prev = self._live(key)
-        version = (ProgressRecord.model_validate_json(prev).version + 1) if prev else 1
-        stored = record.model_copy(update={"version": version})
+        raw = self._live(key)
+        prev = ProgressRecord.model_validate_json(raw) if raw else None
+        stored = record.model_copy(update={
+            "version": prev.version + 1 if prev else 1,
+            "owner": record.owner if record.owner is not None or prev is None else prev.owner,
+        })
         self._data[key] = (now + PROGRESS_TTL, stored.model_dump_json())
         if done is not None:
             ck = self.checkpoint_key(job_id)
@@ -372,7 +381,7 @@ class MemoryStore(Store):
             flags["last_step"] = done
             self._data[ck] = (now + CHECKPOINT_TTL, flags)
         self._deliver(job_id, stored.model_copy(update={"owner": None}))
-        return version
+        return stored
 
     async def _write_metadata(self, job_id: str, payload: str) -> None:
         await anyio.lowlevel.checkpoint()
@@ -396,16 +405,20 @@ class MemoryStore(Store):
 # request.
 _UPDATE_LUA = """
 local version = 1
+local record = cjson.decode(ARGV[1])
 local prev = redis.call('GET', KEYS[1])
 if prev then
   local ok, doc = pcall(cjson.decode, prev)
-  if ok and type(doc) == 'table' and tonumber(doc['version']) then
-    version = tonumber(doc['version']) + 1
+  if ok and type(doc) == 'table' then
+    if tonumber(doc['version']) then version = tonumber(doc['version']) + 1 end
+    if record['owner'] == cjson.null and type(doc['owner']) == 'string' then
+      record['owner'] = doc['owner']
+    end
   end
 end
-local record = cjson.decode(ARGV[1])
 record['version'] = version
-redis.call('SET', KEYS[1], cjson.encode(record), 'EX', tonumber(ARGV[2]))
+local stored = cjson.encode(record)
+redis.call('SET', KEYS[1], stored, 'EX', tonumber(ARGV[2]))
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[2], 'done:' .. ARGV[5], '1', 'last_step', ARGV[5])
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
@@ -413,7 +426,7 @@ end
 local event = cjson.decode(ARGV[4])
 event['version'] = version
 redis.call('PUBLISH', ARGV[3], cjson.encode(event))
-return version
+return stored
 """
 
 
@@ -463,9 +476,11 @@ class RedisStore(Store):
                 f"Redis unreachable during {what} ({type(exc).__name__})"
             ) from None
 
-    async def _write_update(self, job_id: str, record: ProgressRecord, done: str | None) -> int:
+    async def _write_update(
+        self, job_id: str, record: ProgressRecord, done: str | None
+    ) -> ProgressRecord:
         stored = record.model_dump(mode="json", exclude={"version"})
-        version = await self._call(
+        raw = await self._call(
             "update",
             self._script(
                 keys=[self.progress_key(job_id), self.checkpoint_key(job_id)],
@@ -479,7 +494,7 @@ class RedisStore(Store):
                 ],
             ),
         )
-        return int(version)
+        return ProgressRecord.model_validate_json(str(raw))
 
     async def _write_metadata(self, job_id: str, payload: str) -> None:
         await self._call(
