@@ -225,7 +225,7 @@ def _final_table(results: dict[str, Any]) -> Table:
     for col, justify in (("strategy", "left"), ("requests", "right"), ("saved", "right"),
                          ("mean lag", "right"), ("max lag", "right"), ("per month", "right"),
                          ("of limit", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in results["strategies"]:
         lag = "-" if row["mean_lag_s"] is None else f"{row['mean_lag_s']:.1f}s"
         top = "-" if row["max_lag_s"] is None else f"{row['max_lag_s']:.1f}s"
