@@ -368,7 +368,7 @@ class FaultServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             req = await self._read_request(reader)
             if req is None:
@@ -388,7 +388,7 @@ class FaultServer:
         except asyncio.CancelledError:
             pass
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             if not writer.transport.is_closing():
                 writer.transport.close()
 
