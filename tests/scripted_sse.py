@@ -64,16 +64,29 @@ class SSEServer:
         self.jobs: dict[str, Job] = {}
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        #: Requests being served right now, and the most there ever were at once.
+        self.active = 0
+        self.max_active = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # peer's delayed ACK hold every keep-alive response back by ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def do_GET(self) -> None:
-                outer._handle(self)
+                with outer.lock:
+                    outer.active += 1
+                    outer.max_active = max(outer.max_active, outer.active)
+                try:
+                    outer._handle(self)
+                finally:
+                    with outer.lock:
+                        outer.active -= 1
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.port = int(self.httpd.server_address[1])
