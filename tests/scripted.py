@@ -39,6 +39,7 @@ class Seen:
 
     at: float
     path: str
+    wall: float
     headers: dict[str, str]
     served: str | None = None
     code: int = 200
@@ -98,7 +99,12 @@ class ScriptedServer:
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         now = time.monotonic()
-        seen = Seen(at=now, path=h.path, headers={k.lower(): v for k, v in h.headers.items()})
+        seen = Seen(
+            at=now,
+            path=h.path,
+            wall=time.time(),
+            headers={k.lower(): v for k, v in h.headers.items()},
+        )
         with self.lock:
             self.seen.append(seen)
             job = self.jobs.get(h.path.removeprefix("/jobs/"))
