@@ -8,6 +8,8 @@ order matters (URL credentials before e-mail addresses, JWTs before generic toke
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 from collections.abc import Callable
@@ -27,6 +29,21 @@ _SECRET_PARAM = (
     r"x-amz-credential|x-amz-security-token)"
 )
 
+def _credential_like(scheme: str, value: str) -> bool:
+    """Whether the word after an auth scheme is a credential rather than English."""
+    if len(value) >= 20 or any(c.isdigit() or c in "-._~+/=" for c in value):
+        return True
+    if len(value) >= 8 and any(c.isupper() for c in value[1:]):
+        return True  # mixed case inside a word: base64 or a random token
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return b":" in decoded  # user:password
+    return False
+
+
 #: Credentials of any kind: keys, tokens, passwords. Applied everywhere, logs included.
 _SECRET_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
     # PEM private keys, whole block (or an unterminated one up to the end).
@@ -43,8 +60,14 @@ _SECRET_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
         re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@"),
         lambda m: f"{m.group(1)}[CREDENTIALS]@",
     ),
-    # Authorization-style schemes.
-    (re.compile(r"(?i)\b(Bearer|Token|Basic|Digest)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 [TOKEN]"),
+    # Authorization-style schemes, when what follows looks like a credential (so that
+    # "missing Bearer token" or "Basic authentication is off" stay readable).
+    (
+        re.compile(r"(?i)\b(Bearer|Token|Basic|Digest)(\s+)([A-Za-z0-9\-._~+/]+=*)"),
+        lambda m: f"{m.group(1)}{m.group(2)}[TOKEN]"
+        if _credential_like(m.group(1), m.group(3))
+        else m.group(0),
+    ),
     # JSON Web Tokens (three base64url parts, the first two starting with eyJ).
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), "[JWT]"),
     # Stripe-style keys: sk_live_, sk_test_, rk_live_, pk_live_, whsec_ ...
@@ -94,8 +117,10 @@ _SECRET_RULES: Final[list[tuple[re.Pattern[str], _Repl]]] = [
     ),
     (
         re.compile(
-            r"(?i)\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|"
-            r"client[_-]?secret|private[_-]?key)[\"']?\s*[=:]\s*)[\"']?[^\s\"',;&}]+[\"']?"
+            # A prefix such as DB_ or MY_APP_ is part of the name: DB_PASSWORD=...
+            r"(?i)(?<![A-Za-z0-9])((?:[A-Za-z0-9]+_)*(?:password|passwd|pwd|secret|api[_-]?key|"
+            r"access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key|"
+            r"account[_-]?key|shared[_-]?access[_-]?key)[\"']?\s*[=:]\s*)[\"']?[^\s\"',;&}]+[\"']?"
         ),
         lambda m: f"{m.group(1)}[REDACTED]",
     ),
