@@ -56,11 +56,14 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     at most ``max_concurrency`` requests are in flight, the rest queue in FIFO order.
     """
 
-    _shared: dict[tuple[str, str | None], SharedWait]
-    _limiter: anyio.CapacityLimiter | None = None
-
     def _make_http(self, kwargs: dict[str, Any]) -> httpx.AsyncClient:
         return httpx.AsyncClient(**kwargs)
+
+    def _init_driver(self) -> None:
+        #: The waits running now, by (status URL, events URL): concurrent callers share one.
+        self._shared: dict[tuple[str, str | None], SharedWait] = {}
+        # Created on first use: it needs a running event loop.
+        self._limiter: anyio.CapacityLimiter | None = None
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -171,9 +174,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             await self._leave(shared, sub)
 
     def _join(self, url: str, events: str | None, resume: str | None) -> SharedWait:
-        registry = self.__dict__.setdefault("_shared", {})
+        registry = self._shared
         key = (url, events)
-        shared: SharedWait | None = registry.get(key)
+        shared = registry.get(key)
         if shared is None or shared.stop is not None:
             engine = self._opts.engine(url, None, resume)
             reconnect = (
@@ -192,10 +195,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             shared.stream = None
             shared.reconnect_at = -math.inf
         orphaned = shared.leave(sub)
-        if orphaned or shared.stop is not None:
-            registry = self.__dict__.get("_shared", {})
-            if registry.get(shared.key) is shared and (orphaned or shared.stop is not None):
-                del registry[shared.key]
+        if (orphaned or shared.stop is not None) and self._shared.get(shared.key) is shared:
+            del self._shared[shared.key]
         if stream is not None:
             await _close_stream(stream)
 

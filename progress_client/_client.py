@@ -285,6 +285,7 @@ class ClientBase(Generic[H]):
             raise ValueError("max_concurrency must be >= 1")
         self._max_concurrency = max_concurrency
         self._observer = Observer(on_request, on_change)
+        self._init_driver()
         self._clock: Clock = clock if clock is not None else SystemClock()
         # httpx logs each request URL at INFO: keep URL passwords and ?token= out of logs.
         install_log_redaction()
@@ -303,6 +304,9 @@ class ClientBase(Generic[H]):
 
     def _make_http(self, kwargs: dict[str, Any]) -> H:
         raise NotImplementedError
+
+    def _init_driver(self) -> None:
+        """Per-client state of a driver (the async one's shared waits and limiter)."""
 
     @property
     def policy(self) -> Policy:

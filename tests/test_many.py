@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import httpx
@@ -20,6 +21,7 @@ from progress_client import (
     RequestFailed,
     Update,
 )
+from progress_client._many import SharedWait
 from tests.scripted_sse import SSEServer
 
 pytestmark = pytest.mark.anyio
@@ -33,8 +35,8 @@ def server() -> Iterator[SSEServer]:
         yield s
 
 
-def _registry(client: AsyncProgressClient) -> dict[object, object]:
-    return dict(client.__dict__.get("_shared", {}))
+def _registry(client: AsyncProgressClient) -> dict[tuple[str, str | None], SharedWait]:
+    return dict(client._shared)
 
 
 def _pool_idle(client: AsyncProgressClient) -> bool:
@@ -72,7 +74,7 @@ async def test_driver_leaving_hands_the_loop_over(server: SSEServer) -> None:
     server.job("handover", [(0, "queued"), (0.4, "done")], etag=False)
     url = server.url("handover")
     async with AsyncProgressClient(policy=TICK) as client:
-        outcomes: dict[str, object] = {}
+        outcomes: dict[str, Any] = {}
 
         async def first() -> None:
             try:
@@ -91,9 +93,9 @@ async def test_driver_leaving_hands_the_loop_over(server: SSEServer) -> None:
     assert isinstance(outcomes["first"], PollTimeout)
     assert outcomes["first"].resume_token is not None
     result = outcomes["second"]
-    assert getattr(result, "status").status == "done"
+    assert result.status.status == "done"
     # One schedule throughout: about 0.4 s / 0.05 s polls, not a restarted loop per caller.
-    assert getattr(result, "report").requests == len(server.requests("/jobs/handover")) - 1
+    assert result.report.requests == len(server.requests("/jobs/handover")) - 1
     assert late.report.requests == 1
 
 
@@ -142,8 +144,8 @@ async def test_wait_many_and_as_completed_report_errors_in_place(server: SSEServ
     assert isinstance(outcomes[1].error, RequestFailed)
     with pytest.raises(RequestFailed):
         outcomes[1].unwrap()
-    assert [o.url for o in order][0] == server.url("c-missing")  # a 404 ends at once
-    assert [o.url for o in order][-1] == server.url("c-slow")
+    assert order[0].url == server.url("c-missing")  # a 404 ends at once
+    assert order[-1].url == server.url("c-slow")
     assert sorted(o.ok for o in order) == [False, False, True, True]
 
 
@@ -201,7 +203,7 @@ async def test_memory_per_waiting_job_is_small() -> None:
                 for i in range(n):
                     tg.start_soon(client.wait, f"http://jobs.test/{i}")
                 while len(_registry(client)) < n or any(
-                    getattr(s, "engine").state.requests == 0 for s in _registry(client).values()
+                    s.engine.state.requests == 0 for s in _registry(client).values()
                 ):
                     await anyio.sleep(0.01)
                 await anyio.sleep(0.05)

@@ -261,3 +261,41 @@ async def test_async_404_stream_falls_back(server: SSEServer) -> None:
                                    timeout=10)
     assert result.report.mode == "poll"
     assert result.report.requests == len(server.requests("/jobs/h")) + 1
+
+
+@pytest.mark.e2e
+def test_against_the_reference_server() -> None:
+    """The reference status server (``progress_client.server``): SSE with ``id:`` = version,
+    ``retry:``, the stream closed after the terminal status; then a plain poll of the
+    finished job (one request)."""
+    import functools
+    import threading
+
+    server_pkg = pytest.importorskip("progress_client.server")
+    store = server_pkg.MemoryStore()
+    app = server_pkg.create_app(store, sse_retry=0.05)
+    with server_pkg.serve_in_thread(app) as running:
+        def update(status: str, **kw: object) -> None:
+            running.call(functools.partial(store.update, "job-1", status=status, **kw))
+
+        update("queued")
+        url = f"{running.url}/jobs/job-1"
+
+        def worker() -> None:
+            for i, word in enumerate(("running", "running", "completed"), start=1):
+                time.sleep(0.1)
+                update(word, progress=30.0 * i)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        statuses = []
+        with ProgressClient(policy=FAST) as client:
+            for u in client.watch(url, events_url=f"{url}/events", timeout=10):
+                statuses.append((u.status.status, u.status.progress))
+            thread.join()
+            final = u.report
+            again = client.wait(url, timeout=10)
+    assert statuses == [("queued", None), ("running", 30.0), ("running", 60.0),
+                        ("completed", 90.0)]
+    assert final.mode == "sse" and final.requests <= 2 and final.changes == 2
+    assert again.report.requests == 1 and again.status.status == "completed"
