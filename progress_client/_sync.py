@@ -177,7 +177,9 @@ class ProgressClient(ClientBase[httpx.Client]):
             delivered = False
             try:
                 with sse.connect_sse(self._http, "GET", events_url, headers=headers,
-                                     **kwargs) as source:
+                                     **kwargs) as source, _deadline_watchdog(
+                    source.response, deadline, clock
+                ):
                     response: httpx.Response = source.response
                     code = response.status_code
                     self._observer.request(engine, "stream", events_url, code,
