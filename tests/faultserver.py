@@ -32,6 +32,7 @@ __all__ = [
     "Step",
     "chunked_then_drop",
     "close_silently",
+    "endless_sse_line",
     "html_page",
     "huge_body",
     "late_headers_then_stall",
@@ -43,6 +44,7 @@ __all__ = [
     "retry_after",
     "retry_after_date",
     "short_body",
+    "sse",
     "stall_after_headers",
     "stall_before_headers",
     "status",
@@ -267,6 +269,44 @@ def huge_body(size: int, *, declare_length: bool = True) -> Step:
             200, (("Content-Type", "application/json"),), size if declare_length else None
         )
         w.write(head + b'{"status": "running", "pad": "')
+        sent = 0
+        while sent < size:
+            w.write(_CHUNK)
+            sent += len(_CHUNK)
+            await w.drain()
+
+    return step
+
+
+def sse(
+    *parts: bytes | float,
+    end: str = "close",
+    content_type: str = "text/event-stream",
+) -> Step:
+    """An event stream: write each ``bytes`` part, sleep for each ``float``, then ``end`` it:
+    ``close`` (FIN), ``reset`` (RST) or ``stall`` (silence until the server stops)."""
+
+    async def step(req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(_head(200, (("Content-Type", content_type), ("Cache-Control", "no-store")), None))
+        for part in parts:
+            if isinstance(part, float):
+                await asyncio.sleep(part)
+            else:
+                w.write(part)
+                await w.drain()
+        if end == "reset":
+            _reset(w)
+        elif end == "stall":
+            await asyncio.Event().wait()
+
+    return step
+
+
+def endless_sse_line(size: int) -> Step:
+    """An event stream whose first line never ends: ``data: `` and ``size`` bytes."""
+
+    async def step(req: Request, w: asyncio.StreamWriter) -> None:
+        w.write(_head(200, (("Content-Type", "text/event-stream"),), None) + b"data: ")
         sent = 0
         while sent < size:
             w.write(_CHUNK)

@@ -45,6 +45,7 @@ from .faultserver import (
     Step,
     chunked_then_drop,
     close_silently,
+    endless_sse_line,
     html_page,
     huge_body,
     late_headers_then_stall,
@@ -56,6 +57,7 @@ from .faultserver import (
     retry_after,
     retry_after_date,
     short_body,
+    sse,
     stall_after_headers,
     stall_before_headers,
     status,
@@ -136,6 +138,9 @@ class Fault:
     check: Callable[[Ctx], None] | None = None
     #: Extra headers sent by the client (the Authorization header is always sent).
     headers: dict[str, str] = field(default_factory=dict)
+    #: A script for ``<path>/events``: the wait then listens there first (SSE), polling
+    #: ``<path>`` only as its fallback.
+    events: Callable[[FaultServer, FaultServer, str], list[Step]] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -185,6 +190,39 @@ def _three_changes(ctx: Ctx) -> None:
 def _mid_wait_expiry(ctx: Ctx) -> None:
     assert ctx.error is not None and "mid-wait" in ctx.error.message
     assert ctx.error.status is not None and ctx.error.status.status == "running"
+
+
+def _events(ctx: Ctx) -> list[Request]:
+    return ctx.server.hits(ctx.path + "/events")
+
+
+def _fell_back_to_polling(ctx: Ctx) -> None:
+    assert _events(ctx), "the event stream was not tried"
+    assert ctx.requests, "the wait did not fall back to polling"
+
+
+def _streamed_only(ctx: Ctx) -> None:
+    streams = _events(ctx)
+    assert len(streams) == 2 and not ctx.requests, "expected one reconnect and no polling"
+    # The bogus retry: values were ignored, the valid 10 ms one was kept.
+    assert streams[1].at - streams[0].at < 0.5
+
+
+def _resumed_after(event_id: str) -> Callable[[Ctx], None]:
+    def check(ctx: Ctx) -> None:
+        streams = _events(ctx)
+        assert len(streams) >= 2
+        assert streams[1].headers.get("last-event-id") == event_id
+
+    return check
+
+
+def _ev(word: str, event_id: str | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return (head + f"data: {json.dumps({'status': word})}\n\n").encode()
+
+
+FAST_RETRY = b"retry: 10\n"
 
 
 def _twice(*steps: Step) -> list[Step]:
@@ -287,6 +325,48 @@ FAULTS: list[Fault] = [
           url=lambda s, path: s.url(path).replace(
               "http://", f"http://render:{URL_PASSWORD}@") + f"?token={QUERY_TOKEN}",
           check=_url_credentials_sent_as_basic, cli=True),
+    Fault("credentials-in-the-url-timeout", lambda s, o, p: [status("running")], PollTimeout,
+          deadline=0.3,
+          url=lambda s, path: s.url(path).replace(
+              "http://", f"http://render:{URL_PASSWORD}@") + f"?token={QUERY_TOKEN}"),
+    # Server-Sent Events (``events_url=``); polling ``url`` is the fallback.
+    Fault("sse-wrong-content-type", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [sse(_ev("completed"), content_type="text/html")],
+          check=_fell_back_to_polling),
+    Fault("sse-401-with-secrets", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [with_body(401, LEAKY_BODY)], check=_fell_back_to_polling),
+    Fault("sse-bogus-retry", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [
+              sse(FAST_RETRY, b"retry: +1\n", b"retry: 1.5\n", b"retry: -5\n",
+                  "retry: \u00b2\n".encode(), b"retry:  7\n", b"retry: soon\n",
+                  _ev("running", "e1")),
+              sse(_ev("completed", "e2"))],
+          check=_streamed_only),
+    Fault("sse-nul-in-id", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [
+              sse(FAST_RETRY, _ev("running", "ok-1"),
+                  b'id: bad\x00id\ndata: {"status": "rendering"}\n\n'),
+              sse(_ev("completed"))],
+          check=_resumed_after("ok-1")),
+    Fault("sse-drop-mid-event", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [
+              sse(FAST_RETRY, _ev("running", "e1"), b'id: e2\ndata: {"status": "compl'),
+              sse(_ev("completed", "e3"))],
+          check=_resumed_after("e1")),
+    Fault("sse-reset-mid-event", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [
+              sse(FAST_RETRY, _ev("running", "e1"), b'data: {"status": "compl', end="reset"),
+              sse(_ev("completed", "e3"))],
+          check=_resumed_after("e1")),
+    Fault("sse-garbage-bytes", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [sse(FAST_RETRY, b"\xff\xfe\x00\x01garbage\r\r\n\x00")],
+          check=_fell_back_to_polling),
+    Fault("sse-endless-line-300-MB", lambda s, o, p: [status("completed")], None,
+          events=lambda s, o, p: [endless_sse_line(300 << 20)], check=_fell_back_to_polling),
+    Fault("sse-trickle-then-stall", lambda s, o, p: [status("running")], PollTimeout,
+          deadline=0.6,
+          events=lambda s, o, p: [
+              sse(FAST_RETRY, _ev("running", "e1"), *([0.05, b": ping\n"] * 10), end="stall")]),
 ]
 
 IDS = [f.id for f in FAULTS]
@@ -308,15 +388,20 @@ def other() -> Iterator[FaultServer]:
         yield s
 
 
-def _bind(fault: Fault, server: FaultServer, other: FaultServer) -> tuple[str, str]:
-    """Bind a fresh path for this run; returns (path, url)."""
+def _bind(
+    fault: Fault, server: FaultServer, other: FaultServer
+) -> tuple[str, str, str | None]:
+    """Bind a fresh path for this run; returns (path, url, events_url)."""
     path = f"/jobs/{fault.id}-{uuid.uuid4().hex[:8]}"
     server.route(path, *fault.script(server, other, path))
     # The second hop of the redirect rows: a loop back, and the other origin's answer.
     server.route(path + "/b", redirect(server.url(path)))
     other.route(path + "/moved", status("completed"))
     url = fault.url(server, path) if fault.url is not None else server.url(path)
-    return path, url
+    events_url = None
+    if fault.events is not None:
+        events_url = server.route(path + "/events", *fault.events(server, other, path))
+    return path, url, events_url
 
 
 def _assert_clean(text: str, where: str) -> None:
@@ -347,6 +432,9 @@ def _assert_outcome(fault: Fault, error: PollError | None, elapsed: float) -> No
         _assert_clean(str(error.url), "the error url")
         if error.status is not None:
             _assert_clean(repr(error.status), "the status repr")
+        token = getattr(error, "resume_token", None)
+        if token is not None:
+            _assert_clean(token, "the resume token")
     assert elapsed <= fault.deadline + SLACK, (
         f"took {elapsed:.2f}s, deadline {fault.deadline}s + {SLACK}s"
     )
@@ -376,14 +464,14 @@ def _client_kwargs(fault: Fault) -> dict[str, object]:
 def test_sync_wait(
     fault: Fault, server: FaultServer, other: FaultServer, logs: pytest.LogCaptureFixture
 ) -> None:
-    path, url = _bind(fault, server, other)
+    path, url, events_url = _bind(fault, server, other)
     error: PollError | None = None
     tracemalloc.start()
     started = time.monotonic()
     try:
         with ProgressClient(**_client_kwargs(fault)) as client:  # type: ignore[arg-type]
             _assert_clean(repr(client), "the client repr")
-            result = client.wait(url, timeout=fault.deadline)
+            result = client.wait(url, timeout=fault.deadline, events_url=events_url)
             assert result.status.status == "completed"
     except PollError as exc:
         error = exc
@@ -403,13 +491,13 @@ def test_sync_wait(
 async def test_async_watch(
     fault: Fault, server: FaultServer, other: FaultServer, logs: pytest.LogCaptureFixture
 ) -> None:
-    path, url = _bind(fault, server, other)
+    path, url, events_url = _bind(fault, server, other)
     error: PollError | None = None
     seen: list[str] = []
     started = anyio.current_time()
     try:
         async with AsyncProgressClient(**_client_kwargs(fault)) as client:  # type: ignore[arg-type]
-            async for update in client.watch(url, timeout=fault.deadline):
+            async for update in client.watch(url, timeout=fault.deadline, events_url=events_url):
                 seen.append(update.status.status)
                 _assert_clean(repr(update.status), "an update")
     except PollError as exc:
@@ -448,7 +536,7 @@ CLI_RUNS = [(f, True) for f in CLI_FAULTS] + [(f, False) for f in CLI_FAULTS if 
 def test_cli_wait(
     fault: Fault, json_out: bool, server: FaultServer, other: FaultServer, cli_startup: float
 ) -> None:
-    _, url = _bind(fault, server, other)
+    _, url, _ = _bind(fault, server, other)
     argv = [
         sys.executable, "-m", "progress_client", "wait", url,
         "--initial", "0.02", "--step", "0.02", "--max", "0.05",
