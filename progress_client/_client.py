@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -350,6 +351,13 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
         return f"invalid URL: {sanitize(exc)}", True
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out ({type(exc).__name__})", False
+    if isinstance(exc, httpx.ConnectError) and _certificate_failure(exc):
+        # Not transient: retrying cannot fix a certificate, and the user should hear at once.
+        return (
+            f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
+            "ssl.SSLContext that trusts this server's CA, never verify=False in production",
+            True,
+        )
     if isinstance(exc, httpx.ConnectError):
         return f"could not connect ({_short(exc)})", False
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -361,6 +369,17 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False
     return f"unexpected error ({type(exc).__name__})", True
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain is httpx -> httpcore -> ssl; bounded against cycles
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _short(exc: BaseException) -> str:
