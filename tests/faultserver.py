@@ -19,6 +19,7 @@ import asyncio
 import email.utils
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -330,6 +331,8 @@ class FaultServer:
     """Start with ``start()`` (or as a context manager); ``url(path)`` gives an address."""
 
     host: str = "127.0.0.1"
+    #: Serve HTTPS with this context (a throwaway self-signed certificate in the tests).
+    ssl_context: ssl.SSLContext | None = None
     requests: list[Request] = field(default_factory=list)
     _routes: dict[str, _Route] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -350,7 +353,8 @@ class FaultServer:
         return self.url(path)
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def hits(self, path: str) -> list[Request]:
         with self._lock:
@@ -366,7 +370,9 @@ class FaultServer:
             assert self._loop is not None
             asyncio.set_event_loop(self._loop)
             self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, self.host, 0, backlog=128)
+                asyncio.start_server(
+                    self._handle, self.host, 0, backlog=128, ssl=self.ssl_context
+                )
             )
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()

@@ -12,9 +12,12 @@ flat memory profile (tracemalloc peak of the whole process).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
+import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -22,8 +25,11 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from progress_client import (
@@ -38,6 +44,7 @@ from progress_client import (
     ResponseTooLarge,
     TooManyErrors,
 )
+from progress_client._client import DEFAULT_MAX_REDIRECTS
 
 from .faultserver import (
     FaultServer,
@@ -183,6 +190,11 @@ def _url_credentials_sent_as_basic(ctx: Ctx) -> None:
     assert URL_PASSWORD in base64.b64decode(got[6:]).decode()
 
 
+def _bounded_redirects(ctx: Ctx) -> None:
+    hops = ctx.requests + ctx.server.hits(ctx.path + "/b")
+    assert len(hops) == 1 + DEFAULT_MAX_REDIRECTS, f"{len(hops)} requests for one poll"
+
+
 def _three_changes(ctx: Ctx) -> None:
     assert len(ctx.requests) == 4
 
@@ -223,6 +235,14 @@ def _ev(word: str, event_id: str | None = None) -> bytes:
 
 
 FAST_RETRY = b"retry: 10\n"
+
+
+def _pings(n: int, every: float) -> list[bytes | float]:
+    """Keep-alive comments: each resets a per-read timeout, none is an event."""
+    out: list[bytes | float] = []
+    for _ in range(n):
+        out += [every, b": ping\n"]
+    return out
 
 
 def _twice(*steps: Step) -> list[Step]:
@@ -302,7 +322,8 @@ FAULTS: list[Fault] = [
           lambda s, o, p: [huge_body(300 << 20, declare_length=False)], ResponseTooLarge),
     # Redirects.
     Fault("redirect-loop",
-          lambda s, o, p: [redirect(s.url(p + "/b"))], RequestFailed),
+          lambda s, o, p: [redirect(s.url(p + "/b"))], RequestFailed,
+          check=_bounded_redirects),
     Fault("redirect-to-another-origin",
           lambda s, o, p: [redirect(o.url(p + "/moved"))], None, check=_no_auth_across_origins),
     # Credentials and the job's lifecycle.
@@ -366,7 +387,7 @@ FAULTS: list[Fault] = [
     Fault("sse-trickle-then-stall", lambda s, o, p: [status("running")], PollTimeout,
           deadline=0.6,
           events=lambda s, o, p: [
-              sse(FAST_RETRY, _ev("running", "e1"), *([0.05, b": ping\n"] * 10), end="stall")]),
+              sse(FAST_RETRY, _ev("running", "e1"), *_pings(10, 0.05), end="stall")]),
 ]
 
 IDS = [f.id for f in FAULTS]
@@ -562,3 +583,106 @@ def test_cli_wait(
         assert proc.stdout.strip() or proc.stderr.strip(), "the CLI said nothing"
         if fault.error is not None:
             assert f"progress-client: {fault.error.outcome}:" in proc.stderr
+
+
+# -- safe defaults -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1, made with the openssl binary."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl binary to make a throwaway certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def test_tls_verification_is_on_by_default_and_fatal(
+    tls_files: tuple[Path, Path], logs: pytest.LogCaptureFixture
+) -> None:
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    with FaultServer(ssl_context=server_ctx) as tls:
+        url = tls.route("/jobs/tls", status("completed"))
+        assert url.startswith("https://")
+        started = time.monotonic()
+        with ProgressClient(policy=POLICY, headers=AUTH) as client, pytest.raises(
+            RequestFailed
+        ) as info:
+            client.wait(url, timeout=3.0)
+        # A certificate cannot get better by retrying: the first failure ends the wait.
+        assert "certificate verification failed" in info.value.message
+        assert info.value.report is not None and info.value.report.requests == 1
+        assert info.value.exit_code == 4
+        assert time.monotonic() - started < 2.0
+        _assert_clean(str(info.value), "the TLS error")
+        assert not [r for r in tls.requests if r.path == "/jobs/tls"], "a request got through"
+        # Trusting the certificate explicitly is the way in, not verify=False.
+        trusted = ssl.create_default_context(cafile=str(cert))
+        with ProgressClient(policy=POLICY, headers=AUTH, verify=trusted) as client:
+            assert client.wait(url, timeout=3.0).status.status == "completed"
+    _assert_logs_clean(logs)
+
+
+@pytest.mark.anyio
+async def test_async_tls_verification_is_on_by_default(tls_files: tuple[Path, Path]) -> None:
+    cert, key = tls_files
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    with FaultServer(ssl_context=server_ctx) as tls:
+        url = tls.route("/jobs/tls", status("completed"))
+        async with AsyncProgressClient(policy=POLICY) as client:
+            with pytest.raises(RequestFailed, match="certificate verification failed"):
+                await client.wait(url, timeout=3.0)
+
+
+def test_default_client_limits() -> None:
+    for cls in (ProgressClient, AsyncProgressClient):
+        client = cls(headers=AUTH, auth=("render", URL_PASSWORD))
+        http = client._http
+        assert http.follow_redirects is True and http.max_redirects == DEFAULT_MAX_REDIRECTS
+        assert client._opts.max_body == 1 << 20
+        _assert_clean(repr(client), "the client repr")
+
+
+def _store_call(running: Any, func: Callable[..., Any], **kwargs: Any) -> Any:
+    return running.call(functools.partial(func, **kwargs))
+
+
+def test_status_server_is_read_only_and_serves_sanitized_errors() -> None:
+    from progress_client.server import MemoryStore, PIIRefused, create_app, serve_in_thread
+
+    from .test_sanitize_corpus import SECRETS as CORPUS
+
+    store = MemoryStore()
+    with serve_in_thread(create_app(store)) as running, httpx.Client(base_url=running.url) as http:
+        _store_call(running, store.update, job_id="job-1", status="running")
+        # Every write method on every route is refused; nothing changes.
+        for path in ("/jobs/job-1", "/jobs/job-1/events", "/healthz", "/jobs", "/"):
+            for method in ("POST", "PUT", "PATCH", "DELETE"):
+                r = http.request(method, path, json={"status": "completed"})
+                assert r.status_code in (404, 405), (method, path, r.status_code)
+        assert http.get("/jobs/job-1").json()["status"] == "running"
+        # Errors are sanitized when written: no corpus secret is ever served.
+        for i, secret in enumerate(CORPUS):
+            _store_call(running, store.update, job_id=f"leak-{i}", status="failed",
+                        error=secret.text)
+            body = http.get(f"/jobs/leak-{i}").text
+            assert secret.secret not in body, f"{secret.kind} served back"
+        with ProgressClient(policy=POLICY) as client, pytest.raises(JobFailed) as info:
+            client.wait(f"{running.url}/jobs/leak-0", timeout=3.0)
+        assert CORPUS[0].secret not in str(info.value)
+        # Personal data is refused before anything is written, and not echoed back.
+        with pytest.raises(PIIRefused) as refused:
+            _store_call(running, store.set_metadata, job_id="job-1", voice=EMAIL)
+        assert EMAIL not in str(refused.value)
+        assert _store_call(running, store.get_metadata, job_id="job-1") is None
