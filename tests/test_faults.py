@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -515,6 +516,7 @@ async def test_async_watch(
     path, url, events_url = _bind(fault, server, other)
     error: PollError | None = None
     seen: list[str] = []
+    tracemalloc.start()
     started = anyio.current_time()
     try:
         async with AsyncProgressClient(**_client_kwargs(fault)) as client:  # type: ignore[arg-type]
@@ -523,8 +525,12 @@ async def test_async_watch(
                 _assert_clean(repr(update.status), "an update")
     except PollError as exc:
         error = exc
-    elapsed = anyio.current_time() - started
+    finally:
+        elapsed = anyio.current_time() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     _assert_outcome(fault, error, elapsed)
+    assert peak < MEMORY_CEILING, f"memory peak {peak / 1e6:.1f} MB"
     if fault.error is None:
         assert seen and seen[-1] == "completed"
     _assert_logs_clean(logs)
@@ -686,3 +692,30 @@ def test_status_server_is_read_only_and_serves_sanitized_errors() -> None:
             _store_call(running, store.set_metadata, job_id="job-1", voice=EMAIL)
         assert EMAIL not in str(refused.value)
         assert _store_call(running, store.get_metadata, job_id="job-1") is None
+
+
+def test_memory_stays_flat_over_many_faulty_waits(server: FaultServer) -> None:
+    """A client that lives for months sees every fault many times: nothing may accumulate."""
+    path = f"/jobs/leak-{uuid.uuid4().hex[:8]}"
+    steps = [reset_mid_body(), short_body(), with_body(502, LEAKY_BODY), status("completed")]
+    instant = AdaptivePolicy(0.0, 0.0, 0.0)
+
+    def waits(client: ProgressClient, n: int) -> None:
+        for i in range(n):
+            server.route(f"{path}-{i}", *steps)
+            assert client.wait(server.url(f"{path}-{i}"), timeout=5.0).status.status == "completed"
+        server.requests.clear()  # the server's own log of requests is not the client's memory
+        gc.collect()
+
+    with ProgressClient(policy=instant, headers=AUTH, max_consecutive_errors=MAX_ERRORS) as client:
+        tracemalloc.start()
+        try:
+            waits(client, 10)  # warm-up: pools, caches, lazily built regexes
+            before, _ = tracemalloc.get_traced_memory()
+            waits(client, 50)
+            after, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    growth = after - before
+    assert growth < 256 * 1024, f"memory grew by {growth / 1024:.0f} KiB over 50 waits"
+    assert peak < MEMORY_CEILING
