@@ -46,7 +46,7 @@ from ._errors import (
 from ._hints import Validators, parse_retry_after
 from ._models import JobStatus, Reading, StatusSpec
 from ._policy import AdaptivePolicy, Policy
-from ._resume import decode_token, encode_token
+from ._resume import decode_token, encode_token, scrub_document
 from ._sanitize import sanitize
 
 __all__ = [
@@ -279,6 +279,9 @@ class PollEngine:
         self._reading: Reading | None = None
         self._pending: Update | None = None
         self._last_error: str | None = None
+        # The last document as a token stores it (sanitized), kept while the document stays
+        # equal: a token goes out with every update, the sanitizing only when it changed.
+        self._scrubbed: tuple[object, Any] | None = None
         if self._resumed and self.state.last_document is not None:
             try:
                 self._reading = self.spec.read(self.state.last_document)
@@ -471,7 +474,12 @@ class PollEngine:
         data["elapsed_before"] = self.report().elapsed
         if now is not None and self._next_at is not None:
             data["next_delay"] = max(0.0, self._next_at - now)
-        return encode_token(self.url, data)
+        doc = self.state.last_document
+        if doc is not None:
+            if self._scrubbed is None or self._scrubbed[0] != doc:
+                self._scrubbed = (doc, scrub_document(doc))
+            data["last_document"] = self._scrubbed[1]
+        return encode_token(self.url, data, scrubbed=True)
 
     @staticmethod
     def state_from_token(token: str, url: str) -> EngineState:

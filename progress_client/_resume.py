@@ -25,7 +25,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ._errors import InvalidResumeToken
 from ._sanitize import _SECRET_PARAM, sanitize
 
-__all__ = ["MAX_TOKEN_CHARS", "TOKEN_VERSION", "decode_token", "encode_token", "public_url"]
+__all__ = [
+    "MAX_TOKEN_CHARS",
+    "TOKEN_VERSION",
+    "decode_token",
+    "encode_token",
+    "public_url",
+    "scrub_document",
+]
 
 TOKEN_VERSION = 1
 #: Longer tokens are refused unread: a token is a few hundred bytes plus one status document.
@@ -66,8 +73,12 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def scrub_document(value: Any) -> Any:
+    """Every string of a JSON value sanitized (a status document may carry signed URLs)."""
+    return _scrub(value)
+
+
 def _scrub(value: Any, depth: int = 0) -> Any:
-    """Sanitize every string of a JSON value (a status document may carry signed URLs)."""
     if depth > 32:
         return None
     if isinstance(value, str):
@@ -79,10 +90,11 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def encode_token(url: str, state: dict[str, Any]) -> str:
-    """A token for a wait on ``url`` with engine state ``state`` (``EngineState.to_dict()``)."""
+def encode_token(url: str, state: dict[str, Any], *, scrubbed: bool = False) -> str:
+    """A token for a wait on ``url`` with engine state ``state`` (``EngineState.to_dict()``).
+    ``scrubbed``: the state's ``last_document`` already went through ``scrub_document``."""
     state = dict(state)
-    if state.get("last_document") is not None:
+    if state.get("last_document") is not None and not scrubbed:
         state["last_document"] = _scrub(state["last_document"])
     body: dict[str, Any] = {
         "v": TOKEN_VERSION,
