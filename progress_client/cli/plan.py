@@ -138,7 +138,7 @@ def _table(rows: list[PlanRow], inputs: PlanInputs, timeline: list[tuple[float, 
     )
     table = Table(title=title, title_justify="left")
     for header in ("strategy", "polls/job", "req/job", "per day", "per month", "% limit",
-                   "headroom", "cost", "mean lag", "p95 lag"):
+                   "headroom", "$/month", "mean lag", "p95 lag"):
         if header == "strategy":
             table.add_column(header, no_wrap=True, min_width=max(len(r.strategy) for r in rows))
         else:
