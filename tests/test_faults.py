@@ -677,6 +677,10 @@ def test_default_client_limits() -> None:
         assert http.follow_redirects is True and http.max_redirects == DEFAULT_MAX_REDIRECTS
         assert client._opts.max_body == 1 << 20
         _assert_clean(repr(client), "the client repr")
+        if isinstance(client, ProgressClient):
+            client.close()
+        else:
+            anyio.run(client.aclose)
 
 
 def _store_call(running: Any, func: Callable[..., Any], **kwargs: Any) -> Any:
