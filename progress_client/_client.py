@@ -120,8 +120,11 @@ class Observer:
         now: float,
         error: str | None = None,
     ) -> None:
+        debug = logger.isEnabledFor(logging.DEBUG)
+        if not debug and self.on_request is None:
+            return  # the common case: nobody listens, so nothing is formatted
         safe = sanitize(url)
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             nxt = engine.next_poll_at
             tail = f"; next poll in {max(0.0, nxt - now):.1f}s" if nxt is not None else ""
             what = str(status_code) if status_code is not None else f"failed ({error})"

@@ -25,9 +25,10 @@ response in a row (a 304, a transient error and an unchanged status all count), 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -46,7 +47,7 @@ from ._errors import (
 from ._hints import Validators, parse_retry_after
 from ._models import JobStatus, Reading, StatusSpec
 from ._policy import AdaptivePolicy, Policy
-from ._resume import decode_token, encode_token, scrub_document
+from ._resume import decode_token, encode_token
 from ._sanitize import sanitize
 
 __all__ = [
@@ -148,7 +149,11 @@ Action = Send | Sleep | Stop
 
 @dataclass(frozen=True)
 class Update:
-    """One status seen while waiting, for ``watch()``."""
+    """One status seen while waiting, for ``watch()``.
+
+    ``resume_token`` continues the wait from this update (``None`` on a terminal one). It is
+    built on first access, not on every response: most callers never read it, and building
+    one (sanitizing the document, canonical JSON, two SHA-256) costs more than the poll."""
 
     status: JobStatus
     document: BaseModel
@@ -157,7 +162,11 @@ class Update:
     terminal: bool
     next_delay: float | None
     report: PollReport
-    resume_token: str | None = None
+    _token: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def resume_token(self) -> str | None:
+        return self._token() if self._token is not None else None
 
 
 @dataclass
@@ -281,7 +290,6 @@ class PollEngine:
         self._last_error: str | None = None
         # The last document as a token stores it (sanitized), kept while the document stays
         # equal: a token goes out with every update, the sanitizing only when it changed.
-        self._scrubbed: tuple[object, Any] | None = None
         if self._resumed and self.state.last_document is not None:
             try:
                 self._reading = self.spec.read(self.state.last_document)
@@ -468,18 +476,20 @@ class PollEngine:
 
     def resume_token(self, now: float | None = None) -> str | None:
         """A token that continues this wait where it stands (``None`` without a URL)."""
+        return self._token_factory(now)()
+
+    def _token_factory(self, now: float | None) -> Callable[[], str | None]:
+        """The state as it stands now, captured cheaply; the token itself is built later,
+        when (if ever) it is asked for."""
         if self.url is None:
-            return None
+            return lambda: None
+        url = self.url
         data = self.state.to_dict()
         data["elapsed_before"] = self.report().elapsed
         if now is not None and self._next_at is not None:
             data["next_delay"] = max(0.0, self._next_at - now)
-        doc = self.state.last_document
-        if doc is not None:
-            if self._scrubbed is None or self._scrubbed[0] != doc:
-                self._scrubbed = (doc, scrub_document(doc))
-            data["last_document"] = self._scrubbed[1]
-        return encode_token(self.url, data, scrubbed=True)
+        # ``last_document`` is replaced, never mutated, so holding the reference is a snapshot.
+        return functools.partial(encode_token, url, data)
 
     @staticmethod
     def state_from_token(token: str, url: str) -> EngineState:
@@ -582,7 +592,7 @@ class PollEngine:
             terminal=terminal,
             next_delay=delay,
             report=self.report(),
-            resume_token=None if terminal else self.resume_token(now),
+            _token=None if terminal else self._token_factory(now),
         )
         if reading.outcome == "succeeded":
             return self._finish(

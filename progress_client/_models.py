@@ -180,14 +180,19 @@ class StatusSpec:
                     f"{where}: {first.get('msg', 'invalid')}"
                 ) from None
         key_parts = [_get_path(doc, p) for p in self._change_paths]
-        key = json.dumps(
-            [None if v is _MISSING else v for v in key_parts],
-            sort_keys=True,
-            default=str,
-            ensure_ascii=False,
-        )
-        if not self.case_sensitive and len(self._change_paths) == 1:
-            key = key.casefold()
+        if len(key_parts) == 1 and isinstance(key_parts[0], str):
+            # The common case (the status word alone) needs no JSON; the prefix keeps these
+            # keys apart from JSON ones, which never start with "s:".
+            key = "s:" + (key_parts[0] if self.case_sensitive else key_parts[0].casefold())
+        else:
+            key = json.dumps(
+                [None if v is _MISSING else v for v in key_parts],
+                sort_keys=True,
+                default=str,
+                ensure_ascii=False,
+            )
+            if not self.case_sensitive and len(self._change_paths) == 1:
+                key = key.casefold()
         outcome = self.outcome_of(status_word)
         return Reading(status=status, document=document, key=key, outcome=outcome)
 
