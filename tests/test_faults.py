@@ -360,7 +360,8 @@ FAULTS: list[Fault] = [
           events=lambda s, o, p: [sse(_ev("completed"), content_type="text/html")],
           check=_fell_back_to_polling),
     Fault("sse-401-with-secrets", lambda s, o, p: [status("completed")], None,
-          events=lambda s, o, p: [with_body(401, LEAKY_BODY)], check=_fell_back_to_polling),
+          events=lambda s, o, p: [with_body(401, LEAKY_BODY)], check=_fell_back_to_polling,
+          cli_text=True),
     Fault("sse-bogus-retry", lambda s, o, p: [status("completed")], None,
           events=lambda s, o, p: [
               sse(FAST_RETRY, b"retry: +1\n", b"retry: 1.5\n", b"retry: -5\n",
@@ -392,7 +393,7 @@ FAULTS: list[Fault] = [
           events=lambda s, o, p: [endless_sse_line(300 << 20)], check=_fell_back_to_polling,
           options={"max_body": 64 << 10}),
     Fault("sse-trickle-then-stall", lambda s, o, p: [status("running")], PollTimeout,
-          deadline=0.6,
+          deadline=0.6, cli=True,
           events=lambda s, o, p: [
               sse(FAST_RETRY, _ev("running", "e1"), *_pings(10, 0.05), end="stall")]),
 ]
@@ -582,13 +583,15 @@ CLI_RUNS = [(f, True) for f in CLI_FAULTS] + [(f, False) for f in FAULTS if f.cl
 def test_cli_wait(
     fault: Fault, json_out: bool, server: FaultServer, other: FaultServer, cli_startup: float
 ) -> None:
-    _, url, _ = _bind(fault, server, other)
+    _, url, events_url = _bind(fault, server, other)
     argv = [
         sys.executable, "-m", "progress_client", "wait", url,
         "--initial", "0.02", "--step", "0.02", "--max", "0.05",
         "--timeout", str(fault.deadline), "--max-errors", str(MAX_ERRORS),
         "-H", f"Authorization: Bearer {JWT}",
     ]
+    if events_url is not None:
+        argv += ["--events", events_url]
     if json_out:
         argv.append("--json")
     started = time.monotonic()
