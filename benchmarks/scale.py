@@ -34,6 +34,9 @@ import psutil
 __all__ = ["run_child"]
 
 _job: contextvars.ContextVar[str] = contextvars.ContextVar("job")
+#: Connections in the shared pool, and polls in flight at once. On loopback a few connections
+#: carry thousands of requests a second; more only make httpcore's pool scan longer.
+CONNS = 16
 
 
 class _Recording(httpx.AsyncBaseTransport):
@@ -79,7 +82,7 @@ async def _main(mode: str, base: str, jobs: int, spread: float, timeout: float) 
 
     terminal = DEFAULT_SUCCESS | DEFAULT_FAILURE
     loop = asyncio.get_running_loop()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    limits = httpx.Limits(max_connections=CONNS, max_keepalive_connections=CONNS)
     transport = _Recording(httpx.AsyncHTTPTransport(limits=limits))
     http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0, pool=None))
     scheduled: dict[str, list[float]] = defaultdict(list)
@@ -87,7 +90,7 @@ async def _main(mode: str, base: str, jobs: int, spread: float, timeout: float) 
     rng = random.Random(7)
     starts = [rng.uniform(0, spread) for _ in range(jobs)]
 
-    client = AsyncProgressClient(client=http)
+    client = AsyncProgressClient(client=http, max_concurrency=CONNS)
 
     async def ours(i: int) -> None:
         path = f"/timeline/{mode}-{i}"
