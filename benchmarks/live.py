@@ -519,7 +519,11 @@ NOTES = (
     "are in \"commands\"). Lag runs from the worker's update to the client holding the "
     "status; polling lags are multiplied by the speed-up (seconds of a real job, so they "
     "include about `speed` x the request's real latency), push lags (`sse`, `sse-async`) are "
-    "not scaled: a push does not wait on a schedule."
+    "not scaled: a push does not wait on a schedule. Compression has one bias: the next "
+    "poll is scheduled from the response, so each poll's real latency (a few ms, times the "
+    "speed-up) is added to its interval; the shorter the interval, the more polls are lost "
+    "against \"exact\" (`fixed-1s` most), which makes every \"vs fixed-1s\" share look "
+    "higher than on the virtual clock."
 )
 
 
