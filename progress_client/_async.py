@@ -21,6 +21,7 @@ from ._client import (
     ClientBase,
     JobOutcome,
     WaitResult,
+    astrip_cross_origin_credentials,
     check_url,
     describe_transport_error,
     finish,
@@ -57,7 +58,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     """
 
     def _make_http(self, kwargs: dict[str, Any]) -> httpx.AsyncClient:
-        return httpx.AsyncClient(**kwargs)
+        return httpx.AsyncClient(
+            **kwargs, event_hooks={"request": [astrip_cross_origin_credentials]}
+        )
 
     def _init_driver(self) -> None:
         #: The waits running now, by (status URL, events URL): concurrent callers share one.
@@ -283,9 +286,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         headers = dict(self._request_headers)
         if engine.state.last_event_id:
             headers["Last-Event-ID"] = engine.state.last_event_id
-        kwargs: dict[str, Any] = {"timeout": self._opts.request_timeout_for(None)}
-        if self._auth is not None:
-            kwargs["auth"] = self._auth
+        kwargs = self._request_kwargs(shared.events_url, None)
         engine.open_stream(began)
         stack = AsyncExitStack()
         try:
@@ -364,9 +365,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         self, engine: PollEngine, url: str, send: Send
     ) -> tuple[Action, int | None, str | None]:
         headers = {**self._request_headers, **send.headers}
-        kwargs: dict[str, Any] = {"timeout": self._opts.request_timeout_for(send.timeout)}
-        if self._auth is not None:
-            kwargs["auth"] = self._auth
+        kwargs = self._request_kwargs(url, send.timeout)
         limit = self._opts.max_body
         # The deadline bounds the whole exchange, a slow trickle of a body included.
         with anyio.move_on_after(send.timeout if send.timeout is not None else float("inf")):

@@ -4,8 +4,10 @@ thin send loops (as httpx's Client and AsyncClient do)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -309,6 +311,17 @@ class ClientBase(Generic[H]):
     def _make_http(self, kwargs: dict[str, Any]) -> H:
         raise NotImplementedError
 
+    def _request_kwargs(self, url: str, left: float | None) -> dict[str, Any]:
+        """Per-request options: a timeout within what is left of the deadline, the caller's
+        auth, and the origin the caller named (so a redirect elsewhere drops credentials)."""
+        kwargs: dict[str, Any] = {
+            "timeout": self._opts.request_timeout_for(left),
+            "extensions": {ORIGIN_EXTENSION: origin_of(url)},
+        }
+        if self._auth is not None:
+            kwargs["auth"] = self._auth
+        return kwargs
+
     def _init_driver(self) -> None:
         """Per-client state of a driver (the async one's shared waits and limiter)."""
 
@@ -344,6 +357,41 @@ def client_kwargs(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),
     }
+
+
+#: The request extension that carries the origin the caller asked for, across redirect hops
+#: (httpx copies a request's extensions onto the redirected one).
+ORIGIN_EXTENSION = "progress_client.origin"
+
+#: Request headers that carry credentials. httpx drops only ``Authorization`` when a redirect
+#: leaves the origin; an API key, a cookie or a session header must not follow either.
+_CREDENTIAL_HEADER = re.compile(
+    r"(?i)^(?:authorization|proxy-authorization|cookie|[a-z0-9-]*"
+    r"(?:token|secret|passw|api-?key|apikey|auth|session|signature|credential)[a-z0-9-]*)$"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (``None`` for the scheme's default) of a URL."""
+    parsed = httpx.URL(url)
+    return (parsed.scheme, parsed.host, parsed.port)
+
+
+def strip_cross_origin_credentials(request: httpx.Request) -> None:
+    """An httpx request hook: on a hop to another origin than the one the caller named,
+    remove every credential-bearing header (a same-origin hop keeps them)."""
+    origin = request.extensions.get(ORIGIN_EXTENSION)
+    url = request.url
+    if origin is None or origin == (url.scheme, url.host, url.port):
+        return
+    for name in [n for n in request.headers if _CREDENTIAL_HEADER.match(n)]:
+        del request.headers[name]
+
+
+async def astrip_cross_origin_credentials(request: httpx.Request) -> None:
+    """The same hook for ``httpx.AsyncClient`` (whose hooks must be coroutines)."""
+    strip_cross_origin_credentials(request)
 
 
 def describe_transport_error(exc: BaseException) -> tuple[str, bool]:

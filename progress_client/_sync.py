@@ -26,6 +26,7 @@ from ._client import (
     import_httpx_sse,
     log_fallback,
     logger,
+    strip_cross_origin_credentials,
 )
 from ._clock import Clock
 from ._engine import Action, PollEngine, Send, Sleep, Stop, Update
@@ -51,7 +52,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             self._http.close()
 
     def _make_http(self, kwargs: dict[str, Any]) -> httpx.Client:
-        return httpx.Client(**kwargs)
+        return httpx.Client(**kwargs, event_hooks={"request": [strip_cross_origin_credentials]})
 
     def __enter__(self) -> ProgressClient:
         return self
@@ -166,13 +167,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             headers = dict(self._request_headers)
             if engine.state.last_event_id:
                 headers["Last-Event-ID"] = engine.state.last_event_id
-            kwargs: dict[str, Any] = {
-                "timeout": self._opts.request_timeout_for(
-                    None if deadline is None else deadline - now
-                )
-            }
-            if self._auth is not None:
-                kwargs["auth"] = self._auth
+            kwargs = self._request_kwargs(events_url, None if deadline is None else deadline - now)
             engine.open_stream(now)
             delivered = False
             try:
@@ -248,9 +243,7 @@ class ProgressClient(ClientBase[httpx.Client]):
     ) -> tuple[Action, int | None, str | None]:
         clock = self._clock
         headers = {**self._request_headers, **send.headers}
-        kwargs: dict[str, Any] = {"timeout": self._opts.request_timeout_for(send.timeout)}
-        if self._auth is not None:
-            kwargs["auth"] = self._auth
+        kwargs = self._request_kwargs(url, send.timeout)
         limit = self._opts.max_body
         deadline = None if send.timeout is None else clock.now() + send.timeout
         try:
