@@ -388,10 +388,8 @@ FAULTS: list[Fault] = [
     Fault("sse-garbage-bytes", lambda s, o, p: [status("completed")], None,
           events=lambda s, o, p: [sse(FAST_RETRY, b"\xff\xfe\x00\x01garbage\r\r\n\x00")],
           check=_fell_back_to_polling),
-    # (A 64 KiB limit here: the size check is the same, and the decoder's byte scan is slow.)
     Fault("sse-endless-line-300-MB", lambda s, o, p: [status("completed")], None,
-          events=lambda s, o, p: [endless_sse_line(300 << 20)], check=_fell_back_to_polling,
-          options={"max_body": 64 << 10}),
+          events=lambda s, o, p: [endless_sse_line(300 << 20)], check=_fell_back_to_polling),
     Fault("sse-trickle-then-stall", lambda s, o, p: [status("running")], PollTimeout,
           deadline=0.6, cli=True,
           events=lambda s, o, p: [
