@@ -21,6 +21,11 @@ The schedule: the first request goes at once. After a response whose change key 
 previous one (or the first), the policy is asked for ``delay(0)``; after the n-th unchanged
 response in a row (a 304, a transient error and an unchanged status all count), ``delay(n)``. A
 ``Retry-After`` hint on any response is a floor: ``max(policy delay, min(hint, hint_cap))``.
+
+Server push (SSE) uses the same state: ``open_stream(now)`` counts a stream connection as a
+request, ``receive_event(...)`` feeds each event's status document (no poll is scheduled: the
+stream brings the next one), and ``fall_back(now)`` hands the wait to polling at once with every
+counter carried on. ``resume_token()`` captures the state so another process can go on.
 """
 
 from __future__ import annotations
@@ -288,8 +293,6 @@ class PollEngine:
         self._reading: Reading | None = None
         self._pending: Update | None = None
         self._last_error: str | None = None
-        # The last document as a token stores it (sanitized), kept while the document stays
-        # equal: a token goes out with every update, the sanitizing only when it changed.
         if self._resumed and self.state.last_document is not None:
             try:
                 self._reading = self.spec.read(self.state.last_document)
@@ -426,20 +429,6 @@ class PollEngine:
         self.state.consecutive_errors = 0
         self._remember_validators(lower)
         return self._observe(now, reading, hint, not_modified=False)
-
-    def receive_document(self, now: float, doc: Any) -> Action:
-        """Feed a status document that did not come from a poll (an SSE event)."""
-        if self._stopped is not None:
-            return self._stopped
-        try:
-            reading = self.spec.read(doc)
-        except BadResponse as exc:
-            return self._fail(BadResponse(exc.message, url=self.url))
-        self._last_response = now
-        if self._first_sent is None:
-            self._first_sent = now
-        self.state.consecutive_errors = 0
-        return self._observe(now, reading, None, not_modified=False)
 
     def receive_error(self, now: float, description: str, *, fatal: bool = False) -> Action:
         """Feed a request that got no response: a network error, a timeout. Transient unless
