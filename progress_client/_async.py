@@ -57,6 +57,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     at most ``max_concurrency`` requests are in flight, the rest queue in FIFO order.
     """
 
+    _accepts_clock = False
+
     def _make_http(self, kwargs: dict[str, Any]) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             **kwargs, event_hooks={"request": [astrip_cross_origin_credentials]}

@@ -289,6 +289,11 @@ class ClientBase(Generic[H]):
         )
         if isinstance(max_concurrency, bool) or max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
+        if clock is not None and not self._accepts_clock:
+            raise TypeError(
+                f"clock= is for ProgressClient; {type(self).__name__} runs on the event loop's "
+                "clock (drive it virtually with trio.testing.MockClock)"
+            )
         self._max_concurrency = max_concurrency
         self._observer = Observer(on_request, on_change)
         self._init_driver()
@@ -307,6 +312,9 @@ class ClientBase(Generic[H]):
             self._http = client
             self._request_headers = dict(headers or {})
             self._auth = auth
+
+    #: Whether the driver sleeps on a ``Clock`` (the sync one) or on the event loop's clock.
+    _accepts_clock = True
 
     def _make_http(self, kwargs: dict[str, Any]) -> H:
         raise NotImplementedError

@@ -119,3 +119,10 @@ async def test_timeout_on_trio_mock_clock(anyio_backend: Any) -> None:
                 await client.wait(URL, timeout=30)
             assert anyio.current_time() - start == pytest.approx(30)
     assert info.value.report is not None and info.value.report.requests == 6  # 0,3,7,12,18,25
+
+
+def test_a_clock_is_refused_not_ignored() -> None:
+    from progress_client import VirtualClock
+
+    with pytest.raises(TypeError, match="event loop's clock"):
+        AsyncProgressClient(clock=VirtualClock())
