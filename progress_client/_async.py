@@ -25,6 +25,7 @@ from ._client import (
     check_url,
     describe_transport_error,
     finish,
+    framed_within,
     import_httpx_sse,
     log_fallback,
     logger,
@@ -385,18 +386,22 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 async with self._http.stream("GET", url, headers=headers, **kwargs) as response:
                     body = bytearray()
                     truncated = False
-                    # Stop at the limit by cancelling, not by ``break``: a cancellation
-                    # unwinds httpx's nested async generators from the inside, where a break
-                    # leaves them to the garbage collector (a ResourceWarning on trio).
-                    with anyio.CancelScope() as reading:
-                        async for chunk in response.aiter_bytes():
-                            if truncated:
-                                continue
-                            body += chunk
-                            if len(body) > limit:
-                                truncated = True
-                                del body[limit:]
-                                reading.cancel()
+                    if framed_within(response, limit):
+                        body += await response.aread()  # one read, as httpx.get() does
+                    else:
+                        # Stop at the limit by cancelling, not by ``break``: a cancellation
+                        # unwinds httpx's nested async generators from the inside, where a
+                        # break leaves them to the garbage collector (a ResourceWarning on
+                        # trio).
+                        with anyio.CancelScope() as reading:
+                            async for chunk in response.aiter_bytes():
+                                if truncated:
+                                    continue
+                                body += chunk
+                                if len(body) > limit:
+                                    truncated = True
+                                    del body[limit:]
+                                    reading.cancel()
                     action = engine.receive_response(
                         anyio.current_time(),
                         response.status_code,

@@ -206,6 +206,7 @@ class _Options:
         self.hint_cap = hint_cap
         self.max_body = max_body
         self.request_timeout = request_timeout
+        self._full_timeout = httpx.Timeout(request_timeout, pool=None)
         self.conditional = conditional
         if sse_max_failures < 1:
             raise ValueError("sse_max_failures must be >= 1")
@@ -232,10 +233,11 @@ class _Options:
         )
 
     def request_timeout_for(self, left: float | None) -> httpx.Timeout:
-        t = self.request_timeout if left is None else max(0.001, min(self.request_timeout, left))
         # pool=None: with many waits on one pool, a request queues for a connection rather
         # than failing; the engine's deadline still bounds the whole wait.
-        return httpx.Timeout(t, pool=None)
+        if left is None or left >= self.request_timeout:
+            return self._full_timeout  # the common case: built once, not per request
+        return httpx.Timeout(max(0.001, left), pool=None)
 
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
@@ -400,6 +402,19 @@ def strip_cross_origin_credentials(request: httpx.Request) -> None:
 async def astrip_cross_origin_credentials(request: httpx.Request) -> None:
     """The same hook for ``httpx.AsyncClient`` (whose hooks must be coroutines)."""
     strip_cross_origin_credentials(request)
+
+
+def framed_within(response: httpx.Response, limit: int) -> bool:
+    """Whether the body can be read in one go: its ``Content-Length`` is at most ``limit`` and
+    it is not compressed. h11 frames the body by that length (a longer body is not read, a
+    shorter one is a protocol error), so one read cannot pass the limit. Anything else
+    (chunked, gzip, no length, too large) is streamed and cut at the limit."""
+    headers = response.headers
+    length = headers.get("content-length")
+    if length is None or not (length.isascii() and length.isdigit()) or int(length) > limit:
+        return False
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    return encoding in ("", "identity")
 
 
 def describe_transport_error(exc: BaseException) -> tuple[str, bool]:

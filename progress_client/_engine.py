@@ -473,7 +473,9 @@ class PollEngine:
         if self.url is None:
             return lambda: None
         url = self.url
-        data = self.state.to_dict()
+        # A shallow copy of the fields is the snapshot: the engine rebinds them, never mutates
+        # them in place (``extra`` aside, which it does not touch).
+        data = dict(vars(self.state))
         data["elapsed_before"] = self.report().elapsed
         if now is not None and self._next_at is not None:
             data["next_delay"] = max(0.0, self._next_at - now)
@@ -568,7 +570,7 @@ class PollEngine:
         s.unchanged = 0 if changed else s.unchanged + 1
         s.last_key = reading.key
         if not not_modified:
-            s.last_document = reading.status.model_dump(mode="json")
+            s.last_document = reading.raw
         self._reading = reading
         terminal = reading.outcome is not None
         # A pushed status schedules no poll: the stream brings the next one.

@@ -68,6 +68,8 @@ class Reading:
     document: BaseModel
     key: str
     outcome: Outcome | None
+    #: The decoded document as it came (what a resume token stores and reads again).
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 _MISSING = object()
@@ -194,7 +196,7 @@ class StatusSpec:
             if not self.case_sensitive and len(self._change_paths) == 1:
                 key = key.casefold()
         outcome = self.outcome_of(status_word)
-        return Reading(status=status, document=document, key=key, outcome=outcome)
+        return Reading(status=status, document=document, key=key, outcome=outcome, raw=doc)
 
 
 def _coerce_step(v: Any) -> str | int | None:

@@ -23,6 +23,7 @@ from ._client import (
     check_url,
     describe_transport_error,
     finish,
+    framed_within,
     import_httpx_sse,
     log_fallback,
     logger,
@@ -252,14 +253,17 @@ class ProgressClient(ClientBase[httpx.Client]):
             ) as response, _deadline_watchdog(response, deadline, clock):
                 body = bytearray()
                 truncated = False
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        truncated = True
-                        del body[limit:]
-                        break
-                    if deadline is not None and clock.now() >= deadline:
-                        return engine.expire(clock.now()), response.status_code, None
+                if framed_within(response, limit):
+                    body += response.read()  # one read, as httpx.get() does
+                else:
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            truncated = True
+                            del body[limit:]
+                            break
+                        if deadline is not None and clock.now() >= deadline:
+                            return engine.expire(clock.now()), response.status_code, None
                 action = engine.receive_response(
                     clock.now(),
                     response.status_code,
