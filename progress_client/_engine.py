@@ -313,15 +313,19 @@ class PollEngine:
     def next_poll_at(self) -> float | None:
         return self._next_at
 
-    def report(self) -> PollReport:
-        s = self.state
-        elapsed = s.elapsed_before
+    def _elapsed(self) -> float:
+        """First request sent to last response, plus what a resumed wait had before."""
+        elapsed = self.state.elapsed_before
         if self._first_sent is not None and self._last_response is not None:
             elapsed += max(0.0, self._last_response - self._first_sent)
+        return elapsed
+
+    def report(self) -> PollReport:
+        s = self.state
         return PollReport(
             requests=s.requests,
             changes=s.changes,
-            elapsed=elapsed,
+            elapsed=self._elapsed(),
             baseline_interval=self.baseline,
             errors=s.errors,
             hint_waits=s.hint_waits,
@@ -476,7 +480,7 @@ class PollEngine:
         # A shallow copy of the fields is the snapshot: the engine rebinds them, never mutates
         # them in place (``extra`` aside, which it does not touch).
         data = dict(vars(self.state))
-        data["elapsed_before"] = self.report().elapsed
+        data["elapsed_before"] = self._elapsed()
         if now is not None and self._next_at is not None:
             data["next_delay"] = max(0.0, self._next_at - now)
         # ``last_document`` is replaced, never mutated, so holding the reference is a snapshot.
@@ -575,6 +579,9 @@ class PollEngine:
         terminal = reading.outcome is not None
         # A pushed status schedules no poll: the stream brings the next one.
         delay = None if terminal or push else self._schedule(now, hint)
+        # One snapshot serves the update and, on a terminal status, the stop and its error:
+        # nothing changes between them.
+        report = self.report()
         self._pending = Update(
             status=reading.status,
             document=reading.document,
@@ -582,12 +589,12 @@ class PollEngine:
             not_modified=not_modified,
             terminal=terminal,
             next_delay=delay,
-            report=self.report(),
+            report=report,
             _token=None if terminal else self._token_factory(now),
         )
         if reading.outcome == "succeeded":
             return self._finish(
-                Stop("succeeded", reading.status, reading.document, None, self.report())
+                Stop("succeeded", reading.status, reading.document, None, report)
             )
         if reading.outcome == "failed":
             detail = f": {reading.status.error}" if reading.status.error else ""
@@ -595,11 +602,9 @@ class PollEngine:
                 f"the job ended with status {reading.status.status!r}{detail}",
                 url=self.url,
                 status=reading.status,
-                report=self.report(),
+                report=report,
             )
-            return self._finish(
-                Stop("failed", reading.status, reading.document, err, self.report())
-            )
+            return self._finish(Stop("failed", reading.status, reading.document, err, report))
         if push:
             if self.deadline is not None and now >= self.deadline:
                 return self._timeout(now)
