@@ -46,6 +46,9 @@ def add_parser(sub: Any) -> None:
                    help="send Retry-After: S on responses for running jobs")
     p.add_argument("--keepalive", type=positive_float, default=15.0, metavar="S",
                    help="SSE keep-alive comment interval (15 s)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let browser pages on ORIGIN (scheme://host[:port], repeatable; * for "
+                   "any) read job status cross-origin (default: no CORS headers)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(run=run)
 
@@ -105,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
             store = MemoryStore(prefix=args.prefix)
             label = "memory (this process only)"
         app = create_app(
-            store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True
+            store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True,
+            cors_origins=args.cors_origin,
         )
     except ValueError as exc:
         print(f"progress-client serve: error: {sanitize(exc)}", file=sys.stderr)

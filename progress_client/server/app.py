@@ -8,7 +8,8 @@ Server-Sent Events stream, and a health check. Writes happen only through the st
 - ``GET /jobs/{id}/events``: ``text/event-stream``. The current state first, then every
   update; each event has ``id: <version>`` (``Last-Event-ID: N`` resumes after N),
   ``retry: <ms>`` and one JSON status document in ``data:``. A ``: keep-alive`` comment every
-  ``keepalive`` seconds; the stream ends after a terminal status.
+  ``keepalive`` seconds; the stream ends after a terminal status. A reconnect with nothing
+  left to send (after the terminal event, or to an unknown job) gets 204 (``streams.py``).
 - ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis"}``, 503 if the store is down.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .browser import browser_routes
+from .cors import cors_middleware
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
+from .streams import no_more_events, stream_is_over
 
 __all__ = ["create_app", "etag_for", "if_none_match"]
 
@@ -91,10 +95,15 @@ def create_app(
     keepalive: float = 15.0,
     sse_retry: float = 3.0,
     close_store: bool = False,
+    cors_origins: Iterable[str] = (),
+    cors_credentials: bool = False,
 ) -> Starlette:
     """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
     responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
-    reconnection delay the stream advertises. ``close_store`` closes the store at shutdown."""
+    reconnection delay the stream advertises. ``close_store`` closes the store at shutdown.
+    ``cors_origins`` lists the browser origins (``scheme://host[:port]``, or ``*`` without
+    ``cors_credentials``) allowed to read the server from another origin (``cors.py``)."""
+    middleware = cors_middleware(cors_origins, allow_credentials=cors_credentials)
     if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
         raise ValueError("retry_after must be a finite number >= 0")
     if not (math.isfinite(keepalive) and keepalive > 0):
@@ -128,6 +137,9 @@ def create_app(
         except StoreUnavailable as exc:
             sub.close()
             return _unavailable(exc)
+        if stream_is_over(current, request.headers.get("last-event-id")):
+            sub.close()
+            return no_more_events()
         if current is None:
             sub.close()
             return _not_found()
@@ -190,7 +202,9 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/jobs/{job_id}", job, methods=["GET"]),
             Route("/jobs/{job_id}/events", events, methods=["GET"]),
+            *browser_routes(),
         ],
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={404: _route_not_found},
     )
