@@ -204,8 +204,8 @@ class Locator(_Strict):
                 f"template {self.template!r}: unknown placeholder {{{sorted(unknown)[0]}}} "
                 "(known: {id}, {start_url}, {status_url}, {origin})"
             )
-        if ("id" in names) != (self.id is not None):
-            raise ValueError("a template with {id} needs 'id' (where the id is), and only then")
+        if "id" in names and self.id is None:
+            raise ValueError("a template with {id} needs 'id' (where the id is)")
         return self
 
 

@@ -1,0 +1,158 @@
+"""Where a profile's URLs are: the status URL after a start request, the result, the cancel.
+
+Pure functions over what the engine saw (``Seen``: a response's URL, HTTP code, headers and
+decoded JSON body). A profile's locators are tried in order; the first that yields an
+``http(s)`` URL wins. Templates take ``{id}`` (URL-quoted, ``/`` kept for Google operation
+names), ``{start_url}`` and ``{status_url}`` (without their query) and ``{origin}``; a
+template or header value without a scheme is resolved against the URL of the response it was
+read from (``Location: /jobs/7``, ``../cancel/{id}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+from ._profile_expr import MISSING, compile_expr
+from ._profile_schema import Locator, Profile
+
+__all__ = ["PlannedRequest", "Seen", "cancel_request", "find_url", "result_request", "status_url"]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One response as the engine saw it."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A request the driver should send: a result fetch or a cancel."""
+
+    method: str
+    url: str
+    json: Any = None
+
+
+def status_url(profile: Profile, start: Seen) -> str | None:
+    """The status URL found in the start response (None: the profile cannot follow it)."""
+    if profile.start is None:
+        return None
+    return find_url(profile.start.status_url, start=start, status=None)
+
+
+def result_request(profile: Profile, *, start: Seen | None, status: Seen) -> PlannedRequest | None:
+    """The GET that fetches the result (``kind = "url"``), or None: then the result is the final
+    status document (``document``), the final body itself (``body``), or nothing (``none``)."""
+    if profile.result.kind != "url":
+        return None
+    url = find_url(profile.result.url, start=start, status=status)
+    return PlannedRequest("GET", url) if url is not None else None
+
+
+def cancel_request(
+    profile: Profile, *, start: Seen | None, status: Seen | None
+) -> PlannedRequest | None:
+    """The cancel request, or None when the profile has none or its URL cannot be found."""
+    cancel = profile.cancel
+    if cancel is None:
+        return None
+    for loc in cancel.url:
+        url = find_url((loc,), start=start, status=status)
+        if url is None:
+            continue
+        body = cancel.body_json
+        if body is not None:
+            ident = _id(loc, _pick(loc, start, status))
+            if ident is None:
+                continue
+            body = {k: (ident if v == "{id}" else v) for k, v in body.items()}
+        return PlannedRequest(cancel.method, url, body)
+    return None
+
+
+def find_url(
+    locators: tuple[Locator, ...], *, start: Seen | None, status: Seen | None
+) -> str | None:
+    for loc in locators:
+        seen = _pick(loc, start, status)
+        if seen is None or (loc.on and seen.status_code not in loc.on):
+            continue
+        url = _locate(loc, seen, start, status)
+        if url is not None:
+            return url
+    return None
+
+
+def _pick(loc: Locator, start: Seen | None, status: Seen | None) -> Seen | None:
+    return start if loc.source == "start" else status
+
+
+def _locate(loc: Locator, seen: Seen, start: Seen | None, status: Seen | None) -> str | None:
+    if loc.header is not None:
+        return _absolute(seen.url, _header(seen.headers, loc.header))
+    if loc.body is not None:
+        value = compile_expr(loc.body).search(seen.body) if isinstance(seen.body, dict) else None
+        return _absolute(seen.url, value if isinstance(value, str) else None)
+    assert loc.template is not None
+    values = {"origin": _origin(seen.url)}
+    if start is not None:
+        values["start_url"] = _bare(start.url)
+    if status is not None:
+        values["status_url"] = _bare(status.url)
+    if "{id}" in loc.template:
+        ident = _id(loc, seen)
+        if ident is None:
+            return None
+        values["id"] = quote(str(ident), safe="/:@")
+    try:
+        filled = loc.template.format(**values)
+    except (KeyError, IndexError):  # a placeholder with no value here (no start, no status)
+        return None
+    return _absolute(seen.url, filled)
+
+
+def _id(loc: Locator, seen: Seen | None) -> str | int | None:
+    if loc.id is None or seen is None or not isinstance(seen.body, dict):
+        return None
+    value = compile_expr(loc.id).search(seen.body)
+    if value is MISSING or isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    # An id is a name, never a way out of the URL it goes into.
+    if not text or any(c in text for c in "?#\\ \t\r\n") or any(
+        part in (".", "..") for part in text.split("/")
+    ):
+        return None
+    return value
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value.strip() if value else None
+
+
+def _absolute(base: str, value: str | None) -> str | None:
+    if not value or any(c in value for c in "\r\n\0"):
+        return None
+    url = urljoin(base, value)
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _bare(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
