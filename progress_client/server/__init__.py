@@ -8,6 +8,7 @@ Importing ``progress_client`` alone never imports this package.
 from ._thread import RunningServer, serve_in_thread
 from .app import create_app, etag_for, if_none_match
 from .pii import InvalidMetadata, JobMetadata, PIIRefused, check_metadata, find_pii
+from .redis_store import RedisStore
 from .store import (
     CHECKPOINT_TTL,
     METADATA_TTL,
@@ -15,7 +16,6 @@ from .store import (
     Checkpoint,
     MemoryStore,
     ProgressRecord,
-    RedisStore,
     Store,
     StoreUnavailable,
     Subscription,
