@@ -3,30 +3,78 @@
 Adaptive polling (3 s, +1 s per unchanged status, up to 8 s, reset on a change), server hints
 (Retry-After), conditional requests (ETag/304), and a savings report of every wait. The engine
 is sans-IO (``PollEngine``); ``ProgressClient`` and ``AsyncProgressClient`` drive it over httpx.
+
+The names below load on first use (PEP 562), so ``import progress_client`` costs almost
+nothing and a program pays only for what it touches: the ``wait`` command never imports the
+async client or anyio, a planner never imports httpx. Type checkers read the imports under
+``TYPE_CHECKING``, which name the same modules as ``_EXPORTS``.
 """
 
-from ._async import AsyncProgressClient
-from ._client import ChangeEvent, JobOutcome, RequestEvent, WaitResult
-from ._clock import Clock, SystemClock, VirtualClock
-from ._engine import EngineState, PollEngine, PollReport, Send, Sleep, Stop, Update
-from ._errors import (
-    BadResponse,
-    InvalidResumeToken,
-    JobFailed,
-    PollError,
-    PollTimeout,
-    RequestFailed,
-    ResponseTooLarge,
-    TooManyErrors,
-)
-from ._hints import parse_retry_after
-from ._models import JobStatus, StatusSpec
-from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
-from ._sanitize import sanitize
-from ._simulate import SimulationResult, simulate
-from ._sync import ProgressClient
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ._async import AsyncProgressClient
+    from ._client import ChangeEvent, JobOutcome, RequestEvent, WaitResult
+    from ._clock import Clock, SystemClock, VirtualClock
+    from ._engine import EngineState, PollEngine, PollReport, Send, Sleep, Stop, Update
+    from ._errors import (
+        BadResponse,
+        InvalidResumeToken,
+        JobFailed,
+        PollError,
+        PollTimeout,
+        RequestFailed,
+        ResponseTooLarge,
+        TooManyErrors,
+    )
+    from ._hints import parse_retry_after
+    from ._models import JobStatus, StatusSpec
+    from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
+    from ._sanitize import sanitize
+    from ._simulate import SimulationResult, simulate
+    from ._sync import ProgressClient
+
+#: Each exported name and the private module that defines it.
+_EXPORTS: dict[str, str] = {
+    "AdaptivePolicy": "._policy",
+    "AsyncProgressClient": "._async",
+    "BadResponse": "._errors",
+    "ChangeEvent": "._client",
+    "Clock": "._clock",
+    "EngineState": "._engine",
+    "ExponentialPolicy": "._policy",
+    "FixedPolicy": "._policy",
+    "InvalidResumeToken": "._errors",
+    "JobFailed": "._errors",
+    "JobOutcome": "._client",
+    "JobStatus": "._models",
+    "Policy": "._policy",
+    "PollEngine": "._engine",
+    "PollError": "._errors",
+    "PollReport": "._engine",
+    "PollTimeout": "._errors",
+    "ProgressClient": "._sync",
+    "RequestEvent": "._client",
+    "RequestFailed": "._errors",
+    "ResponseTooLarge": "._errors",
+    "Send": "._engine",
+    "SimulationResult": "._simulate",
+    "Sleep": "._engine",
+    "StatusSpec": "._models",
+    "Stop": "._engine",
+    "SystemClock": "._clock",
+    "TooManyErrors": "._errors",
+    "Update": "._engine",
+    "VirtualClock": "._clock",
+    "WaitResult": "._client",
+    "parse_retry_after": "._hints",
+    "sanitize": "._sanitize",
+    "simulate": "._simulate",
+}
 
 __all__ = [
     "AdaptivePolicy",
@@ -65,3 +113,20 @@ __all__ = [
     "sanitize",
     "simulate",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an error there
+
+    def __getattr__(name: str) -> object:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from importlib import import_module
+
+        value = getattr(import_module(module, __name__), name)
+        globals()[name] = value  # the next lookup is a plain module attribute
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

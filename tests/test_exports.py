@@ -1,5 +1,7 @@
-"""The public API: __all__ is sorted, complete, and every name resolves; the core imports no
-server or plotting dependency, and the sans-IO modules import no I/O or clock."""
+"""The public API: __all__ is sorted, complete, and every name resolves; the names load lazily
+(``import progress_client`` imports none of the client) and type checkers see the same names
+from the same modules; the core imports no server or plotting dependency, and the sans-IO
+modules import no I/O or clock."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import inspect
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 import progress_client
 
@@ -23,6 +27,8 @@ def test_all_is_sorted_and_resolves() -> None:
 
 
 def test_every_public_class_or_function_is_exported() -> None:
+    for name in progress_client.__all__:
+        getattr(progress_client, name)  # load them all: the names are lazy
     public = {
         name
         for name, obj in vars(progress_client).items()
@@ -33,9 +39,50 @@ def test_every_public_class_or_function_is_exported() -> None:
     assert public <= set(progress_client.__all__)
 
 
+def test_lazy_names_come_from_their_modules() -> None:
+    import importlib
+
+    exports = progress_client._EXPORTS
+    assert set(exports) == set(progress_client.__all__) - {"__version__"}
+    for name, module in exports.items():
+        assert getattr(progress_client, name) is getattr(
+            importlib.import_module(module, "progress_client"), name
+        ), name
+    assert set(dir(progress_client)) >= set(progress_client.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+        progress_client.NoSuchName  # noqa: B018
+    from progress_client import ProgressClient  # the from-import form goes the same way
+
+    assert ProgressClient.__name__ == "ProgressClient"
+
+
+def test_type_checkers_see_the_same_names_from_the_same_modules() -> None:
+    tree = ast.parse((PKG / "__init__.py").read_text())
+    seen: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+                and node.test.id == "TYPE_CHECKING"):
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.level == 1, ast.dump(stmt)
+                for alias in stmt.names:
+                    seen[alias.asname or alias.name] = f".{stmt.module}"
+    assert seen == progress_client._EXPORTS
+
+
+def test_importing_the_package_imports_none_of_the_client() -> None:
+    code = (
+        "import sys, progress_client; progress_client.__version__; dir(progress_client); "
+        "print(sorted(m for m in sys.modules if m.startswith(('progress_client.', 'httpx', "
+        "'pydantic', 'anyio', 'rich'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_core_import_is_light() -> None:
     code = (
-        "import sys, progress_client; "
+        "import sys, progress_client; progress_client.AsyncProgressClient; "
+        "progress_client.ProgressClient; "
         "bad = [m for m in ('starlette', 'uvicorn', 'redis', 'matplotlib', 'httpx_sse') "
         "if m in sys.modules]; print(bad)"
     )
