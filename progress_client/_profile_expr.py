@@ -13,6 +13,7 @@ cannot tell ``null`` from a missing key, and no vendor here gives the two differ
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -95,10 +96,20 @@ def compile_expr(text: str) -> Expr:
     import jmespath
     from jmespath.exceptions import JMESPathError
 
-    try:
-        return JMESPathExpr(text, jmespath.compile(text))
-    except JMESPathError as exc:
-        raise ExprError(f"bad JMESPath expression {text!r}: {_describe(exc)}") from None
+    with warnings.catch_warnings():
+        # jmespath only warns about `text` (a JSON literal that is not JSON); make it an error
+        # here, whatever the caller's warning filters are, so a profile means one thing.
+        warnings.simplefilter("error", PendingDeprecationWarning)
+        try:
+            return JMESPathExpr(text, jmespath.compile(text))
+        except JMESPathError as exc:
+            raise ExprError(f"bad JMESPath expression {text!r}: {_describe(exc)}") from None
+        except PendingDeprecationWarning:
+            raise ExprError(
+                f"bad JMESPath expression {text!r}: `...` holds JSON; write a string as 'text'"
+            ) from None
+        except (RecursionError, ValueError) as exc:
+            raise ExprError(f"bad JMESPath expression {text!r}: {exc}") from None
 
 
 def _describe(exc: Exception) -> str:

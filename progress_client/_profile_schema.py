@@ -204,6 +204,8 @@ class Locator(_Strict):
                 f"template {self.template!r}: unknown placeholder {{{sorted(unknown)[0]}}} "
                 "(known: {id}, {start_url}, {status_url}, {origin})"
             )
+        if "status_url" in names and self.source != "status":
+            raise ValueError("a template with {status_url} reads the status: add source = 'status'")
         if "id" in names and self.id is None:
             raise ValueError("a template with {id} needs 'id' (where the id is)")
         return self
