@@ -1,4 +1,7 @@
-"""Helpers shared by the subcommands: header parsing, durations, the summary line, JSON out."""
+"""Helpers shared by the subcommands: header parsing, durations, the summary line, JSON out.
+
+Light on purpose: every command's parser uses it, so it imports nothing of the client at
+module level (the types are for the type checker; the few run-time uses import inside)."""
 
 from __future__ import annotations
 
@@ -6,12 +9,10 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._engine import PollReport
-from .._errors import PollError
-from .._models import JobStatus
-from .._sanitize import sanitize
+if TYPE_CHECKING:
+    from .. import JobStatus, PollError, PollReport
 
 __all__ = [
     "emit_json",
@@ -40,6 +41,8 @@ def parse_header(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError("headers look like 'Name: value'")
     if not all(33 <= ord(c) < 127 and c not in '()<>@,;:\\"/[]?={}' for c in name):
+        from .. import sanitize
+
         raise argparse.ArgumentTypeError(f"invalid header name {sanitize(name)!r}")
     if any(c in value for c in "\r\n\0"):
         raise argparse.ArgumentTypeError(f"header {name} has a line break in its value")
@@ -73,6 +76,8 @@ def result_dict(
     report: PollReport | None,
     error: PollError | None = None,
 ) -> dict[str, Any]:
+    from .. import PollReport, sanitize
+
     r = report if report is not None else PollReport()
     d = r.to_dict()
     return {

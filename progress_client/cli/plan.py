@@ -1,7 +1,8 @@
 """``progress-client plan``: the monthly request budget of each polling strategy, side by side.
 
 Every figure comes from ``progress_client._plan``, which runs the real engine on a virtual
-clock; this module only reads the options and prints the rows (a table, or ``--json``).
+clock; this module only reads the options and prints the rows (a table, or ``--json``). The
+planner and rich are imported when the command runs, not when its parser is built.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from .._plan import PHASES, PlanInputs, PlanRow, parse_policy, plan, validate_timeline
-from .._policy import Policy
-from .._sanitize import sanitize
-from .._simulate import evenly_spaced_timeline
-from . import EXIT_OK, EXIT_USAGE
+from . import COMMANDS, EXIT_OK, EXIT_USAGE
 from ._common import emit_json, positive_float
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from .._plan import PlanInputs, PlanRow
+    from .._policy import Policy
 
 __all__ = ["add_parser", "run"]
 
@@ -28,7 +28,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "plan",
-        help="compare the monthly request cost of polling strategies",
+        help=COMMANDS["plan"],
         description=(
             "Compute requests per job, per day and per month, the share of a monthly limit, "
             "the pay-as-you-go cost and the detection lag of fixed, adaptive, exponential "
@@ -77,6 +77,8 @@ def _count(text: str) -> int:
 
 
 def _load_timeline(path: Path) -> list[tuple[float, str]]:
+    from .._plan import validate_timeline
+
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -87,6 +89,12 @@ def _load_timeline(path: Path) -> list[tuple[float, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .._plan import PHASES, PlanInputs, parse_policy, plan
+    from .._sanitize import sanitize
+    from .._simulate import evenly_spaced_timeline
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if args.timeline is not None:
@@ -130,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[PlanRow], inputs: PlanInputs, timeline: list[tuple[float, str]]) -> Table:
+    from rich.table import Table
+
+    from .._plan import PHASES
+
     seconds = timeline[-1][0] - timeline[0][0]
     title = (
         f"{inputs.jobs_per_day:g} jobs/day x {inputs.days:g} days, {seconds:g} s per job, "

@@ -1,23 +1,24 @@
-"""``progress-client wait URL``: wait on one job from a script, with a live line and a summary."""
+"""``progress-client wait URL``: wait on one job from a script, with a live line and a summary.
+
+Start-up counts: the module imports only what building its parser needs, and ``run`` imports
+the sync client alone (no async client, no anyio), and rich only for the live line on a
+terminal. ``--timeout`` is wall time from the process's start (see ``_started``)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
-
-from .._engine import PollReport, Update
-from .._errors import PollError
-from .._models import JobStatus
-from .._policy import AdaptivePolicy
-from .._sanitize import sanitize
-from .._sync import ProgressClient
-from . import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._started import time_left
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from .. import JobStatus, PollReport, Update
 
 __all__ = ["add_parser", "run"]
 
@@ -25,7 +26,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "wait",
-        help="wait on a job until it ends (exit 0 ok, 1 failed, 3 timeout, 4 error)",
+        help=COMMANDS["wait"],
         description="Poll a job's status URL with adaptive polling until it ends.",
     )
     p.add_argument("url", help="the job's status URL (returns JSON with a status field)")
@@ -63,6 +64,10 @@ def _words(text: str | None) -> list[str] | None:
 
 
 def _live_text(update: Update) -> Text:
+    from rich.text import Text
+
+    from .. import sanitize
+
     s = update.status
     parts = [s.status]
     if s.step is not None:
@@ -78,7 +83,11 @@ def _live_text(update: Update) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     try:
         policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
         client = ProgressClient(
@@ -92,21 +101,16 @@ def run(args: argparse.Namespace) -> int:
             max_consecutive_errors=max(1, args.max_errors),
         )
     except ValueError as exc:
-        err.print(f"progress-client wait: error: {sanitize(exc)}", markup=False)
+        say(f"progress-client wait: error: {sanitize(exc)}")
         return EXIT_USAGE
 
-    live_on = not args.quiet and not args.json and err.is_terminal
+    live_on = not args.quiet and not args.json and sys.stderr.isatty()
     last: JobStatus | None = None
     report: PollReport | None = None
     try:
-        display = (
-            Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
-                 redirect_stderr=False)
-            if live_on
-            else _Null()
-        )
-        with client, display as live:
-            for update in client.watch(args.url, timeout=args.timeout, events_url=args.events,
+        with client, _live_display(live_on) as live:
+            timeout = time_left(args.timeout, getattr(args, "started", None))
+            for update in client.watch(args.url, timeout=timeout, events_url=args.events,
                                        resume=args.resume):
                 last, report = update.status, update.report
                 if live is not None:
@@ -121,31 +125,36 @@ def run(args: argparse.Namespace) -> int:
                 out["resume_token"] = token
             emit_json(out)
         else:
-            err.print(f"progress-client: {exc.outcome}: {exc.message}", markup=False)
+            say(f"progress-client: {exc.outcome}: {exc.message}")
             if report is not None and not args.quiet:
                 word = status.status if status is not None else exc.outcome
-                err.print(summary_line(word, report), markup=False)
+                say(summary_line(word, report))
         return exc.exit_code
     except ImportError as exc:  # --events without the sse extra
-        err.print(f"progress-client wait: error: {sanitize(exc)}", markup=False)
+        say(f"progress-client wait: error: {sanitize(exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         if args.json:
             emit_json(result_dict("interrupted", last, report))
         else:
-            err.print("interrupted", markup=False)
+            say("interrupted")
         return EXIT_INTERRUPTED
     assert last is not None and report is not None
     if args.json:
         emit_json(result_dict("succeeded", last, report))
     elif not args.quiet:
-        print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout)
+        print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout,
+              flush=True)
     return EXIT_OK
 
 
-class _Null:
-    def __enter__(self) -> None:
-        return None
+def _live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
+    """rich's Live line on stderr when it is a terminal (rich is imported only then)."""
+    if not on:
+        return contextlib.nullcontext()
+    from rich.console import Console
+    from rich.live import Live
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    return Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
+                redirect_stderr=False)
