@@ -26,7 +26,6 @@ from pydantic import ValidationError
 
 from ._profile_reader import ProfileReader, compile_profile
 from ._profile_schema import (
-    DEFAULT_HINTS,
     CancelSection,
     Condition,
     Locator,
@@ -40,7 +39,6 @@ from ._sanitize import redact_secrets
 
 __all__ = [
     "BUILTIN_DIR",
-    "DEFAULT_HINTS",
     "CancelSection",
     "Condition",
     "Locator",

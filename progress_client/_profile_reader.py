@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from ._errors import BadResponse
 from ._models import JobStatus, Reading
+
+if TYPE_CHECKING:
+    from ._models import Reader
 from ._profile_expr import MISSING, compile_expr
 from ._profile_schema import Condition, Profile, Rule
 
@@ -74,10 +77,10 @@ class ProfileReader:
     profile: Profile
     success: frozenset[str]
     failure: frozenset[str]
-    hint_headers: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hint_headers", tuple(self.profile.hints))
+    @property
+    def hint_headers(self) -> tuple[str, ...] | None:
+        """The profile's hint headers, in order (None: the engine's defaults)."""
+        return self.profile.hints
 
     def accepts_body(self, status_code: int, content_type: str | None) -> bool:
         """True when an empty or non-JSON body is a valid reading at this HTTP code."""
@@ -289,3 +292,9 @@ def _step(value: Any) -> str | int | None:
 def _plain_key(key: str) -> bool:
     # Extra fields become attributes of JobStatus: keep pydantic's own names out of them.
     return not (key.startswith("_") or key.startswith("model_"))
+
+
+if TYPE_CHECKING:
+
+    def _is_a_reader(reader: ProfileReader) -> Reader:
+        return reader  # mypy checks that ProfileReader implements the engine's protocol

@@ -23,7 +23,6 @@ from pydantic_core import PydanticCustomError
 from ._profile_expr import ExprError, compile_expr
 
 __all__ = [
-    "DEFAULT_HINTS",
     "CancelSection",
     "Condition",
     "ErrorSection",
@@ -36,13 +35,6 @@ __all__ = [
     "StatusSection",
 ]
 
-DEFAULT_HINTS: tuple[str, ...] = (
-    "retry-after",
-    "retry-after-ms",
-    "x-ms-retry-after-ms",
-    "openai-poll-after-ms",
-    "x-poll-interval",
-)
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _PLACEHOLDERS = frozenset({"id", "start_url", "status_url", "origin"})
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -263,8 +255,8 @@ class Profile(_Strict):
     error: ErrorSection | None = None
     #: Fields whose change (besides the status word) resets the adaptive interval.
     change: tuple[Expression, ...] = ()
-    #: Hint headers honoured, in order (default: all five the package knows).
-    hints: tuple[HeaderName, ...] = DEFAULT_HINTS
+    #: Hint headers honoured, in order (None: the engine's defaults, every hint it knows).
+    hints: tuple[HeaderName, ...] | None = None
     start: StartSection | None = None
     result: ResultSection = ResultSection()
     cancel: CancelSection | None = None
