@@ -1,5 +1,6 @@
-"""Starting and stopping the benchmark's helper processes (the tiny server, redis-server,
-the reference server) on free loopback ports, and recording the machine they ran on."""
+"""Starting and stopping the benchmark's helper processes (the tiny server, redis-server, a
+Redis Cluster, the reference server) on free loopback ports, and recording the machine they
+ran on. The tests use the same helpers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["free_port", "machine", "redis_server", "spawn", "tinyserver", "wait_for_port"]
+__all__ = [
+    "RedisProcess",
+    "free_port",
+    "machine",
+    "redis_cluster",
+    "redis_server",
+    "spawn",
+    "tinyserver",
+    "wait_for_port",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,6 +94,111 @@ def redis_server() -> Iterator[str]:
          "no", "--dir", tmp], port
     ):
         yield f"redis://127.0.0.1:{port}/0"
+
+
+def _redis_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("no redis-server on PATH")
+    return binary
+
+
+class RedisProcess:
+    """A throwaway redis-server on one loopback port that can be killed (SIGKILL, as a crash)
+    and started again on the same port, empty (no persistence). ``extra`` are more
+    ``redis-server`` options, e.g. ``("--requirepass", "...")``."""
+
+    def __init__(self, port: int | None = None, extra: Sequence[str] = ()) -> None:
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._tmp = tempfile.TemporaryDirectory()
+
+    def start(self) -> None:
+        argv = [_redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "no", "--dir", self._tmp.name, *self.extra]
+        self.proc = subprocess.Popen(argv, cwd=self._tmp.name, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> RedisProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cluster_ports(n: int) -> list[tuple[int, int]]:
+    """``n`` (client port, cluster-bus port) pairs, all free and distinct."""
+    seen: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    while len(pairs) < n:
+        a, b = free_port(), free_port()
+        if len({a, b} | seen) == len(seen) + 2:
+            seen |= {a, b}
+            pairs.append((a, b))
+    return pairs
+
+
+@contextlib.contextmanager
+def redis_cluster(masters: int = 3, timeout: float = 30.0) -> Iterator[list[int]]:
+    """A throwaway Redis Cluster on loopback: ``masters`` redis-servers with
+    ``--cluster-enabled yes`` joined by ``redis-cli --cluster create`` (no replicas); yields
+    their ports once every node reports ``cluster_state:ok``."""
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError("no redis-cli on PATH (it comes with redis-server)")
+    nodes: list[RedisProcess] = []
+    try:
+        for port, bus in _cluster_ports(masters):
+            node = RedisProcess(port, ["--cluster-enabled", "yes", "--cluster-port", str(bus),
+                                       "--cluster-config-file", f"nodes-{port}.conf",
+                                       "--cluster-node-timeout", "2000"])
+            nodes.append(node)
+            node.start()
+        created = subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-300:]}"
+                               f"{created.stderr[-300:]}")
+        deadline = time.monotonic() + timeout
+        for node in nodes:
+            while True:
+                info = subprocess.run([cli, "-p", str(node.port), "cluster", "info"],
+                                      capture_output=True, text=True, check=False).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+                time.sleep(0.05)
+        yield [n.port for n in nodes]
+    finally:
+        for node in nodes:
+            node.close()
 
 
 def _cpu_model() -> str:

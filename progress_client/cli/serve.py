@@ -41,6 +41,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
     p.add_argument("--redis-url", default=None, metavar="URL",
                    help="use Redis, e.g. redis://127.0.0.1:6379/0 (default: in-memory store)")
+    p.add_argument("--redis-cluster", action="store_true",
+                   help="--redis-url is a node of a Redis Cluster (Redis >= 7: sharded pub/sub)")
     p.add_argument("--prefix", default="progress", help="Redis key prefix (progress)")
     p.add_argument("--retry-after", type=positive_float, default=None, metavar="S",
                    help="send Retry-After: S on responses for running jobs")
@@ -61,14 +63,18 @@ def _redis_label(url: str) -> str:
     return sanitize(f"{parts.scheme}://{host}{port}{parts.path}")
 
 
-def _check_redis(url: str) -> str | None:
-    """None when Redis answers PING, else a message without credentials."""
+def _check_redis(url: str, cluster: bool = False) -> str | None:
+    """None when Redis (or every node of the cluster) answers PING, else a message without
+    credentials."""
     import anyio
     import redis.asyncio as aioredis
     import redis.exceptions
+    from redis.asyncio.cluster import RedisCluster
 
     async def ping() -> None:
-        client = aioredis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        options: dict[str, Any] = {"socket_connect_timeout": 3, "socket_timeout": 3}
+        client = (RedisCluster.from_url(url, **options) if cluster
+                  else aioredis.from_url(url, **options))
         try:
             await client.ping()
         finally:
@@ -76,8 +82,10 @@ def _check_redis(url: str) -> str | None:
 
     try:
         anyio.run(ping)
-    except (redis.exceptions.RedisError, OSError) as exc:
-        return f"cannot reach Redis at {_redis_label(url)} ({type(exc).__name__})"
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException,
+            OSError) as exc:
+        what = "a Redis Cluster" if cluster else "Redis"
+        return f"cannot reach {what} at {_redis_label(url)} ({type(exc).__name__})"
     except ValueError:
         return "invalid --redis-url (use redis://host:port/db or rediss://...)"
     return None
@@ -95,15 +103,19 @@ def run(args: argparse.Namespace) -> int:
     from ..server import MemoryStore, RedisStore, Store, create_app
 
     url = args.redis_url or None
+    if args.redis_cluster and url is None:
+        print("progress-client serve: error: --redis-cluster needs --redis-url", file=sys.stderr)
+        return EXIT_USAGE
     try:
         store: Store
         if url is not None:
-            problem = _check_redis(url)
+            problem = _check_redis(url, args.redis_cluster)
             if problem is not None:
                 print(f"progress-client serve: error: {problem}", file=sys.stderr)
                 return EXIT_ERROR
-            store = RedisStore(url, prefix=args.prefix)
-            label = f"redis at {_redis_label(url)}"
+            store = RedisStore(url, prefix=args.prefix, cluster=args.redis_cluster)
+            kind = "redis cluster" if args.redis_cluster else "redis"
+            label = f"{kind} at {_redis_label(url)}"
         else:
             store = MemoryStore(prefix=args.prefix)
             label = "memory (this process only)"

@@ -4,11 +4,19 @@ Server-Sent Events stream, and a health check. Writes happen only through the st
 - ``GET /jobs/{id}``: ``{"status", "step", "progress", "error", "updated_at"}``, a strong
   ``ETag`` (a hash of the body; ``If-None-Match`` with it, a list holding it, or ``*`` gives
   304), ``Cache-Control: no-store``, and ``Retry-After`` when configured and the job is not
-  over. 404 with a JSON body for an unknown or expired job.
+  over. 404 with a JSON body for an unknown or expired job. Long-polling: with
+  ``Prefer: wait=N`` (RFC 7240, ``prefer.py``; N cut to 60) and ``If-None-Match`` holding the
+  current ETag, the answer waits until the job changes (200) or N seconds pass (304); a
+  terminal job or another ETag answers at once. Every answer to such a request carries
+  ``Preference-Applied: wait=N``. Holding costs the store nothing: the request waits on the
+  process's subscription, and reads the job from its cache (``cache.py``).
 - ``GET /jobs/{id}/events``: ``text/event-stream``. The current state first, then every
   update; each event has ``id: <version>`` (``Last-Event-ID: N`` resumes after N),
   ``retry: <ms>`` and one JSON status document in ``data:``. A ``: keep-alive`` comment every
-  ``keepalive`` seconds; the stream ends after a terminal status. A reconnect with nothing
+  ``keepalive`` seconds; the stream ends after a terminal status. If the store's
+  subscription dropped (Redis restarted), the stream reads the job again once it is back and
+  goes on from what the store holds then, even when its versions started again at 1.
+  A reconnect with nothing
   left to send (after the terminal event, or to an unknown job) gets 204 (``streams.py``).
 - ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis"}``, 503 if the store is down.
 """
@@ -30,6 +38,7 @@ from starlette.routing import Route
 
 from .browser import browser_routes
 from .cors import cors_middleware
+from .prefer import prefer_wait
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
 
@@ -112,8 +121,19 @@ def create_app(
     hint = None if retry_after is None else str(math.ceil(retry_after))
 
     async def job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        match = request.headers.get("if-none-match")
+        wait = prefer_wait(request.headers.getlist("prefer"))
         try:
-            record = await store.get(request.path_params["job_id"])
+            if wait:
+                # Subscribe before the first read: a change in between wakes the hold.
+                sub = store.subscribe(job_id)
+                try:
+                    record = await _hold(sub, job_id, match, wait)
+                finally:
+                    sub.close()
+            else:
+                record = await store.get(job_id)
         except StoreUnavailable as exc:
             return _unavailable(exc)
         if record is None:
@@ -123,9 +143,36 @@ def create_app(
         headers = {"ETag": tag, **_NO_STORE}
         if hint is not None and not record.terminal:
             headers["Retry-After"] = hint
-        if if_none_match(request.headers.get("if-none-match"), tag):
+        if wait is not None:
+            headers["Preference-Applied"] = f"wait={wait}"
+        if if_none_match(match, tag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
+
+    async def _hold(
+        sub: Subscription, job_id: str, match: str | None, wait: float
+    ) -> ProgressRecord | None:
+        """The job's record once it no longer matches ``match`` or is over, or when ``wait``
+        seconds have passed. Unknown at the first read: None at once. While held, a job that
+        vanished (Redis came back empty) or a store that is down waits for the next update
+        or the end of the hold (then a plain read answers: 404 or 503)."""
+        deadline = anyio.current_time() + wait
+        record = await store.get(job_id)
+        if record is None:
+            return None
+        while not (record is not None and (
+            record.terminal or not if_none_match(match, etag_for(_body(record.public())))
+        )):
+            left = deadline - anyio.current_time()
+            if left <= 0:
+                return await store.get(job_id)
+            await sub.receive(left)  # an update, a resync, or the end of the hold
+            sub.take_resync()
+            try:
+                record = await store.get(job_id)
+            except StoreUnavailable:
+                record = None
+        return record
 
     async def events(request: Request) -> Response:
         job_id = request.path_params["job_id"]
@@ -153,7 +200,7 @@ def create_app(
         sub: Subscription, current: ProgressRecord, last_id: int | None
     ) -> AsyncIterator[str]:
         try:
-            sent = current.version
+            sent = current.order
             if last_id is None or last_id != current.version:
                 yield _sse_event(current, retry_ms)
             else:
@@ -167,18 +214,30 @@ def create_app(
                 if left <= 0:
                     return
                 record = await sub.receive(min(keepalive, left))
-                if record is None:
+                if record is None and sub.take_resync():
+                    # Updates may have been missed: what the store holds now is the truth,
+                    # even older by (epoch, version) than what was sent (a restored Redis).
+                    record = await _reread(sub.job_id)
+                    if record is None or record.order == sent:
+                        continue
+                elif record is None:
                     yield ": keep-alive\n\n"
                     continue
-                if record.version <= sent:
+                elif record.order <= sent:
                     continue
-                sent = record.version
+                sent = record.order
                 expires = anyio.current_time() + PROGRESS_TTL
                 yield _sse_event(record, retry_ms)
                 if record.terminal:
                     return
         finally:
             sub.close()
+
+    async def _reread(job_id: str) -> ProgressRecord | None:
+        try:
+            return await store.get(job_id)
+        except StoreUnavailable:
+            return None  # still down: the next resync reads again
 
     async def healthz(request: Request) -> Response:
         ok = await store.ping()
