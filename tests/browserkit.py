@@ -1,0 +1,200 @@
+"""A real Chromium for the browser tests: Debian's ``chromium`` driven by Playwright.
+
+Playwright's own browser builds cannot be downloaded here, so it is given the binary behind
+Debian's ``/usr/bin/chromium`` (a shell wrapper: ``exec $LIBDIR/$APPNAME ...``) as
+``executable_path``, with a fresh user-data-dir and the flags that keep Chromium from reaching
+out to other hosts (it would try, and fail, without them). ``.ci/run`` installs ``chromium``
+with apt-get; when it cannot be found the tests fail with a message saying so, never skip.
+
+Also: ``RequestLog``, an ASGI middleware that records every request a server gets (time,
+method, path, headers, status), so tests count requests where they arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext
+
+__all__ = ["LoggedRequest", "PageServer", "RequestLog", "chromium", "find_chromium"]
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+#: Where distributions keep the real binary when ``chromium`` on PATH is a wrapper.
+CANDIDATES = (
+    "/usr/lib/chromium/chromium",
+    "/usr/lib/chromium-browser/chromium-browser",
+    "/usr/lib64/chromium-browser/chromium-browser",
+)
+MISSING = (
+    "Chromium not found: the browser tests need Debian's chromium package "
+    "(apt-get install chromium; bash .ci/run installs it), or PROGRESS_CLIENT_CHROMIUM set "
+    "to a Chromium binary"
+)
+
+
+def _wrapped_binary(wrapper: Path) -> Path | None:
+    """The binary a shell wrapper execs: Debian's sets ``APPNAME=chromium`` and
+    ``LIBDIR=/usr/lib/$APPNAME`` and runs ``$LIBDIR/$APPNAME``."""
+    try:
+        text = wrapper.read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    found: dict[str, str] = {}
+    for m in re.finditer(r"^\s*([A-Z_]+)=['\"]?([^'\"\s;]+)['\"]?\s*$", text, re.M):
+        value = re.sub(r"\$\{?([A-Z_]+)\}?", lambda v: found.get(v.group(1), "\0"), m.group(2))
+        found.setdefault(m.group(1), value)
+    if "LIBDIR" in found and "APPNAME" in found:
+        path = Path(found["LIBDIR"]) / found["APPNAME"]
+        if "\0" not in str(path) and path.is_file() and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _is_elf(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def find_chromium() -> Path | None:
+    """The Chromium binary itself (not a wrapper script), or None."""
+    explicit = os.environ.get("PROGRESS_CLIENT_CHROMIUM")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    for name in ("chromium", "chromium-browser"):
+        on_path = shutil.which(name)
+        if on_path is None:
+            continue
+        real = Path(on_path).resolve()
+        if _is_elf(real):
+            return real
+        behind = _wrapped_binary(real)
+        if behind is not None:
+            return behind
+    for candidate in CANDIDATES:
+        path = Path(candidate)
+        if path.is_file() and os.access(path, os.X_OK) and _is_elf(path):
+            return path
+    return None
+
+
+@contextmanager
+def chromium() -> Iterator[BrowserContext]:
+    """A headless Chromium with a fresh profile, as one Playwright browser context. Raises
+    ``RuntimeError`` with a clear message when Chromium or Playwright is missing."""
+    binary = find_chromium()
+    if binary is None:
+        raise RuntimeError(MISSING)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - the dev extra installs it
+        raise RuntimeError(
+            "the browser tests need Playwright: pip install -e '.[browser]'"
+        ) from exc
+    with tempfile.TemporaryDirectory(prefix="pc-chromium-") as profile, \
+            sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(binary),
+            headless=True,
+            args=list(CHROMIUM_FLAGS),
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+# -- counting requests where they arrive ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    at: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+class RequestLog:
+    """ASGI middleware recording every HTTP request and the status it was answered with."""
+
+    def __init__(self, app: Any, log: list[LoggedRequest]) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        at = time.monotonic()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+        async def record(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.log.append(LoggedRequest(at, scope["method"], scope["path"], headers,
+                                              int(message["status"])))
+            await send(message)
+
+        await self.app(scope, receive, record)
+
+
+# -- a page on another origin ---------------------------------------------------------------
+
+
+class PageServer:
+    """Serves HTML pages from memory on a free loopback port: a second origin."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path.split("?")[0])
+                if body is None:
+                    self.send_error(404)
+                    return
+                data = body.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
