@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ._actions import FellBack, ReadStream, Request, Sleep, Stop, Update
     from ._async import AsyncProgressClient
-    from ._client import ChangeEvent, JobOutcome, RequestEvent, WaitResult
     from ._clock import Clock, SystemClock, VirtualClock
-    from ._engine import EngineState, PollEngine, PollReport, Send, Sleep, Stop, Update
+    from ._config import WaitConfig
+    from ._engine import PollEngine
     from ._errors import (
         BadResponse,
         InvalidResumeToken,
@@ -32,10 +33,14 @@ if TYPE_CHECKING:
         TooManyErrors,
     )
     from ._hints import parse_retry_after
-    from ._models import JobStatus, StatusSpec
+    from ._models import JobStatus, Reader, Reading, StatusSpec
+    from ._observer import ChangeEvent, RequestEvent
     from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
+    from ._report import Counters, PollReport
+    from ._results import JobOutcome, WaitResult
     from ._sanitize import sanitize
     from ._simulate import SimulationResult, simulate
+    from ._state import EngineState
     from ._sync import ProgressClient
 
 #: Each exported name and the private module that defines it.
@@ -43,34 +48,40 @@ _EXPORTS: dict[str, str] = {
     "AdaptivePolicy": "._policy",
     "AsyncProgressClient": "._async",
     "BadResponse": "._errors",
-    "ChangeEvent": "._client",
+    "ChangeEvent": "._observer",
     "Clock": "._clock",
-    "EngineState": "._engine",
+    "Counters": "._report",
+    "EngineState": "._state",
     "ExponentialPolicy": "._policy",
+    "FellBack": "._actions",
     "FixedPolicy": "._policy",
     "InvalidResumeToken": "._errors",
     "JobFailed": "._errors",
-    "JobOutcome": "._client",
+    "JobOutcome": "._results",
     "JobStatus": "._models",
     "Policy": "._policy",
     "PollEngine": "._engine",
     "PollError": "._errors",
-    "PollReport": "._engine",
+    "PollReport": "._report",
     "PollTimeout": "._errors",
     "ProgressClient": "._sync",
-    "RequestEvent": "._client",
+    "ReadStream": "._actions",
+    "Reader": "._models",
+    "Reading": "._models",
+    "Request": "._actions",
+    "RequestEvent": "._observer",
     "RequestFailed": "._errors",
     "ResponseTooLarge": "._errors",
-    "Send": "._engine",
     "SimulationResult": "._simulate",
-    "Sleep": "._engine",
+    "Sleep": "._actions",
     "StatusSpec": "._models",
-    "Stop": "._engine",
+    "Stop": "._actions",
     "SystemClock": "._clock",
     "TooManyErrors": "._errors",
-    "Update": "._engine",
+    "Update": "._actions",
     "VirtualClock": "._clock",
-    "WaitResult": "._client",
+    "WaitConfig": "._config",
+    "WaitResult": "._results",
     "parse_retry_after": "._hints",
     "sanitize": "._sanitize",
     "simulate": "._simulate",
@@ -82,8 +93,10 @@ __all__ = [
     "BadResponse",
     "ChangeEvent",
     "Clock",
+    "Counters",
     "EngineState",
     "ExponentialPolicy",
+    "FellBack",
     "FixedPolicy",
     "InvalidResumeToken",
     "JobFailed",
@@ -95,10 +108,13 @@ __all__ = [
     "PollReport",
     "PollTimeout",
     "ProgressClient",
+    "ReadStream",
+    "Reader",
+    "Reading",
+    "Request",
     "RequestEvent",
     "RequestFailed",
     "ResponseTooLarge",
-    "Send",
     "SimulationResult",
     "Sleep",
     "StatusSpec",
@@ -107,6 +123,7 @@ __all__ = [
     "TooManyErrors",
     "Update",
     "VirtualClock",
+    "WaitConfig",
     "WaitResult",
     "__version__",
     "parse_retry_after",

@@ -1,10 +1,15 @@
-"""Server hints, parsed without a clock: Retry-After and the validators for conditional requests.
+"""Server hints, parsed without a clock: Retry-After and its vendor cousins, and the validators
+for conditional requests.
 
 ``parse_retry_after(value, now_wall)`` follows RFC 9110 section 10.2.3: either delta-seconds
 (ASCII digits only: ``-1``, ``+1``, ``1.0``, non-ASCII digits are garbage) or an HTTP-date,
 which is turned into a delay against ``now_wall`` (seconds since the epoch, passed in by the
 caller, never read here). Garbage, and dates in the past, give ``None``: a hint that cannot be
 read is ignored, never an error. The caller clamps the result to its cap.
+
+``read_hint(headers, names, now_wall)`` reads the first usable hint among ``names``:
+``retry-after-ms``, ``x-ms-retry-after-ms`` (Azure) and ``openai-poll-after-ms`` (OpenAI) in
+milliseconds, ``retry-after`` as above, and GitHub's ``x-poll-interval`` in seconds.
 """
 
 from __future__ import annotations
@@ -14,9 +19,18 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Validators", "parse_retry_after"]
+__all__ = ["DEFAULT_HINT_HEADERS", "Validators", "parse_retry_after", "read_hint"]
 
 _MAX_HEADER = 256
+
+#: The hint headers read on every response when a profile names none, most precise first.
+DEFAULT_HINT_HEADERS: tuple[str, ...] = (
+    "retry-after-ms",
+    "x-ms-retry-after-ms",
+    "openai-poll-after-ms",
+    "retry-after",
+    "x-poll-interval",
+)
 
 
 def _is_ascii_digits(s: str) -> bool:
@@ -53,6 +67,45 @@ def parse_retry_after(value: str | None, now_wall: float) -> float | None:
     if not math.isfinite(delta) or delta <= 0:
         return None
     return delta
+
+
+def parse_milliseconds(value: str | None) -> float | None:
+    """Seconds from a millisecond hint (``1500``, ``1500.5``): ASCII digits with an optional
+    fraction, nothing else."""
+    if value is None:
+        return None
+    value = value.strip()
+    whole, dot, frac = value.partition(".")
+    if not _is_ascii_digits(whole) or (dot and not _is_ascii_digits(frac)) or len(value) > 24:
+        return None
+    return float(value[:24]) / 1000.0
+
+
+def _parse_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return float(int(value[:12])) if _is_ascii_digits(value) else None
+
+
+def read_hint(
+    headers: Mapping[str, str], names: tuple[str, ...], now_wall: float
+) -> float | None:
+    """The first usable hint among the lower-case header ``names`` of ``headers`` (whose keys
+    are lower-case), in seconds, or ``None``."""
+    for name in names:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if name.endswith("-ms"):
+            seconds = parse_milliseconds(value)
+        elif name == "retry-after":
+            seconds = parse_retry_after(value, now_wall)
+        else:
+            seconds = _parse_seconds(value)
+        if seconds is not None:
+            return seconds
+    return None
 
 
 @dataclass(frozen=True)

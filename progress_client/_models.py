@@ -6,14 +6,17 @@ path of the status field (``status``, ``data.state`` ...), the success and failu
 (``change_on``; by default the status field alone) and, optionally, the user's own pydantic
 model. ``StatusSpec.read(document)`` turns a decoded JSON value into a ``Reading`` or raises
 ``BadResponse``. Pure: no I/O.
+
+``Reader`` is what the engine needs of any such object: ``StatusSpec`` is one, a vendor profile
+(``progress_client.profiles``) compiles into another.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -24,6 +27,7 @@ __all__ = [
     "DEFAULT_FAILURE",
     "DEFAULT_SUCCESS",
     "JobStatus",
+    "Reader",
     "Reading",
     "StatusSpec",
 ]
@@ -31,8 +35,16 @@ __all__ = [
 DEFAULT_SUCCESS: frozenset[str] = frozenset(
     {"completed", "complete", "succeeded", "success", "done", "finished"}
 )
+#: Failure words, including the terminal words real job APIs use (Replicate ``aborted``, Step
+#: Functions and RunPod ``TIMED_OUT``, MLflow ``KILLED``, Celery ``REVOKED``, Ray ``STOPPED``,
+#: Databricks ``INTERNAL_ERROR``, GitHub ``startup_failure``). ``terminated`` is left out: it
+#: is ambiguous without an outcome field (a profile reads that).
 DEFAULT_FAILURE: frozenset[str] = frozenset(
-    {"failed", "failure", "error", "errored", "cancelled", "canceled", "expired"}
+    {
+        "failed", "failure", "error", "errored", "cancelled", "canceled", "expired",
+        "aborted", "timed_out", "timedout", "killed", "revoked", "stopped", "internal_error",
+        "startup_failure",
+    }
 )
 
 Outcome = Literal["succeeded", "failed"]
@@ -70,6 +82,29 @@ class Reading:
     outcome: Outcome | None
     #: The decoded document as it came (what a resume token stores and reads again).
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    """How the engine reads a 2xx response that is not a 304: ``StatusSpec`` for a status
+    word, a compiled profile for other shapes."""
+
+    @property
+    def hint_headers(self) -> tuple[str, ...] | None:
+        """Lower-case header names read as poll hints, in order of preference (``None``: the
+        defaults, ``_hints.DEFAULT_HINT_HEADERS``)."""
+        ...
+
+    def read(
+        self, doc: Any, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Reading:
+        """Read a decoded JSON body (``None`` when ``accepts_body`` let a non-JSON one
+        through). Raises ``BadResponse`` when it is not a status document."""
+        ...
+
+    def accepts_body(self, status_code: int, content_type: str | None) -> bool:
+        """Whether a body that is empty or not JSON is a valid answer at this status code
+        (the status is then in the code itself)."""
+        ...
 
 
 _MISSING = object()
@@ -135,7 +170,16 @@ class StatusSpec:
             return "failed"
         return None
 
-    def read(self, doc: Any) -> Reading:
+    @property
+    def hint_headers(self) -> tuple[str, ...] | None:
+        return None  # a status word brings no hint headers of its own: the defaults apply
+
+    def accepts_body(self, status_code: int, content_type: str | None) -> bool:
+        return False
+
+    def read(
+        self, doc: Any, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Reading:
         """Read a decoded JSON document. Raises ``BadResponse`` when it is not a status."""
         if not isinstance(doc, dict):
             kind = type(doc).__name__ if doc is not None else "null"

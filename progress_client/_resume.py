@@ -31,7 +31,6 @@ __all__ = [
     "decode_token",
     "encode_token",
     "public_url",
-    "scrub_document",
 ]
 
 TOKEN_VERSION = 1
@@ -73,12 +72,8 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def scrub_document(value: Any) -> Any:
-    """Every string of a JSON value sanitized (a status document may carry signed URLs)."""
-    return _scrub(value)
-
-
 def _scrub(value: Any, depth: int = 0) -> Any:
+    """Every string of a JSON value sanitized (a status document may carry signed URLs)."""
     if depth > 32:
         return None
     if isinstance(value, str):
@@ -90,11 +85,10 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def encode_token(url: str, state: dict[str, Any], *, scrubbed: bool = False) -> str:
-    """A token for a wait on ``url`` with engine state ``state`` (``EngineState.to_dict()``).
-    ``scrubbed``: the state's ``last_document`` already went through ``scrub_document``."""
+def encode_token(url: str, state: dict[str, Any]) -> str:
+    """A token for a wait on ``url`` with engine state ``state`` (``EngineState.to_dict()``)."""
     state = dict(state)
-    if state.get("last_document") is not None and not scrubbed:
+    if state.get("last_document") is not None:
         state["last_document"] = _scrub(state["last_document"])
     body: dict[str, Any] = {
         "v": TOKEN_VERSION,

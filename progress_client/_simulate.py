@@ -15,9 +15,12 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._engine import PollEngine, PollReport, Send, Sleep, Stop
+from ._actions import Request, Sleep, Stop
+from ._config import WaitConfig
+from ._engine import PollEngine
 from ._models import StatusSpec
 from ._policy import Policy
+from ._report import PollReport
 
 __all__ = ["SimulationResult", "evenly_spaced_timeline", "simulate"]
 
@@ -93,21 +96,24 @@ def simulate(
         raise ValueError("the timeline is empty")
     if horizon is None:
         horizon = points[-1][0] + 3600.0
-    engine = PollEngine(policy, spec, baseline=baseline, deadline=horizon)
+    config = WaitConfig(
+        policy=policy, reader=spec if spec is not None else StatusSpec(), baseline=baseline
+    )
+    engine = PollEngine(config)
     now = 0.0
     seen_index = -1
     seen_at: dict[int, float] = {}
     request_times: list[float] = []
     headers = {"Retry-After": str(int(hint))} if hint is not None else {}
-    action = engine.next_action(now)
+    action = engine.next_action(now, horizon)
     while True:
         if isinstance(action, Stop):
             break
         if isinstance(action, Sleep):
             now = max(now, action.until)
-            action = engine.next_action(now)
+            action = engine.next_action(now, horizon)
             continue
-        assert isinstance(action, Send)
+        assert isinstance(action, Request)
         request_times.append(now)
         # The server answers with the status in force when it reads the request.
         index = _index_at(points, now)
@@ -119,7 +125,8 @@ def simulate(
             for i in range(seen_index + 1, index + 1):
                 seen_at[i] = now
             seen_index = index
-        action = engine.receive_response(now, 200, headers, body)
+        engine.receive_response(now, 200, headers, body)
+        action = engine.next_action(now, horizon)
     # The first entry is the starting state, not a change: lags are for entries 1..n.
     lags = tuple(seen_at[i] - points[i][0] for i in range(1, len(points)) if i in seen_at)
     return SimulationResult(

@@ -1,67 +1,108 @@
-"""ProgressClient: the synchronous driver. A thin loop that carries out the engine's actions
-with an ``httpx.Client`` and a ``Clock``: polls, or an event stream with fallback to polls.
+"""ProgressClient: the blocking driver. It carries out the engine's actions with an
+``httpx.Client`` and a ``Clock``; ``AsyncProgressClient`` is its twin, line for line.
 
-``wait_many`` runs waits on a thread pool of ``max_concurrency`` threads over the one
-``httpx.Client`` (which is thread-safe); for thousands of jobs, use ``AsyncProgressClient``."""
+Concurrent waits on one job share one loop (``_shared``), across threads: ``wait_many`` runs
+waits on up to ``max_concurrency`` threads over the one thread-safe ``httpx.Client``.
+A deadline bounds every exchange, a trickling body or stream included, through one watchdog
+thread per client (``_watchdog``), not a thread per request."""
 
 from __future__ import annotations
 
-import socket
+import functools
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
-from ._client import (
-    ClientBase,
-    JobOutcome,
-    WaitResult,
-    check_url,
+from ._actions import ReadStream, Request, Sleep, Stop, Update
+from ._base import ClientBase
+from ._clock import Clock, SystemClock
+from ._config import DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT
+from ._errors import PollError
+from ._http import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_REDIRECTS,
     describe_transport_error,
-    finish,
     framed_within,
     import_httpx_sse,
-    log_fallback,
-    logger,
     strip_cross_origin_credentials,
 )
-from ._clock import Clock
-from ._engine import Action, PollEngine, Send, Sleep, Stop, Update
-from ._errors import PollError, ResponseTooLarge
-from ._sanitize import sanitize
-from ._sse import EventStreamDecoder, Reconnect, is_event_stream
+from ._models import Reader
+from ._observer import ChangeHook, RequestHook
+from ._policy import Policy
+from ._results import JobOutcome, WaitResult, finish, outcome_error
+from ._shared import SharedWait, Subscriber
+from ._watchdog import Watchdog
 
 __all__ = ["ProgressClient"]
 
 
 class ProgressClient(ClientBase[httpx.Client]):
-    """Wait on jobs over HTTP with adaptive polling (blocking).
+    """Wait on jobs over HTTP with adaptive polling, long-polling or SSE (blocking).
 
     >>> with ProgressClient() as client:                      # doctest: +SKIP
     ...     result = client.wait("https://api.example.com/jobs/42", timeout=600)
     ...     print(result.status.status, result.report.saved_requests)
     """
 
+    def __init__(
+        self,
+        *,
+        policy: Policy | None = None,
+        baseline: float = 1.0,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        client: httpx.Client | None = None,
+        spec: Reader | None = None,
+        status_field: str | None = None,
+        success: Iterable[str] | None = None,
+        failure: Iterable[str] | None = None,
+        change_on: Iterable[str] | str | None = None,
+        model: type[BaseModel] | None = None,
+        max_consecutive_errors: int = 10,
+        hint_cap: float = 300.0,
+        max_body: int = DEFAULT_MAX_BODY,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        conditional: bool = True,
+        long_poll: float | bool | None = None,
+        verify: Any = True,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        sse_max_failures: int = 3,
+        on_request: RequestHook | None = None,
+        on_change: ChangeHook | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(
+            _make_http, policy=policy, baseline=baseline, headers=headers, auth=auth,
+            client=client, spec=spec, status_field=status_field, success=success,
+            failure=failure, change_on=change_on, model=model,
+            max_consecutive_errors=max_consecutive_errors, hint_cap=hint_cap,
+            max_body=max_body, request_timeout=request_timeout, conditional=conditional,
+            long_poll=long_poll, verify=verify, max_redirects=max_redirects,
+            max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
+            on_request=on_request, on_change=on_change,
+        )
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._watchdog = Watchdog(self._clock.now)
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        self._watchdog.close()
         if self._owns_client:
             self._http.close()
-
-    def _make_http(self, kwargs: dict[str, Any]) -> httpx.Client:
-        return httpx.Client(**kwargs, event_hooks={"request": [strip_cross_origin_credentials]})
 
     def __enter__(self) -> ProgressClient:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -69,11 +110,7 @@ class ProgressClient(ClientBase[httpx.Client]):
     # -- public API --------------------------------------------------------------------------
 
     def wait(
-        self,
-        url: str,
-        *,
-        timeout: float | None = None,
-        events_url: str | None = None,
+        self, url: str, *, timeout: float | None = None, events_url: str | None = None,
         resume: str | None = None,
     ) -> WaitResult:
         """Wait until the job at ``url`` ends. Returns a ``WaitResult``; raises ``JobFailed``,
@@ -81,7 +118,8 @@ class ProgressClient(ClientBase[httpx.Client]):
 
         ``events_url``: an SSE endpoint to listen on instead of polling (polling ``url`` is
         the fallback). ``resume``: a token from ``PollTimeout.resume_token`` or
-        ``Update.resume_token`` to continue that wait's schedule and counts."""
+        ``Update.resume_token`` to continue that wait's schedule and counts (an error if a
+        wait on the same job is already running in this client)."""
         gen = self._run(url, timeout, events_url, resume)
         while True:
             try:
@@ -90,11 +128,7 @@ class ProgressClient(ClientBase[httpx.Client]):
                 return finish(done.value)
 
     def watch(
-        self,
-        url: str,
-        *,
-        timeout: float | None = None,
-        events_url: str | None = None,
+        self, url: str, *, timeout: float | None = None, events_url: str | None = None,
         resume: str | None = None,
     ) -> Iterator[Update]:
         """Yield an ``Update`` for every status seen; the last one is terminal. Raises like
@@ -110,199 +144,183 @@ class ProgressClient(ClientBase[httpx.Client]):
         todo = list(urls)
         if not todo:
             return []
-
-        def one(u: str) -> JobOutcome:
-            try:
-                return JobOutcome(url=u, result=self.wait(u, timeout=timeout))
-            except PollError as exc:
-                return JobOutcome(url=u, error=exc)
-
         workers = min(self._max_concurrency, len(todo))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="progress") as pool:
-            return list(pool.map(one, todo))
+            return list(pool.map(functools.partial(self._outcome, timeout=timeout), todo))
 
-    # -- the loop ----------------------------------------------------------------------------
+    def _outcome(self, url: str, *, timeout: float | None) -> JobOutcome:
+        try:
+            return JobOutcome(url=url, result=self.wait(url, timeout=timeout))
+        except (PollError, ValueError) as exc:
+            return JobOutcome(url=url, error=outcome_error(exc))
+
+    # -- one caller's loop over a shared wait ------------------------------------------------
 
     def _run(
-        self,
-        url: str,
-        timeout: float | None,
-        events_url: str | None = None,
-        resume: str | None = None,
+        self, url: str, timeout: float | None, events_url: str | None, resume: str | None
     ) -> Generator[Update, None, Stop]:
-        url = check_url(url)
-        clock: Clock = self._clock
-        start = clock.now()
-        engine = self._opts.engine(url, None if timeout is None else start + timeout, resume)
-        if events_url is not None:
-            pushed = yield from self._stream(engine, url, check_url(events_url))
-            if pushed is not None:
-                return pushed
-        action: Action = engine.next_action(clock.now())
-        while True:
-            if isinstance(action, Stop):
-                return action
-            if isinstance(action, Sleep):
-                clock.sleep(action.until - clock.now())
-                action = engine.next_action(clock.now())
-                continue
-            action = self._send(engine, url, action)
-            update = engine.pop_update()
-            if update is not None:
-                self._observer.update(url, update)
-                yield update
-
-    def _stream(
-        self, engine: PollEngine, url: str, events_url: str
-    ) -> Generator[Update, None, Stop | None]:
-        """Listen on the event stream until the job ends (a ``Stop``) or the stream cannot
-        serve (``None``: the caller polls, every counter carried on)."""
-        sse = import_httpx_sse()
+        url, events = self._targets(url, events_url)
         clock = self._clock
-        deadline = engine.deadline
-        rec = Reconnect(max_failures=self._opts.sse_max_failures)
-        while True:
-            now = clock.now()
-            if deadline is not None and now >= deadline:
-                return engine.expire(now)
-            headers = dict(self._request_headers)
-            if engine.state.last_event_id:
-                headers["Last-Event-ID"] = engine.state.last_event_id
-            kwargs = self._request_kwargs(events_url, None if deadline is None else deadline - now)
-            engine.open_stream(now)
-            delivered = False
-            try:
-                with sse.connect_sse(self._http, "GET", events_url, headers=headers,
-                                     **kwargs) as source, _deadline_watchdog(
-                    source.response, deadline, clock
-                ):
-                    response: httpx.Response = source.response
-                    code = response.status_code
-                    self._observer.request(engine, "stream", events_url, code,
-                                           clock.now() - now, clock.now())
-                    ctype = response.headers.get("content-type")
-                    if code != 200 or not is_event_stream(ctype):
-                        log_fallback(events_url, f"HTTP {code}, {ctype or 'no content type'}")
-                        engine.fall_back(clock.now())
-                        return None
-                    engine.set_mode("sse")
-                    decoder = EventStreamDecoder(
-                        max_event=self._opts.max_body,
-                        last_event_id=engine.state.last_event_id or "",
-                    )
-                    for chunk in response.iter_bytes():
-                        for event in decoder.feed(chunk):
-                            delivered = True
-                            stop = engine.receive_event(
-                                clock.now(), event.data, size=event.size,
-                                last_event_id=event.last_event_id,
-                            )
-                            update = engine.pop_update()
-                            if update is not None:
-                                self._observer.update(url, update)
-                                yield update
-                            if stop is not None:
-                                return stop
-                        rec.server_retry(decoder.retry_ms)
-                        if deadline is not None and clock.now() >= deadline:
-                            return engine.expire(clock.now())
-            except ResponseTooLarge as exc:
-                log_fallback(events_url, exc.message)
-                engine.fall_back(clock.now())
-                return None
-            except httpx.HTTPError as exc:
-                description, fatal = describe_transport_error(exc)
-                if deadline is not None and clock.now() >= deadline:
-                    return engine.expire(clock.now())
-                if not delivered:
-                    self._observer.request(engine, "stream", events_url, None,
-                                           clock.now() - now, clock.now(), description)
-                if fatal:
-                    log_fallback(events_url, description)
-                    engine.fall_back(clock.now())
-                    return None
-            delay = rec.dropped(delivered=delivered)
-            if delay is None:
-                log_fallback(events_url, f"{rec.max_failures} connections in a row failed")
-                engine.fall_back(clock.now())
-                return None
-            logger.debug("stream %s dropped; reconnecting in %.1fs", sanitize(events_url), delay)
-            now = clock.now()
-            if deadline is not None:
-                delay = min(delay, max(0.0, deadline - now))
-            clock.sleep(delay)
+        deadline = None if timeout is None else clock.now() + timeout
+        sub = _Waiter(deadline)
+        shared = self._waits.join(
+            (url, events), sub, functools.partial(self._engine, url, events, resume),
+            resume=resume is not None,
+        )
+        try:
+            while True:
+                while sub.queue:
+                    item = sub.queue.popleft()
+                    if isinstance(item, Stop):
+                        return item
+                    yield item
+                if shared.driver is sub:
+                    self._step(shared, sub)
+                    continue
+                sub.ready.clear()
+                if sub.queue or shared.driver is sub:
+                    continue
+                left = None if deadline is None else deadline - clock.now()
+                if left is not None and left <= 0:
+                    return shared.timeout(clock.now())
+                sub.ready.wait(left)
+        finally:
+            self._leave(shared, sub)
 
-    def _send(self, engine: PollEngine, url: str, send: Send) -> Action:
-        began = self._clock.now()
-        action, code, error = self._exchange(engine, url, send)
-        now = self._clock.now()
-        self._observer.request(engine, "poll", url, code, now - began, now, error)
-        return action
+    def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
+        if shared.driver is sub and shared.connection is not None:
+            _close_stream(shared)
+            with shared.lock:
+                shared.engine.interrupt(self._clock.now())
+        self._waits.leave(shared, sub)
 
-    def _exchange(
-        self, engine: PollEngine, url: str, send: Send
-    ) -> tuple[Action, int | None, str | None]:
+    # -- the driver's steps ------------------------------------------------------------------
+
+    def _step(self, shared: SharedWait, sub: Subscriber) -> None:
         clock = self._clock
-        headers = {**self._request_headers, **send.headers}
-        kwargs = self._request_kwargs(url, send.timeout)
-        limit = self._opts.max_body
-        deadline = None if send.timeout is None else clock.now() + send.timeout
+        with shared.lock:
+            action = shared.engine.next_action(clock.now(), sub.deadline)
+        if not isinstance(action, ReadStream):
+            _close_stream(shared)
+        if isinstance(action, Stop):
+            shared.end(sub, action)
+        elif isinstance(action, Sleep):
+            clock.sleep(action.until - clock.now())
+        elif isinstance(action, ReadStream):
+            self._read(shared, sub.deadline)
+        elif action.purpose == "stream":
+            self._open(shared, action, sub.deadline)
+        else:
+            self._send(shared, action, sub.deadline)
+        with shared.lock:
+            events = shared.engine.take_events()
+        shared.publish(self._observer, events)
+
+    def _send(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
+        engine, clock = shared.engine, self._clock
+        began = clock.now()
+        code: int | None = None
+        error: str | None = None
+        limit = self._config.max_body
+        bound = None if request.timeout is None else began + request.timeout
         try:
             with self._http.stream(
-                "GET", url, headers=headers, **kwargs
-            ) as response, _deadline_watchdog(response, deadline, clock):
-                body = bytearray()
-                truncated = False
-                if framed_within(response, limit):
-                    body += response.read()  # one read, as httpx.get() does
-                else:
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > limit:
-                            truncated = True
-                            del body[limit:]
-                            break
-                        if deadline is not None and clock.now() >= deadline:
-                            return engine.expire(clock.now()), response.status_code, None
-                action = engine.receive_response(
-                    clock.now(),
-                    response.status_code,
-                    response.headers,
-                    bytes(body),
-                    wall=clock.wall(),
-                    truncated=truncated,
-                )
-                return action, response.status_code, None
+                request.method, request.url, **self._options(request)
+            ) as response, self._watchdog.guard(response, bound):
+                body, truncated = _read_body(response, limit)
+                code = response.status_code
+                with shared.lock:
+                    engine.receive_response(
+                        clock.now(), code, response.headers, body, wall=clock.wall(),
+                        truncated=truncated,
+                    )
         except httpx.HTTPError as exc:
-            description, fatal = describe_transport_error(exc)
-            if deadline is not None and clock.now() >= deadline:
-                return engine.expire(clock.now()), None, description
-            return engine.receive_error(clock.now(), description, fatal=fatal), None, description
+            error, fatal = describe_transport_error(exc)
+            self._failed(shared, clock.now(), deadline, error, fatal)
+        except BaseException:
+            with shared.lock:
+                engine.interrupt(clock.now())
+            raise
+        now = clock.now()
+        self._observer.request(engine, request, code, now - began, now, error)
+
+    def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
+        engine, clock = shared.engine, self._clock
+        began = clock.now()
+        code: int | None = None
+        error: str | None = None
+        stack = ExitStack()
+        try:
+            source = stack.enter_context(import_httpx_sse().connect_sse(
+                self._http, request.method, request.url, **self._options(request)
+            ))
+            response: httpx.Response = source.response
+            stack.enter_context(self._watchdog.guard(response, deadline))
+            code = response.status_code
+            shared.connection = (stack, response.iter_bytes())
+            with shared.lock:
+                engine.receive_response(clock.now(), code, response.headers)
+        except httpx.HTTPError as exc:
+            stack.close()
+            error, fatal = describe_transport_error(exc)
+            self._failed(shared, clock.now(), deadline, error, fatal)
+        except BaseException:
+            stack.close()
+            shared.connection = None
+            with shared.lock:
+                engine.interrupt(clock.now())
+            raise
+        now = clock.now()
+        self._observer.request(engine, request, code, now - began, now, error)
+
+    def _read(self, shared: SharedWait, deadline: float | None) -> None:
+        engine, clock = shared.engine, self._clock
+        _, chunks = shared.connection
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            with shared.lock:
+                engine.receive_end(clock.now())
+            return
+        except httpx.HTTPError as exc:
+            self._failed(shared, clock.now(), deadline, *describe_transport_error(exc))
+            return
+        with shared.lock:
+            engine.receive_data(clock.now(), chunk)
 
 
-@contextmanager
-def _deadline_watchdog(
-    response: httpx.Response, deadline: float | None, clock: Clock
-) -> Iterator[None]:
-    """Shut the response's socket down when the deadline passes. httpx's read timeout restarts
-    with every chunk, so a body that trickles in, or stalls after late headers, would overrun
-    the deadline by up to a whole read timeout; a shut-down socket ends the blocked read at
-    once (the read fails, and the engine is told the wait expired)."""
-    stream = response.extensions.get("network_stream")
-    get_extra_info = getattr(stream, "get_extra_info", None)
-    sock = get_extra_info("socket") if deadline is not None and get_extra_info else None
-    if deadline is None or not isinstance(sock, socket.socket):
-        yield
-        return
-    timer = threading.Timer(max(0.0, deadline - clock.now()), _shutdown, (sock,))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
+class _Waiter(Subscriber):
+    """A subscriber woken through a ``threading.Event`` (its caller's thread waits on it)."""
+
+    __slots__ = ("ready",)
+
+    def __init__(self, deadline: float | None) -> None:
+        super().__init__(deadline)
+        self.ready = threading.Event()
+
+    def wake(self) -> None:
+        self.ready.set()
 
 
-def _shutdown(sock: socket.socket) -> None:
-    with suppress(OSError):  # already closed: the exchange ended as the timer fired
-        sock.shutdown(socket.SHUT_RDWR)
+def _make_http(**kwargs: Any) -> httpx.Client:
+    return httpx.Client(**kwargs, event_hooks={"request": [strip_cross_origin_credentials]})
+
+
+def _read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
+    if framed_within(response, limit):
+        return response.read(), False  # one read, as httpx.get() does
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            del body[limit:]
+            return bytes(body), True
+    return bytes(body), False
+
+
+def _close_stream(shared: SharedWait) -> None:
+    if shared.connection is not None:
+        stack, _ = shared.connection
+        shared.connection = None
+        stack.close()

@@ -12,19 +12,20 @@ from progress_client import (
     BadResponse,
     FixedPolicy,
     JobFailed,
-    PollEngine,
     PollTimeout,
+    Request,
     RequestFailed,
     ResponseTooLarge,
-    Send,
     Sleep,
     Stop,
     TooManyErrors,
     simulate,
 )
 from progress_client._simulate import evenly_spaced_timeline, percentile
+from tests.enginekit import Driven
 
 WALL0 = 1_767_225_600.0
+URL = "https://api.example.com/jobs/1"
 
 Responder = Callable[[float, Mapping[str, str]], tuple[int, dict[str, str], bytes]]
 
@@ -34,7 +35,7 @@ def doc(status: str, **extra: object) -> bytes:
 
 
 def drive(
-    engine: PollEngine, respond: Responder, *, limit: int = 10_000
+    engine: Driven, respond: Responder, *, limit: int = 10_000
 ) -> tuple[Stop, list[float], list[float]]:
     """Run an engine to the end on a virtual clock. Returns the stop, the request times and the
     sleep targets."""
@@ -51,7 +52,7 @@ def drive(
             now = action.until
             action = engine.next_action(now)
             continue
-        assert isinstance(action, Send)
+        assert isinstance(action, Request)
         sent.append(now)
         code, headers, body = respond(now, action.headers)
         action = engine.receive_response(now, code, headers, body, wall=WALL0 + now)
@@ -70,7 +71,7 @@ def gaps(times: list[float]) -> list[float]:
 
 
 def test_constant_status_grows_3_4_5_6_7_8_8() -> None:
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy()), constant_then(60))
+    stop, sent, _ = drive(Driven(AdaptivePolicy()), constant_then(60))
     assert sent[0] == 0.0
     assert gaps(sent)[:8] == [3, 4, 5, 6, 7, 8, 8, 8]
     assert stop.outcome == "succeeded"
@@ -85,7 +86,7 @@ def test_change_resets_to_initial() -> None:
             return 200, {}, doc("rendering")
         return 200, {}, doc("done")
 
-    _, sent, _ = drive(PollEngine(AdaptivePolicy()), respond)
+    _, sent, _ = drive(Driven(AdaptivePolicy()), respond)
     # 0,3,7,12,18,25 (rendering seen at 25 -> reset) 28,32,37,43 (done seen at 43)
     assert sent == [0, 3, 7, 12, 18, 25, 28, 32, 37, 43]
 
@@ -96,9 +97,9 @@ def test_progress_change_only_counts_with_change_on() -> None:
 
     from progress_client import StatusSpec
 
-    _, default_sent, _ = drive(PollEngine(AdaptivePolicy()), respond)
+    _, default_sent, _ = drive(Driven(AdaptivePolicy()), respond)
     by_step = StatusSpec(change_on=("status", "step"))
-    _, step_sent, _ = drive(PollEngine(AdaptivePolicy(), by_step), respond)
+    _, step_sent, _ = drive(Driven(AdaptivePolicy(), by_step), respond)
     assert len(step_sent) > len(default_sent)
 
 
@@ -110,7 +111,7 @@ def test_retry_after_is_a_floor_and_clamped() -> None:
             return 200, {"Retry-After": "1"}, doc("running")  # below the policy: ignored
         return 200, {}, doc("done")
 
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy()), respond)
+    stop, sent, _ = drive(Driven(AdaptivePolicy()), respond)
     assert gaps(sent)[:3] == [20, 4, 5]
     assert stop.report.hint_waits == 1
 
@@ -119,7 +120,7 @@ def test_retry_after_is_a_floor_and_clamped() -> None:
             return 503, {"Retry-After": "999999"}, b""
         return 200, {}, doc("done")
 
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy(), hint_cap=300), huge)
+    stop, sent, _ = drive(Driven(AdaptivePolicy(), hint_cap=300), huge)
     assert sent == [0, 300]
 
 
@@ -129,7 +130,7 @@ def test_http_date_hint_on_429() -> None:
             return 429, {"Retry-After": "Thu, 01 Jan 2026 00:00:45 GMT"}, b""
         return 200, {}, doc("done")
 
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy()), respond)
+    stop, sent, _ = drive(Driven(AdaptivePolicy()), respond)
     assert sent == [0, 45]
     assert stop.report.errors == 1 and stop.report.hint_waits == 1
 
@@ -141,13 +142,13 @@ def test_bad_hints_are_ignored(value: str) -> None:
             return 503, {"Retry-After": value}, b""
         return 200, {}, doc("done")
 
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy()), respond)
+    stop, sent, _ = drive(Driven(AdaptivePolicy()), respond)
     # A 503 counts as unchanged: the next delay is delay(1) = 4.
     assert sent == [0, 4] and stop.outcome == "succeeded" and stop.report.hint_waits == 0
 
 
 def test_never_sleeps_past_the_deadline() -> None:
-    engine = PollEngine(AdaptivePolicy(), deadline=10.0)
+    engine = Driven(AdaptivePolicy(), deadline=10.0)
     stop, sent, sleeps = drive(engine, constant_then(1e9))
     assert sent == [0, 3, 7]
     assert max(sleeps) == 10.0
@@ -157,24 +158,30 @@ def test_never_sleeps_past_the_deadline() -> None:
     assert stop.error.report is not None and stop.error.report.requests == 3
 
 
-def test_hint_beyond_deadline_still_ends_at_deadline() -> None:
+def test_hint_beyond_deadline_ends_the_wait_at_once() -> None:
+    # urllib3#1338: sleeping to the deadline only to time out helps nobody. The wait ends at
+    # once, says when the server asked to be polled again, and can be resumed.
     def respond(now: float, _h: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         return 429, {"Retry-After": "100"}, b""
 
-    stop, sent, sleeps = drive(PollEngine(AdaptivePolicy(), deadline=5.0), respond)
-    assert sent == [0] and sleeps == [5.0] and stop.outcome == "timeout"
+    stop, sent, sleeps = drive(Driven(AdaptivePolicy(), deadline=5.0, url=URL), respond)
+    assert sent == [0] and sleeps == [] and stop.outcome == "timeout"
+    assert isinstance(stop.error, PollTimeout)
+    assert "asked to be polled again in 100s" in stop.error.message
+    assert stop.error.resume_token is not None
 
 
 def test_send_timeout_is_time_left() -> None:
-    engine = PollEngine(AdaptivePolicy(), deadline=10.0)
+    engine = Driven(AdaptivePolicy(), deadline=10.0)
     action = engine.next_action(2.5)
-    assert isinstance(action, Send) and action.timeout == 7.5
-    assert isinstance(PollEngine().next_action(0), Send)
-    assert PollEngine().next_action(0).timeout is None  # type: ignore[union-attr]
+    assert isinstance(action, Request) and action.timeout == 7.5
+    assert isinstance(Driven().next_action(0), Request)
+    # Without a deadline the request timeout bounds the exchange.
+    assert Driven().next_action(0).timeout == 30.0  # type: ignore[union-attr]
 
 
 def test_transient_errors_then_give_up() -> None:
-    engine = PollEngine(AdaptivePolicy(), max_consecutive_errors=3)
+    engine = Driven(AdaptivePolicy(), max_consecutive_errors=3)
     now = 0.0
     action = engine.next_action(now)
     times = []
@@ -201,7 +208,7 @@ def test_errors_reset_by_a_good_response() -> None:
             return 200, {}, doc("done")
         return (502, {}, b"") if n % 2 else (200, {}, doc("running"))
 
-    stop, _, _ = drive(PollEngine(FixedPolicy(1), max_consecutive_errors=2), respond)
+    stop, _, _ = drive(Driven(FixedPolicy(1), max_consecutive_errors=2), respond)
     assert stop.outcome == "succeeded" and stop.report.errors == 10
 
 
@@ -217,7 +224,7 @@ def test_errors_reset_by_a_good_response() -> None:
     ],
 )
 def test_fatal_statuses(code: int, cls: type[Exception], match: str) -> None:
-    stop, sent, _ = drive(PollEngine(), lambda now, h: (code, {}, b""))
+    stop, sent, _ = drive(Driven(), lambda now, h: (code, {}, b""))
     assert sent == [0]
     assert isinstance(stop.error, cls) and match in str(stop.error)
     assert stop.outcome == "error"
@@ -230,7 +237,7 @@ def test_404_mid_wait_says_so_and_error_detail_is_sanitized() -> None:
         body = json.dumps({"error": "gone from /var/lib/jobs/42.json at 10.0.0.7"}).encode()
         return 404, {"Content-Type": "application/json"}, body
 
-    stop, _, _ = drive(PollEngine(), respond)
+    stop, _, _ = drive(Driven(), respond)
     assert isinstance(stop.error, RequestFailed) and stop.error.status_code == 404
     text = str(stop.error)
     assert "disappeared mid-wait" in text
@@ -248,13 +255,13 @@ def test_404_mid_wait_says_so_and_error_detail_is_sanitized() -> None:
     ],
 )
 def test_bad_bodies(body: bytes, headers: dict[str, str], match: str) -> None:
-    stop, _, _ = drive(PollEngine(), lambda now, h: (200, headers, body))
+    stop, _, _ = drive(Driven(), lambda now, h: (200, headers, body))
     assert isinstance(stop.error, BadResponse) and match in str(stop.error)
 
 
 def test_truncated_body_is_too_large() -> None:
-    engine = PollEngine()
-    assert isinstance(engine.next_action(0), Send)
+    engine = Driven()
+    assert isinstance(engine.next_action(0), Request)
     stop = engine.receive_response(0, 200, {}, b"x" * 100, truncated=True)
     assert isinstance(stop, Stop) and isinstance(stop.error, ResponseTooLarge)
     assert stop.report.bytes_received == 100
@@ -263,7 +270,7 @@ def test_truncated_body_is_too_large() -> None:
 def test_failed_job_raises_jobfailed_with_sanitized_error() -> None:
     secret = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
     stop, _, _ = drive(
-        PollEngine(), lambda now, h: (200, {}, doc("failed", error=f"card declined {secret}"))
+        Driven(), lambda now, h: (200, {}, doc("failed", error=f"card declined {secret}"))
     )
     assert stop.outcome == "failed"
     assert isinstance(stop.error, JobFailed)
@@ -282,7 +289,7 @@ def test_conditional_requests_and_304() -> None:
             return 304, {"ETag": '"v1"'}, b""
         return 200, {"ETag": '"v1"', "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT"}, doc("run")
 
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy()), respond)
+    stop, sent, _ = drive(Driven(AdaptivePolicy()), respond)
     assert seen_headers[0] == {}
     assert all(h.get("If-None-Match") == '"v1"' for h in seen_headers[1:])
     # 304s count as unchanged: the interval grows exactly as for an unchanged status.
@@ -292,7 +299,7 @@ def test_conditional_requests_and_304() -> None:
 
 
 def test_304_without_a_previous_status_is_bad() -> None:
-    stop, _, _ = drive(PollEngine(), lambda now, h: (304, {}, b""))
+    stop, _, _ = drive(Driven(), lambda now, h: (304, {}, b""))
     assert isinstance(stop.error, BadResponse) and "304" in str(stop.error)
 
 
@@ -303,15 +310,15 @@ def test_conditional_off() -> None:
         seen.append(dict(h))
         return 200, {"ETag": '"a"'}, doc("running" if now < 5 else "done")
 
-    drive(PollEngine(conditional=False), respond)
+    drive(Driven(conditional=False), respond)
     assert all(h == {} for h in seen)
 
 
 def test_updates_for_watch() -> None:
-    engine = PollEngine(AdaptivePolicy())
+    engine = Driven(AdaptivePolicy())
     assert engine.pop_update() is None
     action = engine.next_action(0)
-    assert isinstance(action, Send)
+    assert isinstance(action, Request)
     action = engine.receive_response(0, 200, {}, doc("queued"))
     u = engine.pop_update()
     assert u is not None and u.changed and u.next_delay == 3 and not u.terminal
@@ -328,7 +335,7 @@ def test_updates_for_watch() -> None:
 
 
 def test_report_counts_and_baseline() -> None:
-    stop, sent, _ = drive(PollEngine(AdaptivePolicy()), constant_then(60))
+    stop, sent, _ = drive(Driven(AdaptivePolicy()), constant_then(60))
     r = stop.report
     assert r.requests == len(sent)
     assert r.elapsed == sent[-1] - sent[0]
@@ -341,7 +348,7 @@ def test_report_counts_and_baseline() -> None:
 
 
 def test_protocol_misuse_is_an_error() -> None:
-    engine = PollEngine()
+    engine = Driven()
     with pytest.raises(RuntimeError):
         engine.receive_response(0, 200, {}, doc("x"))
     engine.next_action(0)
@@ -351,11 +358,11 @@ def test_protocol_misuse_is_an_error() -> None:
 
 def test_invalid_engine_options() -> None:
     with pytest.raises(ValueError):
-        PollEngine(max_consecutive_errors=0)
+        Driven(max_consecutive_errors=0)
     with pytest.raises(ValueError):
-        PollEngine(baseline=0)
+        Driven(baseline=0)
     with pytest.raises(ValueError):
-        PollEngine(hint_cap=float("inf"))
+        Driven(hint_cap=float("inf"))
 
 
 def test_simulate_the_write_up_video() -> None:

@@ -45,7 +45,7 @@ from progress_client import (
     ResponseTooLarge,
     TooManyErrors,
 )
-from progress_client._client import DEFAULT_MAX_REDIRECTS
+from progress_client._http import DEFAULT_MAX_REDIRECTS
 
 from .faultserver import (
     FaultServer,
@@ -676,7 +676,7 @@ def test_default_client_limits() -> None:
         client = cls(headers=AUTH, auth=("render", URL_PASSWORD))
         http = client._http
         assert http.follow_redirects is True and http.max_redirects == DEFAULT_MAX_REDIRECTS
-        assert client._opts.max_body == 1 << 20
+        assert client.config.max_body == 1 << 20
         _assert_clean(repr(client), "the client repr")
         if isinstance(client, ProgressClient):
             client.close()

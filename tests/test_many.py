@@ -21,7 +21,7 @@ from progress_client import (
     RequestFailed,
     Update,
 )
-from progress_client._many import SharedWait
+from progress_client._shared import SharedWait
 from tests.scripted_sse import SSEServer
 
 pytestmark = pytest.mark.anyio
@@ -36,7 +36,7 @@ def server() -> Iterator[SSEServer]:
 
 
 def _registry(client: AsyncProgressClient) -> dict[tuple[str, str | None], SharedWait]:
-    return dict(client._shared)
+    return {w.key: w for w in client._waits.waits()}
 
 
 def _pool_idle(client: AsyncProgressClient) -> bool:
@@ -203,7 +203,7 @@ async def test_memory_per_waiting_job_is_small() -> None:
                 for i in range(n):
                     tg.start_soon(client.wait, f"http://jobs.test/{i}")
                 while len(_registry(client)) < n or any(
-                    s.engine.state.requests == 0 for s in _registry(client).values()
+                    s.engine.state.counts.requests == 0 for s in _registry(client).values()
                 ):
                     await anyio.sleep(0.01)
                 await anyio.sleep(0.05)

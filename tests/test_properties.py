@@ -24,9 +24,8 @@ from progress_client import (
     BadResponse,
     ExponentialPolicy,
     FixedPolicy,
-    PollEngine,
     PollError,
-    Send,
+    Request,
     Sleep,
     StatusSpec,
     Stop,
@@ -36,6 +35,7 @@ from progress_client._errors import InvalidResumeToken, ResponseTooLarge
 from progress_client._policy import Policy
 from progress_client._resume import decode_token, encode_token
 from progress_client._sse import EventStreamDecoder, parse_retry_field
+from tests.enginekit import Driven
 
 # Enough examples to matter (200 each, about 2,000 in all), few enough that the file runs in
 # seconds; no example database written into the checkout.
@@ -78,7 +78,7 @@ words = st.sampled_from(
     ["queued", "running", "rendering", "Rendering", "Zombie", "completed", "failed"]
 )
 
-# One step of a server's behaviour: what the engine is fed after a Send.
+# One step of a server's behaviour: what the engine is fed after a Request.
 _KINDS = {
     "status": st.tuples(st.just("status"), words, retry_after_values),
     "304": st.tuples(st.just("304"), st.none(), retry_after_values),
@@ -115,7 +115,7 @@ def test_engine_invariants(
     baseline: float,
     max_errors: int,
 ) -> None:
-    engine = PollEngine(
+    engine = Driven(
         policy, deadline=deadline, baseline=baseline, hint_cap=hint_cap,
         max_consecutive_errors=max_errors, url="https://api.example.com/jobs/42",
     )
@@ -134,7 +134,7 @@ def test_engine_invariants(
             now = max(now, action.until)
             action = engine.next_action(now)
             continue
-        assert isinstance(action, Send)
+        assert isinstance(action, Request)
         if deadline is not None:
             assert action.timeout is not None and action.timeout <= deadline - now + EPS
         sends += 1
@@ -228,10 +228,10 @@ def test_status_read_parses_or_raises_bad_response(doc: Any, spec: StatusSpec) -
        code=st.integers(min_value=100, max_value=599),
        ctype=st.sampled_from(["application/json", "text/html", "", "application/json; x=1"]))
 def test_any_response_gives_an_action(body: bytes, code: int, ctype: str) -> None:
-    engine = PollEngine(AdaptivePolicy(1, 1, 2), deadline=100.0, url="https://h.example/j/1")
+    engine = Driven(AdaptivePolicy(1, 1, 2), deadline=100.0, url="https://h.example/j/1")
     engine.next_action(0.0)
     action = engine.receive_response(1.0, code, {"content-type": ctype}, body, wall=WALL)
-    assert isinstance(action, (Send, Sleep, Stop))
+    assert isinstance(action, (Request, Sleep, Stop))
     if isinstance(action, Stop) and action.error is not None:
         assert isinstance(action.error, PollError)
 

@@ -13,17 +13,18 @@ from hypothesis import strategies as st
 from progress_client import (
     AdaptivePolicy,
     AsyncProgressClient,
+    EngineState,
     FixedPolicy,
     InvalidResumeToken,
-    PollEngine,
     PollTimeout,
     ProgressClient,
-    Send,
+    Request,
     Sleep,
     Stop,
 )
 from progress_client._resume import decode_token, encode_token, public_url
 from progress_client.cli import main
+from tests.enginekit import Driven
 from tests.scripted_sse import SSEServer
 
 URL = "https://api.example.test/jobs/42"
@@ -36,14 +37,14 @@ def server() -> Iterator[SSEServer]:
         yield s
 
 
-def _drive(engine: PollEngine, now: float, statuses: list[str]) -> float:
-    """Answer each Send with the next status; sleep virtually; return the clock."""
+def _drive(engine: Driven, now: float, statuses: list[str]) -> float:
+    """Answer each Request with the next status; sleep virtually; return the clock."""
     for word in statuses:
         action = engine.next_action(now)
         while isinstance(action, Sleep):
             now = action.until
             action = engine.next_action(now)
-        assert isinstance(action, Send)
+        assert isinstance(action, Request)
         engine.receive_response(now, 200, {"ETag": '"e1"'}, json.dumps({"status": word}).encode())
     return now
 
@@ -53,7 +54,7 @@ def _drive(engine: PollEngine, now: float, statuses: list[str]) -> float:
 
 def test_resumed_engine_continues_schedule_and_counts() -> None:
     policy = AdaptivePolicy(initial=3, step=1, maximum=8)
-    first = PollEngine(policy, url=URL, deadline=20.0)
+    first = Driven(policy, url=URL, deadline=20.0)
     now = _drive(first, 0.0, ["queued", "queued", "queued"])  # polls at 0, 3, 7
     assert now == 7.0
     stop = first.next_action(now)
@@ -64,11 +65,11 @@ def test_resumed_engine_continues_schedule_and_counts() -> None:
     token = stop.error.resume_token
     assert token is not None
 
-    second = PollEngine(policy, url=URL, state=PollEngine.state_from_token(token, URL))
+    second = Driven(policy, url=URL, state=EngineState.from_token(token, URL))
     # Restarted at t=100: the poll that was due at 12 (before the deadline cut the wait at
     # 20) is overdue, so it goes at once, conditional on the remembered ETag.
     action = second.next_action(100.0)
-    assert isinstance(action, Send) and action.headers == {"If-None-Match": '"e1"'}
+    assert isinstance(action, Request) and action.headers == {"If-None-Match": '"e1"'}
     second.receive_response(100.0, 304, {}, b"")
     action = second.next_action(100.0)
     assert isinstance(action, Sleep) and action.until == 106.0  # 3 unchanged: 3 + 1 * 3
@@ -79,13 +80,13 @@ def test_resumed_engine_continues_schedule_and_counts() -> None:
 
 
 def test_update_tokens_resume_mid_schedule() -> None:
-    engine = PollEngine(FixedPolicy(10), url=URL)
+    engine = Driven(FixedPolicy(10), url=URL)
     _drive(engine, 0.0, ["queued"])
     update = engine.pop_update()
     assert update is not None and update.resume_token is not None
-    state = PollEngine.state_from_token(update.resume_token, URL)
-    assert state.requests == 1 and state.next_delay == 10.0 and state.last_key is not None
-    resumed = PollEngine(FixedPolicy(10), url=URL, state=state)
+    state = EngineState.from_token(update.resume_token, URL)
+    assert state.counts.requests == 1 and state.next_delay == 10.0 and state.last_key is not None
+    resumed = Driven(FixedPolicy(10), url=URL, state=state)
     action = resumed.next_action(50.0)
     assert isinstance(action, Sleep) and action.until == 60.0  # what was left of the delay
 
@@ -94,7 +95,7 @@ def test_update_tokens_resume_mid_schedule() -> None:
 
 
 def test_token_holds_no_credentials() -> None:
-    engine = PollEngine(FixedPolicy(1), url=SECRET_URL, deadline=5.0)
+    engine = Driven(FixedPolicy(1), url=SECRET_URL, deadline=5.0)
     engine.next_action(0.0)
     doc = {"status": "running", "download": "https://x.test/f?sig=abcdef123&token=zzz9",
            "note": "key sk_live_abcdefghijklmnop"}
@@ -107,8 +108,8 @@ def test_token_holds_no_credentials() -> None:
     assert body["v"] == 1 and body["url"] == "https://api.example.test/jobs/42?token=%5BREDACTED%5D&page=1"
     assert public_url("https://u:p@[::1]:8080/a?x=1#frag") == "https://[::1]:8080/a?x=1"
     # The token still resumes the wait on the full URL.
-    state = PollEngine.state_from_token(token, SECRET_URL)
-    assert state.requests == 1
+    state = EngineState.from_token(token, SECRET_URL)
+    assert state.counts.requests == 1
 
 
 def test_foreign_tampered_and_broken_tokens_are_refused() -> None:
@@ -131,12 +132,12 @@ def test_foreign_tampered_and_broken_tokens_are_refused() -> None:
     for bad in ({"requests": -1}, {"requests": "3"}, {"mode": "carrier-pigeon"},
                 {"next_delay": -1.0}, {"surprise": 1}, {"last_document": [1]}):
         with pytest.raises(InvalidResumeToken):
-            PollEngine.state_from_token(encode_token(URL, bad), URL)
+            EngineState.from_token(encode_token(URL, bad), URL)
 
 
 @given(st.data())
 def test_any_edit_is_refused_or_harmless(data: st.DataObject) -> None:
-    engine = PollEngine(FixedPolicy(1), url=URL)
+    engine = Driven(FixedPolicy(1), url=URL)
     engine.next_action(0.0)
     engine.receive_response(0.0, 200, {"ETag": '"a"'}, b'{"status": "r\\u00e9sum\\u00e9"}')
     token = engine.resume_token(0.0)
@@ -145,11 +146,11 @@ def test_any_edit_is_refused_or_harmless(data: st.DataObject) -> None:
     ch = data.draw(st.characters(codec="ascii"))
     edited = token[:i] + ch + token[i + 1:]
     try:
-        state = PollEngine.state_from_token(edited, URL)
+        state = EngineState.from_token(edited, URL)
     except InvalidResumeToken:
         return
     # Only an edit JSON cannot see (the case of a \\u escape's hex digit) may pass.
-    assert state == PollEngine.state_from_token(token, URL)
+    assert state == EngineState.from_token(token, URL)
 
 
 # -- end to end --------------------------------------------------------------------------------

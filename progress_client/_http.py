@@ -1,0 +1,191 @@
+"""HTTP helpers both drivers use: the httpx client this package builds, the per-request
+timeout, credential stripping on cross-origin redirects, reading a body within a limit, and the
+mapping of transport failures to what the engine is fed."""
+
+from __future__ import annotations
+
+import functools
+import re
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._config import DEFAULT_REQUEST_TIMEOUT
+from ._sanitize import sanitize
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_REDIRECTS",
+    "ORIGIN_EXTENSION",
+    "USER_AGENT",
+    "check_url",
+    "client_kwargs",
+    "describe_transport_error",
+    "framed_within",
+    "import_httpx_sse",
+    "origin_of",
+    "request_options",
+    "strip_cross_origin_credentials",
+]
+
+DEFAULT_MAX_REDIRECTS = 5
+#: Requests in flight at once per client (and the size of the pool it creates).
+DEFAULT_MAX_CONCURRENCY = 100
+USER_AGENT = "progress-client/0.2"
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float | None) -> httpx.Timeout:
+    # pool=None: with many waits on one pool, a request queues for a connection rather than
+    # failing; the engine's timeout still bounds the whole exchange.
+    return httpx.Timeout(None if seconds is None else max(0.001, seconds), pool=None)
+
+
+def request_options(url: str, timeout: float | None, auth: Any) -> dict[str, Any]:
+    """Per-request options: the timeout, the caller's own auth (for a client passed in), and
+    the origin the caller named (so a redirect elsewhere drops credentials)."""
+    options: dict[str, Any] = {
+        # The common timeouts (the full request timeout) repeat: build each once.
+        "timeout": _timeout(timeout if timeout is None or timeout >= 1 else round(timeout, 3)),
+        "extensions": {ORIGIN_EXTENSION: origin_of(url)},
+    }
+    if auth is not None:
+        options["auth"] = auth
+    return options
+
+
+def client_kwargs(
+    headers: Mapping[str, str] | None,
+    auth: Any,
+    verify: Any,
+    max_redirects: int,
+    max_connections: int = DEFAULT_MAX_CONCURRENCY,
+) -> dict[str, Any]:
+    """Keyword arguments for an httpx client this package creates itself."""
+    merged = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if headers:
+        merged.update(headers)
+    return {
+        "headers": merged,
+        "auth": auth,
+        "verify": verify,
+        "follow_redirects": True,
+        "max_redirects": max_redirects,
+        "timeout": httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, pool=None),
+        # Keep every connection alive: with many jobs, each poll reuses one instead of
+        # opening a new TCP connection.
+        "limits": httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+    }
+
+
+#: The request extension that carries the origin the caller asked for, across redirect hops
+#: (httpx copies a request's extensions onto the redirected one).
+ORIGIN_EXTENSION = "progress_client.origin"
+
+#: Request headers that carry credentials. httpx drops only ``Authorization`` when a redirect
+#: leaves the origin; an API key, a cookie or a session header must not follow either.
+_CREDENTIAL_HEADER = re.compile(
+    r"(?i)^(?:authorization|proxy-authorization|cookie|[a-z0-9-]*"
+    r"(?:token|secret|passw|api-?key|apikey|auth|session|signature|credential)[a-z0-9-]*)$"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (``None`` for the scheme's default) of a URL."""
+    parsed = httpx.URL(url)
+    return (parsed.scheme, parsed.host, parsed.port)
+
+
+def strip_cross_origin_credentials(request: httpx.Request) -> None:
+    """An httpx request hook: on a hop to another origin than the one the caller named,
+    remove every credential-bearing header (a same-origin hop keeps them)."""
+    origin = request.extensions.get(ORIGIN_EXTENSION)
+    url = request.url
+    if origin is None or origin == (url.scheme, url.host, url.port):
+        return
+    for name in [n for n in request.headers if _CREDENTIAL_HEADER.match(n)]:
+        del request.headers[name]
+
+
+async def astrip_cross_origin_credentials(request: httpx.Request) -> None:
+    """The same hook for ``httpx.AsyncClient`` (whose hooks must be coroutines)."""
+    strip_cross_origin_credentials(request)
+
+
+def framed_within(response: httpx.Response, limit: int) -> bool:
+    """Whether the body can be read in one go: its ``Content-Length`` is at most ``limit`` and
+    it is not compressed. h11 frames the body by that length (a longer body is not read, a
+    shorter one is a protocol error), so one read cannot pass the limit. Anything else
+    (chunked, gzip, no length, too large) is streamed and cut at the limit."""
+    headers = response.headers
+    length = headers.get("content-length")
+    if length is None or not (length.isascii() and length.isdigit()) or int(length) > limit:
+        return False
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    return encoding in ("", "identity")
+
+
+def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
+    """A sanitized description of a failed request and whether it is fatal (not retried)."""
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects (a redirect loop?)", True
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return f"invalid URL: {sanitize(exc)}", True
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})", False
+    if isinstance(exc, httpx.ConnectError) and _certificate_failure(exc):
+        # Not transient: retrying cannot fix a certificate, and the user should hear at once.
+        return (
+            f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
+            "ssl.SSLContext that trusts this server's CA, never verify=False in production",
+            True,
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect ({_short(exc)})", False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol ({_short(exc)})", False
+    if isinstance(exc, httpx.DecodingError):
+        return f"the response could not be decoded ({_short(exc)})", False
+    if isinstance(exc, httpx.HTTPError):
+        return f"network error ({type(exc).__name__}: {_short(exc)})", False
+    if isinstance(exc, OSError):
+        return f"network error ({type(exc).__name__})", False
+    return f"unexpected error ({type(exc).__name__})", True
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain is httpx -> httpcore -> ssl; bounded against cycles
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return sanitize(text)[:200]
+
+
+def import_httpx_sse() -> Any:
+    """httpx-sse, or a clear error when the ``sse`` extra is not installed."""
+    try:
+        import httpx_sse
+    except ImportError:
+        raise ImportError(
+            "events_url= needs httpx-sse: pip install 'progress-client[sse]'"
+        ) from None
+    return httpx_sse
+
+
+def check_url(url: str) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("url must be a non-empty string")
+    return url.strip()

@@ -1,0 +1,97 @@
+"""What a wait cost: the counters, defined once, and the report derived from them.
+
+``Counters`` is the one list of what a wait counts. The engine keeps a ``Counters`` value and
+replaces it as it goes; ``PollReport`` is a ``Counters`` plus the time the wait took, and
+``PollReport.to_dict()`` (the CLI's JSON), the resume token's state and the report itself are
+all derived from these fields, never listed again. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+__all__ = ["COUNTER_NAMES", "Counters", "Mode", "Outcome", "PollReport"]
+
+#: How a wait ended.
+Outcome = Literal["succeeded", "failed", "timeout", "error"]
+#: Where the final status came from: polls, long polls, or an event stream.
+Mode = Literal["poll", "long-poll", "sse"]
+MODES: tuple[str, ...] = ("poll", "long-poll", "sse")
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Every count a wait keeps. Adding a field here adds it to the report, the CLI's JSON
+    and the resume token."""
+
+    #: Every HTTP request sent: polls, stream connections, errors included.
+    requests: int = 0
+    #: Status changes seen (the first status is not a change).
+    changes: int = 0
+    #: Transient errors (network errors, timeouts, 408/425/429/5xx).
+    errors: int = 0
+    #: Delays lengthened by a server hint (Retry-After and the like).
+    hint_waits: int = 0
+    #: 304 Not Modified answers.
+    not_modified: int = 0
+    #: Body bytes read (event data included).
+    bytes_received: int = 0
+
+
+#: The counter names, in order (what the resume token and the CLI's JSON carry).
+COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Counters))
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport(Counters):
+    """What a wait cost, and what it saved against a fixed poller at ``baseline_interval``."""
+
+    #: From the first request sent to the last response, in seconds.
+    elapsed: float = 0.0
+    baseline_interval: float = 1.0
+    mode: Mode = "poll"
+
+    @classmethod
+    def of(
+        cls, counts: Counters, *, elapsed: float, baseline_interval: float, mode: Mode
+    ) -> PollReport:
+        values: dict[str, Any] = {name: getattr(counts, name) for name in COUNTER_NAMES}
+        return cls(
+            **values,
+            elapsed=elapsed,
+            baseline_interval=baseline_interval,
+            mode=mode,
+        )
+
+    @property
+    def baseline_requests(self) -> int:
+        """Requests a fixed poller at ``baseline_interval`` would have sent over ``elapsed``."""
+        if self.requests == 0:
+            return 0
+        if self.baseline_interval <= 0:
+            return self.requests
+        return math.floor(self.elapsed / self.baseline_interval + 1e-9) + 1
+
+    @property
+    def saved_requests(self) -> int:
+        return max(0, self.baseline_requests - self.requests)
+
+    @property
+    def saved_ratio(self) -> float:
+        base = self.baseline_requests
+        return self.saved_requests / base if base else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data: the counters, the savings, the time and the mode."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in COUNTER_NAMES}
+        out.update(
+            baseline_requests=self.baseline_requests,
+            saved_requests=self.saved_requests,
+            saved_percent=round(100.0 * self.saved_ratio, 1),
+            elapsed_s=round(self.elapsed, 3),
+            mode=self.mode,
+            baseline_interval_s=self.baseline_interval,
+        )
+        return out
