@@ -129,7 +129,7 @@ def test_scripted_timelines_end_as_documented(
     starts = server.starts[vendor]
     job = server.script(vendor, phases)
     first, url = follow(server, client, vendor, job)
-    reading, last, polls = poll(client, vendor, url, len(phases) + 2)
+    reading, _last, polls = poll(client, vendor, url, len(phases) + 2)
     assert reading.outcome == expected, (vendor, scenario, reading.status)
     assert polls == len(phases) and job.polls == polls  # one phase per request, all counted
     assert server.starts[vendor] == starts + (1 if first is not None else 0)
@@ -166,7 +166,7 @@ def test_results_come_from_where_the_profile_says(
     phases, _ = SCENARIOS[vendor]["succeeded"]
     job = server.script(vendor, phases, result={"answer": 42})
     first, url = follow(server, client, vendor, job)
-    reading, last, _ = poll(client, vendor, url, len(phases) + 2)
+    _reading, last, _ = poll(client, vendor, url, len(phases) + 2)
     profile = load_profile(PROFILE_OF[vendor])
     request = result_request(profile, start=first, status=last)
     if profile.result.kind != "url" or vendor == "azure-location":
@@ -186,7 +186,7 @@ def test_stability_202_then_200_streams_a_binary_result(
 ) -> None:
     video = video_bytes(5 * 1024 * 1024 + 123)
     job = server.script("stability", ["in-progress", "in-progress", "done"], result=video)
-    first, url = follow(server, client, "stability", job)
+    _first, url = follow(server, client, "stability", job)
     reader = compile_profile(load_profile("stability"))
     outcomes = []
     digest = hashlib.sha256()

@@ -6,10 +6,11 @@ prefix of its own where its profile allows one), with the documented start respo
 body), status documents with the vendor's own field names and words, its hint headers, the
 result endpoint and the cancel endpoint. Each vendor cites the page or SDK file it follows.
 
-A job is a script (``server.script(vendor, phases)``): a list of phases, one served per status request (the last one repeats), or
-one per ``at`` second when the phases are ``Step(at=...)``. A phase is a word (the vendor's
-skeleton with that status), a dict merged into the skeleton (a trap: ``{"status":
-"completed", "conclusion": "failure"}``), or a raw ``Step`` (a code, headers, bytes). Every
+A job is a script (``server.script(vendor, phases)``): a list of phases, one served per status
+request (the last one repeats), or one per ``at`` second when the phases are
+``Step(at=...)``. A phase is a word (the vendor's skeleton with that status), a dict merged
+into the skeleton (a trap: ``{"status": "completed", "conclusion": "failure"}``), or a raw
+``Step`` (a code, headers, bytes). Every
 request is counted: ``job.polls``, ``job.results``, ``job.cancels``, ``server.starts``.
 """
 
