@@ -11,7 +11,8 @@ Grammar (RFC 7240, section 2; RFC 9110 for token, quoted-string and whitespace):
 Several ``Prefer`` headers are one comma-separated list. Names are case-insensitive; when a
 preference appears more than once only the first counts. ``wait``'s value is delta-seconds
 (digits only, a quoted form is accepted). A preference that does not parse is ignored, as are
-the ones this server does not know (``return=minimal``, ``respond-async`` ...) and parameters.
+the ones this server does not know (``return=minimal``, ``respond-async`` ...), parameters,
+and a header longer than 4 KiB.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def parse_prefer(headers: Iterable[str]) -> dict[str, str | None]:
     lower-cased name, first occurrence first; values unquoted, ``None`` when absent. A
     malformed element is skipped up to the next comma."""
     out: dict[str, str | None] = {}
-    for header in headers:
-        text = header[:_MAX_HEADER]
+    for text in headers:
+        if len(text) > _MAX_HEADER:
+            continue  # no real preference list is this long: ignored whole, not cut
         pos = 0
         while pos < len(text):
             match = _PREFERENCE.match(text, pos)
