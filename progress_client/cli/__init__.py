@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "plan": "compare the monthly request cost of polling strategies",
     "demo": "see the whole system run: server, worker, adaptive vs fixed 1 s polling",
     "serve": "run the reference status server (GET /jobs/{id}, /jobs/{id}/events, /healthz)",
+    "profiles": "list the built-in job API profiles, or show one (profiles show NAME|FILE)",
 }
 
 #: Commands that run no event loop: their process leaves anyio and trio unloaded until used.

@@ -1,0 +1,116 @@
+"""``progress-client profiles``: the built-in job API profiles, one line each, or one in full.
+
+``profiles`` lists name, where the status is, the ending words, the other fields the outcome
+is read from, the hint headers and how a job is started. ``profiles show NAME|FILE`` checks a
+profile (a built-in, or a ``.toml`` / ``.json`` file of your own) and prints its file, comments
+and sources included. A profile with a mistake ends with exit 2 and a one-line error naming
+the file and the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from . import COMMANDS, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from .._profile_schema import Locator, Profile
+
+__all__ = ["add_parser", "describe", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "profiles",
+        help=COMMANDS["profiles"],
+        description=(
+            "List the built-in profiles (how each job API is started, read and ended), or show "
+            "one with 'profiles show NAME'. 'profiles show FILE' checks a profile file of your "
+            "own and prints it."
+        ),
+    )
+    p.add_argument("--json", action="store_true", help="print the listing as JSON")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    show = actions.add_parser("show", help="print one profile (a built-in name or a file)")
+    show.add_argument("name", metavar="NAME|FILE", help="a built-in name or a .toml/.json path")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._profile import BUILTIN_DIR, ProfileError, builtin_names, load_profile
+
+    if getattr(args, "action", None) == "show":
+        try:
+            profile = load_profile(args.name)
+        except ProfileError as exc:
+            print(f"progress-client: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        builtin = args.name in builtin_names()
+        path = BUILTIN_DIR / f"{args.name}.toml" if builtin else args.name
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        if not builtin:
+            print(f"# ok: {describe(profile)['summary']}")
+        return EXIT_OK
+    rows = [describe(load_profile(name)) for name in builtin_names()]
+    if args.json:
+        sys.stdout.write(json.dumps({"profiles": rows}, ensure_ascii=False) + "\n")
+        return EXIT_OK
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['summary']}")
+    return EXIT_OK
+
+
+def describe(profile: Profile) -> dict[str, Any]:
+    """The listing's fields for one profile, and its one-line summary."""
+    ok = sorted(profile.status.succeeded)
+    bad = sorted(profile.status.failed)
+    fields: list[str] = []
+    for rule in profile.outcome:
+        for cond in rule.when:
+            subject = (
+                cond.path or cond.any
+                or (f"{cond.header} header" if cond.header else None)
+                or ("HTTP status" if cond.http_status is not None else None)
+            )
+            if subject and subject not in fields and subject != profile.status.path:
+                fields.append(subject)
+    start = [_locator(loc) for loc in profile.start.status_url] if profile.start else []
+    row: dict[str, Any] = {
+        "name": profile.name,
+        "status": profile.status.path,
+        "succeeded": ok,
+        "failed": bad,
+        "outcome_fields": fields,
+        "hints": list(profile.hints) if profile.hints is not None else None,
+        "start": start,
+        "result": profile.result.kind,
+        "cancel": profile.cancel.method if profile.cancel else None,
+    }
+    words = f"{','.join(ok) or '-'} / {','.join(bad) or '-'}"
+    summary = [
+        f"status={profile.status.path or '(none)'}",
+        f"words={words}",
+        f"outcome+={'; '.join(_short(f) for f in fields) or '-'}",
+        f"hints={','.join(profile.hints) if profile.hints is not None else 'default'}",
+        f"start={' | '.join(start) or '-'}",
+    ]
+    row["summary"] = "  ".join(summary)
+    return row
+
+
+def _locator(loc: Locator) -> str:
+    if loc.header is not None:
+        return f"{loc.header} header" + (f" on {'/'.join(map(str, loc.on))}" if loc.on else "")
+    if loc.body is not None:
+        return f"body {loc.body}"
+    return f"{loc.id} -> {loc.template}" if loc.id else f"{loc.template}"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
