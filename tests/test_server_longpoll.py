@@ -34,7 +34,11 @@ from progress_client.server.prefer import MAX_WAIT, parse_prefer, prefer_wait
         (["handling=lenient;wait=3"], None),  # a parameter, not a preference
         (["wait=abc, wait=3"], None),  # the first wait is not delta-seconds
         (["wait=-1"], None),
-        (["wait=1.5"], None),
+        (["wait=1.5"], 1.5),  # not delta-seconds, accepted leniently
+        (["wait=0.25"], 0.25),
+        (["wait=1e3"], None),
+        (["wait=1."], None),
+        (["wait=.5"], None),
         (["wait=+4"], None),
         (["wait=\u0661"], None),  # a non-ASCII digit
         (["wait"], None),
@@ -50,7 +54,7 @@ from progress_client.server.prefer import MAX_WAIT, parse_prefer, prefer_wait
         (["wait=2, " + "x" * 5000], None),  # over 4 KiB: ignored whole
     ],
 )
-def test_prefer_wait(headers: list[str], wait: int | None) -> None:
+def test_prefer_wait(headers: list[str], wait: float | None) -> None:
     assert prefer_wait(headers) == wait
 
 
@@ -115,6 +119,10 @@ def test_without_an_etag_the_answer_is_immediate(server: Served) -> None:
             plain = http.get("/jobs/j", headers=headers)
             assert plain.status_code == 304 and time.monotonic() - started < 1.0
             assert "preference-applied" not in plain.headers
+        # A fraction is applied as it is.
+        quick = http.get("/jobs/j", headers={"Prefer": "wait=0.3",
+                                             "If-None-Match": r.headers["etag"]})
+        assert quick.status_code == 304 and quick.headers["preference-applied"] == "wait=0.3"
         # wait=0 is applied: nothing to hold.
         zero = http.get("/jobs/j", headers={"Prefer": "wait=0", "If-None-Match": r.headers["etag"]})
         assert zero.status_code == 304 and zero.headers["preference-applied"] == "wait=0"

@@ -144,7 +144,7 @@ def create_app(
         if hint is not None and not record.terminal:
             headers["Retry-After"] = hint
         if wait is not None:
-            headers["Preference-Applied"] = f"wait={wait}"
+            headers["Preference-Applied"] = f"wait={wait:g}"
         if if_none_match(match, tag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)

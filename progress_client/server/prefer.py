@@ -10,9 +10,9 @@ Grammar (RFC 7240, section 2; RFC 9110 for token, quoted-string and whitespace):
 
 Several ``Prefer`` headers are one comma-separated list. Names are case-insensitive; when a
 preference appears more than once only the first counts. ``wait``'s value is delta-seconds
-(digits only, a quoted form is accepted). A preference that does not parse is ignored, as are
-the ones this server does not know (``return=minimal``, ``respond-async`` ...), parameters,
-and a header longer than 4 KiB.
+(digits; a quoted form is accepted, and, leniently, a decimal fraction such as ``2.5``). A
+preference that does not parse is ignored, as are the ones this server does not know
+(``return=minimal``, ``respond-async`` ...), parameters, and a header longer than 4 KiB.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _PREFERENCE = re.compile(
 # A malformed element is skipped to the next comma (a comma inside its quotes included: linear
 # time whatever the input; the rest is then read as the next element).
 _GARBAGE = re.compile(r"[^,]*(?:,|\Z)")
-_DIGITS = re.compile(r"[0-9]+")
+_SECONDS = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<fraction>[0-9]{1,6}))?")
 _MAX_HEADER = 4096
 
 
@@ -74,11 +74,15 @@ def parse_prefer(headers: Iterable[str]) -> dict[str, str | None]:
     return out
 
 
-def prefer_wait(headers: Iterable[str], cap: int = MAX_WAIT) -> int | None:
-    """The ``wait`` preference in seconds, cut to ``cap``; ``None`` when absent or not
-    delta-seconds (the first ``wait`` decides, as RFC 7240 asks)."""
+def prefer_wait(headers: Iterable[str], cap: float = MAX_WAIT) -> float | None:
+    """The ``wait`` preference in seconds, cut to ``cap``; ``None`` when absent or not a
+    number of seconds (the first ``wait`` decides, as RFC 7240 asks)."""
     value = parse_prefer(headers).get("wait")
-    if value is None or not _DIGITS.fullmatch(value):
+    found = None if value is None else _SECONDS.fullmatch(value)
+    if found is None:
         return None
-    value = value.lstrip("0") or "0"
-    return cap if len(value) > 9 else min(int(value), cap)
+    whole = found.group("whole").lstrip("0") or "0"
+    if len(whole) > 9:
+        return cap
+    seconds = int(whole) + float("0." + (found.group("fraction") or "0"))
+    return min(seconds, cap)
