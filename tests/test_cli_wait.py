@@ -15,14 +15,14 @@ import pytest
 from progress_client import AdaptivePolicy
 
 from .conftest import free_port
-from .scripted import Reply, ScriptedServer
+from .kit import JobServer, Reply
 
 FAST = ["--initial", "0.3", "--step", "0.1", "--max", "0.8"]
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
@@ -39,14 +39,15 @@ def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
 
 
-def test_schedule_json_and_report_match_the_server(server: ScriptedServer) -> None:
-    url = server.timeline(
-        "job", [(0, "queued"), (0.5, "running"), (1.2, "rendering"), (1.9, "completed")]
-    )
+def test_schedule_json_and_report_match_the_server(server: JobServer) -> None:
+    url = server.job(
+        "job", [(0, "queued"), (0.5, "running"), (1.2, "rendering"), (1.9, "completed")],
+        etag=False,
+    ).url
     p = run(url, *FAST, "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    seen = server.requests_for("job")
+    seen = server.requests("/jobs/job")
     assert out["outcome"] == "succeeded" and out["status"] == "completed"
     assert out["requests"] == len(seen)
     served = [s.served for s in seen]
@@ -64,8 +65,8 @@ def test_schedule_json_and_report_match_the_server(server: ScriptedServer) -> No
     no_traceback(p)
 
 
-def test_summary_line(server: ScriptedServer) -> None:
-    url = server.timeline("s", [(0, "running"), (1.0, "done")])
+def test_summary_line(server: JobServer) -> None:
+    url = server.job("s", [(0, "running"), (1.0, "done")], etag=False).url
     p = run(url, *FAST, "--baseline", "0.1")
     assert p.returncode == 0
     line = p.stdout.strip().splitlines()[-1]
@@ -82,13 +83,13 @@ SECRETS = {
 
 
 @pytest.mark.parametrize("mode", ["text", "json"])
-def test_failed_job_exits_1_without_secrets(server: ScriptedServer, mode: str) -> None:
+def test_failed_job_exits_1_without_secrets(server: JobServer, mode: str) -> None:
     error = (
         f"render crashed in {SECRETS['path']} talking to {SECRETS['ip']}:6379 with key "
         f"{SECRETS['stripe']} token {SECRETS['jwt']} via "
         f"postgres://app:{SECRETS['password']}@db.internal/videos"
     )
-    url = server.script("failed", [Reply(200, {"status": "failed", "error": error})])
+    url = server.script("failed", [Reply(200, {"status": "failed", "error": error})]).url
     p = run(url, *FAST, *(["--json"] if mode == "json" else []))
     assert p.returncode == 1
     output = p.stdout + p.stderr
@@ -100,8 +101,8 @@ def test_failed_job_exits_1_without_secrets(server: ScriptedServer, mode: str) -
     no_traceback(p)
 
 
-def test_timeout_exits_3_promptly(server: ScriptedServer) -> None:
-    url = server.timeline("forever", [(0, "running")])
+def test_timeout_exits_3_promptly(server: JobServer) -> None:
+    url = server.job("forever", [(0, "running")], etag=False).url
     start = time.monotonic()
     p = run(url, "--timeout", "2", "--json")
     took = time.monotonic() - start
@@ -112,28 +113,28 @@ def test_timeout_exits_3_promptly(server: ScriptedServer) -> None:
     no_traceback(p)
 
 
-def test_429_retry_after_seconds_is_honoured(server: ScriptedServer) -> None:
+def test_429_retry_after_seconds_is_honoured(server: JobServer) -> None:
     url = server.script(
         "busy",
         [Reply(429, b"", {"Retry-After": "1"}), Reply(200, {"status": "done"})],
-    )
+    ).url
     p = run(url, *FAST, "--json")
     assert p.returncode == 0, p.stderr
-    seen = server.requests_for("busy")
+    seen = server.requests("/jobs/busy")
     assert len(seen) == 2
     assert 1.0 <= seen[1].at - seen[0].at < 1.09
     assert json.loads(p.stdout)["hint_waits"] == 1
 
 
-def test_503_retry_after_http_date_is_honoured(server: ScriptedServer) -> None:
+def test_503_retry_after_http_date_is_honoured(server: JobServer) -> None:
     target = time.time() + 3
     when = email.utils.formatdate(target, usegmt=True)
     url = server.script(
         "maint", [Reply(503, b"", {"Retry-After": when}), Reply(200, {"status": "done"})]
-    )
+    ).url
     p = run(url, *FAST, "--json")
     assert p.returncode == 0, p.stderr
-    seen = server.requests_for("maint")
+    seen = server.requests("/jobs/maint")
     gap = seen[1].at - seen[0].at
     # The client waits until the date (one-second resolution), measured from when the 503
     # was answered; without the hint it would have waited delay(1) = 0.4 s.
@@ -154,9 +155,9 @@ def test_503_retry_after_http_date_is_honoured(server: ScriptedServer) -> None:
     ],
 )
 def test_bad_endpoints_exit_4_with_a_clear_message(
-    server: ScriptedServer, reply: Reply, needle: str
+    server: JobServer, reply: Reply, needle: str
 ) -> None:
-    url = server.script("bad", [reply])
+    url = server.script("bad", [reply]).url
     p = run(url, *FAST)
     assert p.returncode == 4
     assert needle in p.stderr
@@ -197,19 +198,19 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     no_traceback(p)
 
 
-def test_headers_are_sent_and_never_printed(server: ScriptedServer) -> None:
+def test_headers_are_sent_and_never_printed(server: JobServer) -> None:
     token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz"
-    url = server.script("auth", [Reply(403, {"error": "forbidden"})])
+    url = server.script("auth", [Reply(403, {"error": "forbidden"})]).url
     p = run(url, *FAST, "-H", f"Authorization: Bearer {token}", "--json")
     assert p.returncode == 4
-    assert server.requests_for("auth")[0].headers["authorization"] == f"Bearer {token}"
+    assert server.requests("/jobs/auth")[0].headers["authorization"] == f"Bearer {token}"
     assert token not in p.stdout + p.stderr
 
 
-def test_ctrl_c_exits_130_without_a_traceback(server: ScriptedServer) -> None:
+def test_ctrl_c_exits_130_without_a_traceback(server: JobServer) -> None:
     import signal
 
-    url = server.timeline("long", [(0, "running")])
+    url = server.job("long", [(0, "running")], etag=False).url
     proc = subprocess.Popen(
         [sys.executable, "-m", "progress_client", "wait", url, "--initial", "5"],
         stdout=subprocess.PIPE,
@@ -217,7 +218,7 @@ def test_ctrl_c_exits_130_without_a_traceback(server: ScriptedServer) -> None:
         text=True,
     )
     deadline = time.monotonic() + 10
-    while not server.requests_for("long") and time.monotonic() < deadline:
+    while not server.requests("/jobs/long") and time.monotonic() < deadline:
         time.sleep(0.02)  # wait for the first poll: the CLI is up and sleeping
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)

@@ -4,10 +4,8 @@ must match what the server received and served."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anyio
@@ -16,7 +14,7 @@ import pytest
 
 from progress_client import AdaptivePolicy, AsyncProgressClient, PollReport, ProgressClient
 
-from .scripted import ScriptedServer, Seen
+from .kit import JobServer, Reply, Seen
 
 POLICY = AdaptivePolicy(initial=0.3, step=0.1, maximum=0.8)
 TIMELINE = [(0.0, "queued"), (0.5, "running"), (1.2, "rendering"), (1.9, "completed")]
@@ -24,8 +22,8 @@ TOLERANCE = 0.090
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
@@ -57,30 +55,30 @@ def check_schedule(seen: list[Seen], report: PollReport) -> None:
     assert report.elapsed == pytest.approx(arrivals[-1] - arrivals[0], abs=0.05)
 
 
-def test_sync_client_follows_the_schedule(server: ScriptedServer) -> None:
-    url = server.timeline("sync", TIMELINE)
+def test_sync_client_follows_the_schedule(server: JobServer) -> None:
+    url = server.job("sync", TIMELINE, etag=False).url
     with ProgressClient(policy=POLICY, baseline=0.1) as client:
         result = client.wait(url, timeout=20)
-    check_schedule(server.requests_for("sync"), result.report)
+    check_schedule(server.requests("/jobs/sync"), result.report)
     assert result.report.saved_requests > 0
 
 
 @pytest.mark.anyio
 async def test_async_client_follows_the_schedule(
-    server: ScriptedServer, anyio_backend: str
+    server: JobServer, anyio_backend: str
 ) -> None:
     name = f"async-{anyio_backend}"
-    url = server.timeline(name, TIMELINE)
+    url = server.job(name, TIMELINE, etag=False).url
     async with AsyncProgressClient(policy=POLICY) as client:
         result = await client.wait(url, timeout=20)
-    check_schedule(server.requests_for(name), result.report)
+    check_schedule(server.requests(f"/jobs/{name}"), result.report)
 
 
 @pytest.mark.anyio
 async def test_async_watch_many_jobs_share_one_pool(
-    server: ScriptedServer, anyio_backend: str
+    server: JobServer, anyio_backend: str
 ) -> None:
-    urls = [server.timeline(f"m{i}-{anyio_backend}", [(0, "running"), (0.3, "done")])
+    urls = [server.job(f"m{i}-{anyio_backend}", [(0, "running"), (0.3, "done")], etag=False).url
             for i in range(20)]
     results: list[str] = []
     async with AsyncProgressClient(policy=AdaptivePolicy(0.1, 0.05, 0.2)) as client:
@@ -94,31 +92,11 @@ async def test_async_watch_many_jobs_share_one_pool(
     assert results == ["done"] * 20
 
 
-class _Stall(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "100")
-        self.end_headers()
-        self.wfile.write(b'{"status": ')
-        self.wfile.flush()
-        time.sleep(3)  # the rest never comes in time
-
-
 @pytest.fixture
-def stall_url() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Stall)
-    httpd.daemon_threads = True
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/jobs/1"
-    httpd.shutdown()
-    httpd.server_close()
+def stall_url(server: JobServer) -> str:
+    # The head promises 100 bytes; 11 come, and the rest never comes in time.
+    stall = Reply(200, b'{"status": ', {"Content-Length": "100"}, hold=3)
+    return server.script("stall", [stall]).url
 
 
 @pytest.mark.anyio

@@ -11,19 +11,19 @@ import pytest
 
 from progress_client import AdaptivePolicy, AsyncProgressClient
 from progress_client.cli import main
-from tests.scripted_sse import SSEServer
+from tests.kit import JobServer
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def server() -> Iterator[SSEServer]:
-    with SSEServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
 def test_cli_etag_304s_are_counted_and_grow_the_interval(
-    server: SSEServer, capsys: pytest.CaptureFixture[str]
+    server: JobServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.job("j", [(0, "queued"), (1.2, "done")])
     code = main(["wait", server.url("j"), "--json", "--initial", "0.1", "--step", "0.1",
@@ -47,7 +47,7 @@ def test_cli_etag_304s_are_counted_and_grow_the_interval(
 
 @pytest.mark.anyio
 async def test_async_304_reuses_the_last_status_and_no_validators_without_etag(
-    server: SSEServer,
+    server: JobServer,
 ) -> None:
     server.job("k", [(0, {"status": "running", "progress": 10}), (0.35, "done")])
     server.job("n", [(0, "running"), (0.2, "done")], etag=False)

@@ -22,7 +22,7 @@ from progress_client import (
     Update,
 )
 from progress_client._shared import SharedWait
-from tests.scripted_sse import SSEServer
+from tests.kit import JobServer
 
 pytestmark = pytest.mark.anyio
 
@@ -30,8 +30,8 @@ TICK = FixedPolicy(0.05)
 
 
 @pytest.fixture
-def server() -> Iterator[SSEServer]:
-    with SSEServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
@@ -45,7 +45,7 @@ def _pool_idle(client: AsyncProgressClient) -> bool:
 
 
 @pytest.mark.e2e
-async def test_two_waits_on_one_job_share_one_poll_loop(server: SSEServer) -> None:
+async def test_two_waits_on_one_job_share_one_poll_loop(server: JobServer) -> None:
     server.job("shared", [(0, "queued"), (0.25, "running"), (0.5, "done")], etag=False)
     server.job("solo", [(0, "queued"), (0.25, "running"), (0.5, "done")], etag=False)
     seen: dict[str, list[Update]] = {"a": [], "b": []}
@@ -70,7 +70,7 @@ async def test_two_waits_on_one_job_share_one_poll_loop(server: SSEServer) -> No
 
 
 @pytest.mark.e2e
-async def test_driver_leaving_hands_the_loop_over(server: SSEServer) -> None:
+async def test_driver_leaving_hands_the_loop_over(server: JobServer) -> None:
     server.job("handover", [(0, "queued"), (0.4, "done")], etag=False)
     url = server.url("handover")
     async with AsyncProgressClient(policy=TICK) as client:
@@ -101,7 +101,7 @@ async def test_driver_leaving_hands_the_loop_over(server: SSEServer) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the loop is backend-neutral: one run
-async def test_a_thousand_concurrent_waits_in_one_client(server: SSEServer) -> None:
+async def test_a_thousand_concurrent_waits_in_one_client(server: JobServer) -> None:
     urls = []
     for i in range(1000):
         server.job(f"m{i}", [(0, "queued"), (0.1, "done")], etag=False)
@@ -125,7 +125,7 @@ async def test_a_thousand_concurrent_waits_in_one_client(server: SSEServer) -> N
 
 
 @pytest.mark.e2e
-async def test_wait_many_and_as_completed_report_errors_in_place(server: SSEServer) -> None:
+async def test_wait_many_and_as_completed_report_errors_in_place(server: JobServer) -> None:
     def jobs(prefix: str) -> list[str]:
         server.job(f"{prefix}slow", [(0, "queued"), (0.4, "done")], etag=False)
         server.job(f"{prefix}fast", [(0, "queued"), (0.1, "done")], etag=False)
@@ -150,7 +150,7 @@ async def test_wait_many_and_as_completed_report_errors_in_place(server: SSEServ
 
 
 @pytest.mark.e2e
-async def test_leaving_as_completed_early_cancels_the_rest(server: SSEServer) -> None:
+async def test_leaving_as_completed_early_cancels_the_rest(server: JobServer) -> None:
     server.job("quick", [(0, "done")], etag=False)
     server.job("never", [(0, "queued")], etag=False)
     async with AsyncProgressClient(policy=TICK) as client:
@@ -163,7 +163,7 @@ async def test_leaving_as_completed_early_cancels_the_rest(server: SSEServer) ->
 
 
 @pytest.mark.e2e
-async def test_cancellation_stops_at_once_and_leaks_no_connection(server: SSEServer) -> None:
+async def test_cancellation_stops_at_once_and_leaks_no_connection(server: JobServer) -> None:
     server.job("stuck", [(0, "queued")], etag=False)
     server.job("stuck-sse", [(0, "queued")])
     async with AsyncProgressClient(policy=FixedPolicy(5.0)) as client:
@@ -176,7 +176,7 @@ async def test_cancellation_stops_at_once_and_leaks_no_connection(server: SSESer
             assert _pool_idle(client)
 
 
-def test_sync_wait_many_runs_on_threads(server: SSEServer) -> None:
+def test_sync_wait_many_runs_on_threads(server: JobServer) -> None:
     for i in range(20):
         server.job(f"s{i}", [(0, "queued"), (0.2, "done")], etag=False)
     urls = [server.url(f"s{i}") for i in range(20)] + [server.url("nope")]

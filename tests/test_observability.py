@@ -16,7 +16,7 @@ from progress_client import (
     ProgressClient,
     RequestEvent,
 )
-from tests.scripted_sse import SSEServer
+from tests.kit import JobServer
 
 pytestmark = pytest.mark.e2e
 TICK = FixedPolicy(0.05)
@@ -24,17 +24,16 @@ SECRET = "Bearer sk_live_abcdefghijklmnop1234"
 
 
 @pytest.fixture
-def server() -> Iterator[SSEServer]:
-    with SSEServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
 def test_debug_line_per_request_without_secrets(
-    server: SSEServer, caplog: pytest.LogCaptureFixture
+    server: JobServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.job("log", [(0, "queued"), (0.12, "done")])
     url = server.url("log").replace("http://", "http://bob:pa55word@") + "?token=t0psecret"
-    server.jobs["log?token=t0psecret"] = server.jobs["log"]
     caplog.set_level(logging.DEBUG, logger="progress_client")
     with ProgressClient(policy=TICK, headers={"Authorization": SECRET}) as client:
         result = client.wait(url, timeout=10)
@@ -47,7 +46,7 @@ def test_debug_line_per_request_without_secrets(
         assert secret not in text
 
 
-def test_fallback_is_logged_at_info(server: SSEServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_fallback_is_logged_at_info(server: JobServer, caplog: pytest.LogCaptureFixture) -> None:
     server.job("fb", [(0, "done")], events_status=404)
     caplog.set_level(logging.INFO, logger="progress_client")
     with ProgressClient(policy=TICK) as client:
@@ -57,7 +56,7 @@ def test_fallback_is_logged_at_info(server: SSEServer, caplog: pytest.LogCapture
 
 
 @pytest.mark.anyio
-async def test_hooks_see_every_request_and_change(server: SSEServer) -> None:
+async def test_hooks_see_every_request_and_change(server: JobServer) -> None:
     server.job("hk", [(0, "queued"), (0.1, "running"), (0.2, "done")])
     server.job("hk-sse", [(0, "queued"), (0.1, "done")])
     requests: list[RequestEvent] = []
@@ -78,7 +77,7 @@ async def test_hooks_see_every_request_and_change(server: SSEServer) -> None:
 
 
 def test_a_failing_hook_is_logged_and_ignored(
-    server: SSEServer, caplog: pytest.LogCaptureFixture
+    server: JobServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.job("boom", [(0, "queued"), (0.1, "done")])
 

@@ -9,7 +9,7 @@ import pytest
 
 from progress_client import AsyncProgressClient, ProgressClient
 
-from .scripted import Reply, ScriptedServer
+from .kit import JobServer, Reply
 
 SECRET_HEADERS = {
     "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
@@ -22,21 +22,21 @@ HARMLESS = {"X-Trace-Id": "trace-42", "Accept-Language": "en"}
 
 
 @pytest.fixture
-def two_origins() -> Iterator[tuple[ScriptedServer, ScriptedServer]]:
-    with ScriptedServer() as a, ScriptedServer() as b:
+def two_origins() -> Iterator[tuple[JobServer, JobServer]]:
+    with JobServer() as a, JobServer() as b:
         yield a, b
 
 
-def _setup(a: ScriptedServer, b: ScriptedServer, name: str, *, cross: bool) -> str:
+def _setup(a: JobServer, b: JobServer, name: str, *, cross: bool) -> str:
     target = b if cross else a
-    final = target.script(f"{name}-final", [Reply(200, {"status": "done"})])
-    return a.script(name, [Reply(302, b"", {"Location": final})])
+    final = target.script(f"{name}-final", [Reply(200, {"status": "done"})]).url
+    return a.script(name, [Reply(302, b"", {"Location": final})]).url
 
 
-def _check(a: ScriptedServer, b: ScriptedServer, name: str, *, cross: bool) -> None:
-    first = a.requests_for(name)[0].headers
+def _check(a: JobServer, b: JobServer, name: str, *, cross: bool) -> None:
+    first = a.requests(f"/jobs/{name}")[0].headers
     target = b if cross else a
-    hop = target.requests_for(f"{name}-final")[0].headers
+    hop = target.requests(f"/jobs/{name}-final")[0].headers
     for header, value in SECRET_HEADERS.items():
         assert first[header.lower()] == value
         if cross:
@@ -51,7 +51,7 @@ def _check(a: ScriptedServer, b: ScriptedServer, name: str, *, cross: bool) -> N
 
 
 @pytest.mark.parametrize("cross", [True, False], ids=["cross-origin", "same-origin"])
-def test_sync_redirect(two_origins: tuple[ScriptedServer, ScriptedServer], cross: bool) -> None:
+def test_sync_redirect(two_origins: tuple[JobServer, JobServer], cross: bool) -> None:
     a, b = two_origins
     url = _setup(a, b, "sync", cross=cross)
     with ProgressClient(headers={**SECRET_HEADERS, **HARMLESS}) as client:
@@ -62,7 +62,7 @@ def test_sync_redirect(two_origins: tuple[ScriptedServer, ScriptedServer], cross
 @pytest.mark.anyio
 @pytest.mark.parametrize("cross", [True, False], ids=["cross-origin", "same-origin"])
 async def test_async_redirect(
-    two_origins: tuple[ScriptedServer, ScriptedServer], cross: bool, anyio_backend: str
+    two_origins: tuple[JobServer, JobServer], cross: bool, anyio_backend: str
 ) -> None:
     a, b = two_origins
     name = f"async-{anyio_backend}"

@@ -25,15 +25,15 @@ from progress_client import (
 from progress_client._resume import decode_token, encode_token, public_url
 from progress_client.cli import main
 from tests.enginekit import Driven
-from tests.scripted_sse import SSEServer
+from tests.kit import JobServer
 
 URL = "https://api.example.test/jobs/42"
 SECRET_URL = "https://alice:hunter2@api.example.test/jobs/42?token=s3cr3t&page=1"
 
 
 @pytest.fixture
-def server() -> Iterator[SSEServer]:
-    with SSEServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
@@ -157,7 +157,7 @@ def test_any_edit_is_refused_or_harmless(data: st.DataObject) -> None:
 
 
 @pytest.mark.e2e
-def test_timed_out_wait_resumed_reports_both_parts(server: SSEServer) -> None:
+def test_timed_out_wait_resumed_reports_both_parts(server: JobServer) -> None:
     server.job("r", [(0, "queued"), (0.5, "done")])
     with ProgressClient(policy=FixedPolicy(0.1)) as client:
         with pytest.raises(PollTimeout) as cut:
@@ -175,7 +175,7 @@ def test_timed_out_wait_resumed_reports_both_parts(server: SSEServer) -> None:
 
 @pytest.mark.e2e
 def test_cli_prints_the_token_and_resumes(
-    server: SSEServer, capsys: pytest.CaptureFixture[str]
+    server: JobServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.job("c", [(0, "queued"), (0.5, "done")])
     args = ["wait", server.url("c"), "--json", "--initial", "0.1", "--step", "0", "--max", "0.1"]
@@ -192,7 +192,7 @@ def test_cli_prints_the_token_and_resumes(
 
 @pytest.mark.e2e
 @pytest.mark.anyio
-async def test_async_sse_resume_sends_last_event_id(server: SSEServer) -> None:
+async def test_async_sse_resume_sends_last_event_id(server: JobServer) -> None:
     server.job("s", [(0, "queued"), (0.4, "done")])
     url, events = server.url("s"), server.events_url("s")
     async with AsyncProgressClient() as client:

@@ -29,14 +29,14 @@ from progress_client._sse import (
     valid_event_id,
 )
 from progress_client.cli import main
-from tests.scripted_sse import SSEServer
+from tests.kit import JobServer
 
 FAST = FixedPolicy(0.05)
 
 
 @pytest.fixture
-def server() -> Iterator[SSEServer]:
-    with SSEServer() as s:
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
         yield s
 
 
@@ -151,7 +151,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str,
 
 @pytest.mark.e2e
 def test_cli_sse_job_costs_at_most_two_requests(
-    server: SSEServer, capsys: pytest.CaptureFixture[str]
+    server: JobServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.job("a", [(0, "queued"), (0.3, "running"), (0.6, "done")])
     code, out = _cli(capsys, server.url("a"), "--events", server.events_url("a"))
@@ -164,7 +164,7 @@ def test_cli_sse_job_costs_at_most_two_requests(
 
 @pytest.mark.e2e
 def test_cli_cut_stream_reconnects_with_last_event_id(
-    server: SSEServer, capsys: pytest.CaptureFixture[str]
+    server: JobServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.job("b", [(0, "queued"), (0.3, "running"), (0.5, "done")], cut_after=1)
     code, out = _cli(capsys, server.url("b"), "--events", server.events_url("b"))
@@ -181,7 +181,7 @@ def test_cli_cut_stream_reconnects_with_last_event_id(
 @pytest.mark.parametrize("failure", [{"events_status": 404},
                                      {"events_type": "application/json"}])
 def test_cli_unusable_stream_falls_back_to_polling(
-    server: SSEServer, capsys: pytest.CaptureFixture[str], failure: dict[str, object]
+    server: JobServer, capsys: pytest.CaptureFixture[str], failure: dict[str, object]
 ) -> None:
     server.job("c", [(0, "queued"), (0.2, "done")], **failure)
     code, out = _cli(capsys, server.url("c"), "--events", server.events_url("c"))
@@ -195,7 +195,7 @@ def test_cli_unusable_stream_falls_back_to_polling(
 
 
 @pytest.mark.e2e
-def test_final_status_seen_within_100ms_of_the_event(server: SSEServer) -> None:
+def test_final_status_seen_within_100ms_of_the_event(server: JobServer) -> None:
     job = server.job("d", [(0, "queued"), (0.2, "running"), (0.4, "done")])
     seen: dict[str, float] = {}
     with ProgressClient() as client:
@@ -207,7 +207,7 @@ def test_final_status_seen_within_100ms_of_the_event(server: SSEServer) -> None:
 
 
 @pytest.mark.e2e
-def test_stream_that_keeps_failing_falls_back(server: SSEServer) -> None:
+def test_stream_that_keeps_failing_falls_back(server: JobServer) -> None:
     with socket.socket() as s:  # a port with nothing listening: every connection refused
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/events"
@@ -222,7 +222,7 @@ def test_stream_that_keeps_failing_falls_back(server: SSEServer) -> None:
 
 
 @pytest.mark.e2e
-def test_oversized_event_falls_back_to_polling(server: SSEServer) -> None:
+def test_oversized_event_falls_back_to_polling(server: JobServer) -> None:
     server.job("f", [(0, "queued"), (0.1, "done")], raw_prefix=b": " + b"x" * 5000)
     with ProgressClient(policy=FAST, max_body=1000) as client:
         result = client.wait(server.url("f"), events_url=server.events_url("f"), timeout=10)
@@ -239,7 +239,7 @@ def test_events_url_without_httpx_sse_is_a_clear_error(
 
 @pytest.mark.e2e
 @pytest.mark.anyio
-async def test_async_sse_happy_path_and_resume(server: SSEServer) -> None:
+async def test_async_sse_happy_path_and_resume(server: JobServer) -> None:
     server.job("g", [(0, "queued"), (0.2, "running"), (0.4, "done")], cut_after=2)
     async with AsyncProgressClient(policy=FAST) as client:
         updates = [u async for u in client.watch(server.url("g"),
@@ -254,7 +254,7 @@ async def test_async_sse_happy_path_and_resume(server: SSEServer) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.anyio
-async def test_async_404_stream_falls_back(server: SSEServer) -> None:
+async def test_async_404_stream_falls_back(server: JobServer) -> None:
     server.job("h", [(0, "queued"), (0.15, "done")], events_status=404)
     async with AsyncProgressClient(policy=FAST) as client:
         result = await client.wait(server.url("h"), events_url=server.events_url("h"),
