@@ -10,12 +10,20 @@
 - The module's pure schedule gives the shared vectors' delays (tests/vectors/schedule.json).
 - An AbortSignal stops everything; a failed job rejects with JobFailed; a stream that cannot be
   opened falls back to polling.
-- ``progress-client demo --web`` renders (tests/test_demo_web.py).
+- ``progress-client demo --web`` renders a whole run, and a screenshot is taken
+  (``PROGRESS_CLIENT_SCREENSHOTS=benchmarks/results`` keeps it as demo-web.png there; the
+  README shows that file); Ctrl-C stops the demo with exit 0.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -329,6 +337,61 @@ def test_failed_job_unknown_job_and_stream_fallback(
     fell_back = page.evaluate(OUTCOME, [f"{base}/fallback-1", f"{base}/fallback-1"])
     assert fell_back == {"ok": "done"}
     page.close()
+
+
+# -- progress-client demo --web ---------------------------------------------------------------
+
+DEMO_SPEED = 60  # a 5-minute job in 5 s
+
+
+def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise AssertionError(f"demo --web printed nothing in {timeout:g} s")
+    return proc.stdout.readline()
+
+
+def test_demo_web_renders_a_whole_run(browser: BrowserContext, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "progress_client", "demo", "--web", "--speed", str(DEMO_SPEED),
+         "--seconds", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = _first_line(proc, 20)
+        match = re.search(r"open (http://127\.0\.0\.1:\d+/demo)", line)
+        assert match, line
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(match.group(1))
+        page.wait_for_function("document.body.dataset.state === 'done'", timeout=30_000)
+        cards = page.eval_on_selector_all(".card", "cs => cs.map(c => c.innerText)")
+        rows = page.eval_on_selector_all(
+            "#summary tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))")
+        shots = Path(os.environ.get("PROGRESS_CLIENT_SCREENSHOTS") or tmp_path)
+        shot = shots / "demo-web.png"
+        page.screenshot(path=str(shot), full_page=True)
+        page.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert errors == []
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopped" in err
+    assert "started" in out
+    # Every strategy saw the job end; the table has one row per strategy that ran.
+    assert len(cards) == 4 and all("saw completed" in c or "not offered" in c for c in cards)
+    table = {r[0]: r for r in rows[1:]}
+    assert {"adaptive", "fixed 1 s", "SSE"} <= set(table)
+    requests = {name: int(r[1]) for name, r in table.items()}
+    assert requests["SSE"] == 1
+    assert requests["adaptive"] < requests["fixed 1 s"] / 3
+    assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"\ndemo --web at {DEMO_SPEED}x: requests {requests}; screenshot {shot}")
 
 
 # -- last: the 10 s after the terminal event ------------------------------------------------

@@ -61,6 +61,9 @@ def test_demo_text_output_exits_zero() -> None:
         (["demo", "--seconds", "5", "--speed", "10"], "not both"),
         (["demo", "--speed", "5000"], "speed must be"),
         (["demo", "--seconds", "0"], "--seconds must be > 0"),
+        (["demo", "--web", "--json"], "--json is for the terminal demo"),
+        (["demo", "--web", "--speed", "5000"], "speed must be"),
+        (["demo", "--web", "--port", "70000"], "--port must be 0-65535"),
     ],
 )
 def test_demo_usage_errors(

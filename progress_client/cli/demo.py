@@ -1,6 +1,7 @@
 """``progress-client demo``: the whole system in one command. A status server on a free
 loopback port (memory store), a simulated worker making a 5-minute video in accelerated time,
-and two pollers side by side (adaptive and a fixed 1 s), then what each one cost."""
+and two pollers side by side (adaptive and a fixed 1 s), then what each one cost. With
+``--web`` the same server and worker are watched from a web page instead (``demo_web.py``)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from .._async import AsyncProgressClient
-from .._errors import PollError
+from .. import AdaptivePolicy, AsyncProgressClient, FixedPolicy, Policy, PollError, sanitize
 from .._plan import PlanInputs, monthly
-from .._policy import AdaptivePolicy, FixedPolicy, Policy
-from .._sanitize import sanitize
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ._common import positive_float
 from .serve import missing_server_extra
@@ -32,7 +30,10 @@ from .serve import missing_server_extra
 if TYPE_CHECKING:
     from ..server import Store
 
-__all__ = ["JOB_SECONDS", "STEPS", "add_parser", "run"]
+__all__ = [
+    "FINAL", "JOB_SECONDS", "STATUSES", "STEPS", "Run", "add_parser", "month_figures", "run",
+    "setup_job", "worker",
+]
 
 #: The simulated job, in real seconds: a 5-minute video, as in the write-up.
 STEPS: tuple[tuple[str, float], ...] = (
@@ -57,14 +58,21 @@ def add_parser(sub: Any) -> None:
         help="see the whole system run: server, worker, adaptive vs fixed 1 s polling",
         description=f"Start a status server on a free 127.0.0.1 port, run a simulated "
         f"{JOB_SECONDS / 60:g}-minute job in accelerated time, wait on it with adaptive "
-        "polling and a fixed 1 s poller side by side, and compare what they cost.",
+        "polling and a fixed 1 s poller side by side, and compare what they cost. With --web, "
+        "serve a page that watches each job four ways (adaptive, fixed 1 s, SSE, "
+        "long-polling) with the browser module.",
     )
     p.add_argument("--seconds", type=positive_float, default=None,
-                   help=f"how long the demo runs (default {DEFAULT_WALL_SECONDS:g} s)")
+                   help=f"how long the demo runs (default {DEFAULT_WALL_SECONDS:g} s; with "
+                   "--web: stop serving after this long, default until Ctrl-C)")
     p.add_argument("--speed", type=positive_float, default=None,
                    help=f"time acceleration (default {JOB_SECONDS / DEFAULT_WALL_SECONDS:g}x; "
-                   "instead of --seconds)")
+                   "instead of --seconds, except with --web)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--web", action="store_true",
+                   help="serve the demo as a web page on 127.0.0.1 and print its URL")
+    p.add_argument("--port", type=int, default=0,
+                   help="with --web: the port to serve on (default: a free one)")
     p.set_defaults(run=run)
 
 
@@ -105,7 +113,7 @@ def _speed(args: argparse.Namespace) -> float | str:
     return speed
 
 
-async def _worker(store: Store, job_id: str, run: Run, log: Callable[[str], None]) -> None:
+async def worker(store: Store, job_id: str, run: Run, log: Callable[[str], None]) -> None:
     """A worker writing through the store API, on an absolute schedule so sleeps do not drift."""
     t0 = run.started = time.monotonic()
     elapsed = 0.0
@@ -181,14 +189,22 @@ def _live_table(run: Run, watchers: Sequence[Watcher]) -> Table:
     return table
 
 
+def month_figures(requests: int) -> tuple[int, float, PlanInputs]:
+    """What ``requests`` per job come to in a month (the planner's arithmetic: default
+    workload, worker requests included) and their share of the monthly limit, in percent."""
+    inputs = PlanInputs()
+    per_month = monthly(requests, jobs_per_day=inputs.jobs_per_day, days=inputs.days,
+                        processing_requests=inputs.processing_requests)
+    return per_month, round(100 * per_month / inputs.monthly_limit, 1), inputs
+
+
 def _results(run: Run, watchers: Sequence[Watcher]) -> dict[str, Any]:
     inputs = PlanInputs()
     baseline = watchers[-1]
     rows = []
     for w in watchers:
         lags = _lags(w, run)
-        per_month = monthly(w.requests, jobs_per_day=inputs.jobs_per_day, days=inputs.days,
-                            processing_requests=inputs.processing_requests)
+        per_month, percent_of_limit, _ = month_figures(w.requests)
         rows.append({
             "strategy": w.label,
             "policy": w.policy.name + f" / {run.speed:g}",
@@ -199,7 +215,7 @@ def _results(run: Run, watchers: Sequence[Watcher]) -> dict[str, Any]:
             "mean_lag_s": round(sum(lags) / len(lags), 2) if lags else None,
             "max_lag_s": round(max(lags), 2) if lags else None,
             "per_month": per_month,
-            "percent_of_limit": round(100 * per_month / inputs.monthly_limit, 1),
+            "percent_of_limit": percent_of_limit,
             "error": w.error,
         })
     return {
@@ -239,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
     missing = missing_server_extra("demo")
     if missing is not None:
         return missing
+    if args.web:
+        return _run_web(args)
     speed = _speed(args)
     if isinstance(speed, str):
         print(f"progress-client demo: error: {speed}", file=sys.stderr)
@@ -273,13 +291,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             out.print(f"status server: {url}  (SSE: {url}/events)", markup=False)
         # The job exists before anyone polls it; an unknown job is a 404.
-        server.call(_setup, store, job_id)
+        server.call(setup_job, store, job_id)
 
         def start_worker() -> Future[None]:
-            return server.portal.start_task_soon(_worker, store, job_id, run_state, log)
+            return server.portal.start_task_soon(worker, store, job_id, run_state, log)
 
-        worker = _poll(url, watchers, run_state, log, live_on, out, start_worker)
-        worker.result(timeout=30)
+        working = _poll(url, watchers, run_state, log, live_on, out, start_worker)
+        working.result(timeout=30)
     results = _results(run_state, watchers)
     failed = [w for w in watchers if w.error is not None]
     if args.json:
@@ -298,7 +316,22 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
-async def _setup(store: Store, job_id: str) -> None:
+def _run_web(args: argparse.Namespace) -> int:
+    if args.json:
+        print("progress-client demo: error: --json is for the terminal demo, not --web",
+              file=sys.stderr)
+        return EXIT_USAGE
+    speed = args.speed if args.speed is not None else JOB_SECONDS / DEFAULT_WALL_SECONDS
+    if not (math.isfinite(speed) and 0.5 <= speed <= 1000):
+        print("progress-client demo: error: the speed must be from 0.5x to 1000x",
+              file=sys.stderr)
+        return EXIT_USAGE
+    from .demo_web import run_web
+
+    return run_web(args, float(speed))
+
+
+async def setup_job(store: Store, job_id: str) -> None:
     # Technical settings only; an owner id (opaque) is stored but never served.
     await store.set_metadata(job_id, model="sdxl", duration=JOB_SECONDS, format="mp4",
                              resolution="1920x1080")

@@ -258,8 +258,8 @@ class Waiter {
   // A status document, from a poll or an event: tell the caller; end on a terminal status.
   observe(doc, reading, info) {
     this.last = { doc, status: reading.status };
-    this.o.onUpdate?.(doc, { ...info, status: reading.status, terminal: !!reading.outcome,
-      requests: this.requests, mode: this.mode });
+    this.o.onUpdate?.(doc, { mode: this.mode, ...info, status: reading.status,
+      terminal: !!reading.outcome, requests: this.requests });
     if (reading.outcome === "succeeded") {
       this.stop();
       this.resolve(doc);
@@ -306,10 +306,11 @@ class Waiter {
   }
 
   receive(response, code, text) {
+    const applied = /(^|,)\s*wait\b/i.test(response?.headers.get("Preference-Applied") ?? "");
+    const held = this.schedule.longPoll && applied;  // the server held this poll
     const step = (key) => nextDelay(this.schedule, {
       status: code, key, retryAfter: response?.headers.get("Retry-After") ?? null,
-      preferenceApplied: /(^|,)\s*wait\b/i.test(response?.headers.get("Preference-Applied")
-        ?? "") }, { ...this.o, nowMs: Date.now() });
+      preferenceApplied: applied }, { ...this.o, nowMs: Date.now() });
     if (isTransient(code)) {
       this.errors += 1;
       if (this.errors >= this.o.maxErrors) {
@@ -324,7 +325,7 @@ class Waiter {
           + " was not conditional", { httpStatus: 304 });
       }
       this.errors = 0;
-      return this.next(step(null), this.last.doc, this.read(this.last.doc), true);
+      return this.next(step(null), this.last.doc, this.read(this.last.doc), true, held);
     }
     if (code < 200 || code > 299) {
       const what = code === 404 || code === 410 ? ": the job is unknown or its record expired"
@@ -345,17 +346,16 @@ class Waiter {
     this.errors = 0;
     const etag = response.headers.get("ETag");
     if (etag) this.etag = etag;
-    return this.next(step(reading.key), doc, reading, false);
+    return this.next(step(reading.key), doc, reading, false, held);
   }
 
   read(doc) { return readStatus(doc, this.words); }
 
-  next(step, doc, reading, notModified) {
+  next(step, doc, reading, notModified, held) {
     this.schedule = step.state;
-    const nextDelaySeconds = reading.outcome ? null : step.delay;
-    if (this.observe(doc, reading, { changed: step.changed, notModified, nextDelay: nextDelaySeconds })) {
-      this.later(step);
-    }
+    const info = { changed: step.changed, notModified, nextDelay: reading.outcome ? null
+      : step.delay, mode: held ? "long-poll" : this.mode };
+    if (this.observe(doc, reading, info)) this.later(step);
   }
 
   later(step) {
