@@ -40,14 +40,16 @@ class PlannedRequest:
     json: Any = None
 
 
-def status_url(profile: Profile, start: Seen) -> str | None:
+def status_url(profile: Profile, start: Seen | None) -> str | None:
     """The status URL found in the start response (None: the profile cannot follow it)."""
-    if profile.start is None:
+    if profile.start is None or start is None:
         return None
     return find_url(profile.start.status_url, start=start, status=None)
 
 
-def result_request(profile: Profile, *, start: Seen | None, status: Seen) -> PlannedRequest | None:
+def result_request(
+    profile: Profile, *, start: Seen | None, status: Seen | None
+) -> PlannedRequest | None:
     """The GET that fetches the result (``kind = "url"``), or None: then the result is the final
     status document (``document``), the final body itself (``body``), or nothing (``none``)."""
     if profile.result.kind != "url":
