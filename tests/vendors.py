@@ -10,8 +10,8 @@ A job is a script (``server.script(vendor, phases)``): a list of phases, one ser
 request (the last one repeats), or one per ``at`` second when the phases are
 ``Step(at=...)``. A phase is a word (the vendor's skeleton with that status), a dict merged
 into the skeleton (a trap: ``{"status": "completed", "conclusion": "failure"}``), or a raw
-``Step`` (a code, headers, bytes). Every
-request is counted: ``job.polls``, ``job.results``, ``job.cancels``, ``server.starts``.
+``Step`` (a code, headers, bytes). Every request is counted: ``job.polls``,
+``job.results``, ``job.cancels``, ``server.starts``, ``server.start_bodies``.
 """
 
 from __future__ import annotations
