@@ -65,14 +65,17 @@ const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "
   "dec"];
 const MON = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)";
 const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
-const IMF_FIXDATE = new RegExp(`^(?:mon|tue|wed|thu|fri|sat|sun), (\\d{2}) ${MON} (\\d{4}) ${TIME} GMT$`, "i");
-const RFC850 = new RegExp(`^(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday), (\\d{2})-${MON}-(\\d{2}) ${TIME} GMT$`, "i");
-const ASCTIME = new RegExp(`^(?:mon|tue|wed|thu|fri|sat|sun) ${MON} ([ \\d]\\d) ${TIME} (\\d{4})$`, "i");
+const DAY = "(?:mon|tue|wed|thu|fri|sat|sun)";
+const WEEKDAY = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)";
+const whole = (pattern) => new RegExp(`^${pattern}$`, "i");
+const IMF_FIXDATE = whole(`${DAY}, (\\d{2}) ${MON} (\\d{4}) ${TIME} GMT`);
+const RFC850 = whole(`${WEEKDAY}, (\\d{2})-${MON}-(\\d{2}) ${TIME} GMT`);
+const ASCTIME = whole(`${DAY} ${MON} ([ \\d]\\d) ${TIME} (\\d{4})`);
 
 function utc(year, month, day, h, m, s) {
   const [y, mo, d, hh, mm, ss] = [year, month, day, h, m, s].map(Number);
-  if (hh > 23 || mm > 59 || ss > 60) return null;
-  const ms = Date.UTC(y, mo, d, hh, mm, Math.min(ss, 59));
+  if (hh > 23 || mm > 59 || ss > 59) return null;
+  const ms = Date.UTC(y, mo, d, hh, mm, ss);
   const check = new Date(ms);
   return check.getUTCDate() === d && check.getUTCMonth() === mo ? ms : null;
 }
@@ -88,7 +91,7 @@ export function parseHttpDate(text) {
       m[4], m[5], m[6]);
   }
   m = ASCTIME.exec(text);
-  if (m) return utc(m[7], MONTHS.indexOf(m[1].toLowerCase()), m[2].trim(), m[3], m[4], m[5]);
+  if (m) return utc(m[6], MONTHS.indexOf(m[1].toLowerCase()), m[2].trim(), m[3], m[4], m[5]);
   return null;
 }
 
@@ -289,7 +292,8 @@ class Waiter {
         headers, cache: this.noStore ? "force-cache" : "no-store",
         credentials: this.o.credentials ?? "same-origin", signal: ctl.signal });
       if (response.ok || response.status === 304) {
-        this.noStore = /(^|,)\s*no-store\s*(,|$)/i.test(response.headers.get("Cache-Control") ?? "");
+        const control = response.headers.get("Cache-Control") ?? "";
+        this.noStore = /(^|,)\s*no-store\s*(,|$)/i.test(control);
       }
       if (response.ok) text = await response.text();
     } catch (error) {
