@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -55,13 +55,14 @@ class ReadStream:
 @dataclass(frozen=True)
 class Stop:
     """The wait is over for this caller. ``error`` is the exception to raise (``None`` on
-    success)."""
+    success); ``result`` the job's result when one was fetched (``run``)."""
 
     outcome: Outcome
     status: JobStatus | None
     document: BaseModel | None
     error: PollError | None
     report: PollReport
+    result: Any = None
 
 
 Action = Request | Sleep | ReadStream | Stop

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,8 +24,9 @@ from pydantic import BaseModel
 
 from . import _many
 from ._actions import ReadStream, Request, Sleep, Stop, Update
-from ._base import ClientBase
+from ._base import Call, ClientBase, ProfileArg
 from ._config import DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT
+from ._errors import ResponseTooLarge
 from ._http import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_REDIRECTS,
@@ -35,7 +38,7 @@ from ._http import (
 from ._models import Reader
 from ._observer import ChangeHook, RequestHook
 from ._policy import Policy
-from ._results import JobOutcome, WaitResult, finish
+from ._results import MAX_RESULT, JobOutcome, WaitResult, decode_result, finish, result_too_large
 from ._shared import SharedWait, Subscriber
 
 __all__ = ["AsyncProgressClient"]
@@ -77,6 +80,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         sse_max_failures: int = 3,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        profile: ProfileArg | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
@@ -87,7 +91,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             max_body=max_body, request_timeout=request_timeout, conditional=conditional,
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
-            on_request=on_request, on_change=on_change,
+            on_request=on_request, on_change=on_change, profile=profile,
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
@@ -111,25 +115,23 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def wait(
         self, url: str, *, timeout: float | None = None, events_url: str | None = None,
-        resume: str | None = None,
+        resume: str | None = None, profile: ProfileArg | None = None,
+        cancel_on_exit: bool = False,
     ) -> WaitResult:
         """Wait until the job at ``url`` ends; see ``ProgressClient.wait``."""
-        stop: Stop | None = None
-        async with aclosing(self._run(url, timeout, events_url, resume)) as items:
-            async for item in items:
-                if isinstance(item, Stop):
-                    stop = item
-        assert stop is not None
-        return finish(stop)
+        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
+        return await self._complete(call, timeout)
 
     async def watch(
         self, url: str, *, timeout: float | None = None, events_url: str | None = None,
-        resume: str | None = None,
+        resume: str | None = None, profile: ProfileArg | None = None,
+        cancel_on_exit: bool = False,
     ) -> AsyncIterator[Update]:
         """Yield an ``Update`` for every status seen; the last one is terminal. Raises like
         ``wait`` when the job fails or the wait cannot go on."""
+        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
         stop: Stop | None = None
-        async with aclosing(self._run(url, timeout, events_url, resume)) as items:
+        async with aclosing(self._run(call, timeout)) as items:
             async for item in items:
                 if isinstance(item, Stop):
                     stop = item
@@ -138,39 +140,65 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         assert stop is not None
         finish(stop)
 
+    async def run(
+        self, url: str, *, method: str = "POST", json: Any = None, data: Any = None,
+        headers: Mapping[str, str] | None = None, profile: ProfileArg | None = None,
+        status_url: str | None = None, timeout: float | None = None,
+        output: str | os.PathLike[str] | None = None, cancel_on_exit: bool = False,
+    ) -> WaitResult:
+        """Start a job, wait on it, fetch its result; see ``ProgressClient.run``."""
+        call = self._run_call(
+            url, method=method, json=json, data=data, headers=headers, profile=profile,
+            status_url=status_url, output=output, cancel_on_exit=cancel_on_exit,
+        )
+        return await self._complete(call, timeout)
+
     async def wait_many(
-        self, urls: Iterable[str], *, timeout: float | None = None
+        self, urls: Iterable[str], *, timeout: float | None = None,
+        profile: ProfileArg | None = None,
     ) -> list[JobOutcome]:
         """Wait on every URL at once (each with its own ``timeout``); one ``JobOutcome`` per
         URL, in order, errors included (never raised)."""
-        return await _many.wait_many(functools.partial(self.wait, timeout=timeout), urls)
+        wait = functools.partial(self.wait, timeout=timeout, profile=profile)
+        return await _many.wait_many(wait, urls)
 
     def as_completed(
-        self, urls: Iterable[str], *, timeout: float | None = None
+        self, urls: Iterable[str], *, timeout: float | None = None,
+        profile: ProfileArg | None = None,
     ) -> AbstractAsyncContextManager[AsyncIterator[JobOutcome]]:
         """``async with client.as_completed(urls) as done: async for outcome in done: ...``
         gives each job's ``JobOutcome`` as it finishes; leaving the block cancels the rest."""
-        return _many.as_completed(functools.partial(self.wait, timeout=timeout), urls)
+        wait = functools.partial(self.wait, timeout=timeout, profile=profile)
+        return _many.as_completed(wait, urls)
 
     # -- one caller's loop over a shared wait ------------------------------------------------
 
+    async def _complete(self, call: Call, timeout: float | None) -> WaitResult:
+        stop: Stop | None = None
+        async with aclosing(self._run(call, timeout)) as items:
+            async for item in items:
+                if isinstance(item, Stop):
+                    stop = item
+        assert stop is not None
+        return finish(stop, call.status_url)
+
     async def _run(
-        self, url: str, timeout: float | None, events_url: str | None, resume: str | None
+        self, call: Call, timeout: float | None
     ) -> AsyncGenerator[Update | Stop, None]:
-        url, events = self._targets(url, events_url)
         deadline = None if timeout is None else anyio.current_time() + timeout
-        sub = _Waiter(deadline)
-        shared = self._waits.join(
-            (url, events), sub, functools.partial(self._engine, url, events, resume),
-            resume=resume is not None,
-        )
+        sub = _Waiter(deadline, call.output)
+        shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
+        stop: Stop | None = None
         try:
-            while True:
-                while sub.queue:
+            while stop is None:
+                while sub.queue and stop is None:
                     item = sub.queue.popleft()
-                    yield item
                     if isinstance(item, Stop):
-                        return
+                        stop = item
+                    else:
+                        yield item
+                if stop is not None:
+                    break
                 if shared.driver is sub:
                     await self._step(shared, sub)
                     continue
@@ -178,12 +206,23 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     continue
                 left = math.inf if deadline is None else deadline - anyio.current_time()
                 if left <= 0:
-                    yield shared.timeout(anyio.current_time())
-                    return
+                    stop = shared.timeout(anyio.current_time())
+                    break
                 with anyio.move_on_after(left):
                     await sub.wait()
+            if stop.outcome == "timeout" and call.cancel_on_exit and stop.error is not None:
+                stop.error.cancelled_remote = await self._cancel_remote(shared, sub)
+                stop.error.report = shared.engine.report()
+        except BaseException as exc:
+            if call.cancel_on_exit and not isinstance(exc, GeneratorExit):
+                exc.cancelled_remote = await self._cancel_remote(  # type: ignore[attr-defined]
+                    shared, sub
+                )
+            raise
         finally:
+            call.status_url = shared.engine.url
             await self._leave(shared, sub)
+        yield stop
 
     async def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
         if shared.driver is sub and shared.connection is not None:
@@ -191,6 +230,19 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             with shared.lock:
                 shared.engine.interrupt(anyio.current_time())
         self._waits.leave(shared, sub)
+
+    async def _cancel_remote(self, shared: SharedWait, sub: Subscriber) -> bool | None:
+        """Send the remote job's cancel request once (within 5 s), for the last caller,
+        even while the caller is being cancelled."""
+        with shared.lock:
+            if shared.subscribers != [sub] or shared.connection is not None:
+                return None
+            request = shared.engine.cancel_request(anyio.current_time())
+        if request is None:
+            return None
+        with anyio.CancelScope(shield=True):
+            await self._send(shared, request, None)
+        return shared.engine.cancelled_remote
 
     # -- the driver's steps ------------------------------------------------------------------
 
@@ -208,12 +260,15 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         elif action.purpose == "stream":
             await self._open(shared, action, sub.deadline)
         else:
-            await self._send(shared, action, sub.deadline)
+            await self._send(shared, action, sub.deadline, getattr(sub, "output", None))
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
 
-    async def _send(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
+    async def _send(
+        self, shared: SharedWait, request: Request, deadline: float | None,
+        output: Path | None = None,
+    ) -> None:
         engine = shared.engine
         limiter = self._acquire_limiter()
         # FIFO: with thousands of waits, requests queue here in order, not in the pool.
@@ -227,24 +282,36 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         began = anyio.current_time()
         code: int | None = None
         error: str | None = None
-        limit = self._config.max_body
+        fed = False
         try:
             with anyio.move_on_after(math.inf if request.timeout is None else request.timeout):
                 try:
                     async with self._http.stream(
                         request.method, request.url, **self._options(request)
                     ) as response:
-                        body, truncated = await _read_body(response, limit)
                         code = response.status_code
+                        body, truncated, result = b"", False, None
+                        if request.purpose == "result" and 200 <= code < 300:
+                            result = await (
+                                _save(response, output) if output else _result_of(response)
+                            )
+                        else:
+                            body, truncated = await _read_body(response, self._config.max_body)
                         with shared.lock:
                             engine.receive_response(
                                 anyio.current_time(), code, response.headers, body,
-                                wall=self._wall(), truncated=truncated,
+                                wall=self._wall(), truncated=truncated, result=result,
                             )
-                except httpx.HTTPError as exc:
+                        fed = True
+                except (httpx.HTTPError, OSError) as exc:
                     error, fatal = describe_transport_error(exc)
                     self._failed(shared, anyio.current_time(), deadline, error, fatal)
-            if code is None and error is None:
+                    fed = True
+                except ResponseTooLarge as exc:
+                    error = exc.message
+                    self._failed(shared, anyio.current_time(), deadline, error, True)
+                    fed = True
+            if not fed:  # the exchange's time ran out
                 error = "timed out"
                 self._failed(shared, anyio.current_time(), deadline, error, False)
         except BaseException:
@@ -333,11 +400,12 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 class _Waiter(Subscriber):
     """A subscriber woken through an ``anyio.Event`` (its caller's task waits on it)."""
 
-    __slots__ = ("_ready",)
+    __slots__ = ("_ready", "output")
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, output: Path | None = None) -> None:
         super().__init__(deadline)
         self._ready: anyio.Event | None = None
+        self.output = output
 
     def wake(self) -> None:
         if self._ready is not None:
@@ -374,6 +442,25 @@ async def _read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]
                 truncated = True
                 reading.cancel()
     return bytes(body), truncated
+
+
+async def _result_of(response: httpx.Response) -> Any:
+    """A result held in memory: parsed JSON, else the bytes (``ResponseTooLarge`` past
+    ``MAX_RESULT``: give ``output=`` to stream it to a file)."""
+    body, truncated = await _read_body(response, MAX_RESULT)
+    if truncated:
+        raise ResponseTooLarge(result_too_large(MAX_RESULT))
+    return decode_result(body, response.headers.get("content-type"))
+
+
+async def _save(response: httpx.Response, output: Path) -> Path:
+    """Stream a result body to ``output`` (written beside it, then renamed into place)."""
+    part = anyio.Path(output.with_name(output.name + ".part"))
+    async with await part.open("wb") as f:
+        async for chunk in response.aiter_bytes():
+            await f.write(chunk)
+    await part.replace(output)
+    return output
 
 
 async def _shielded_close(stack: AsyncExitStack) -> None:

@@ -4,7 +4,12 @@ keep only their send loops, as httpx's ``Client`` and ``AsyncClient`` do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+import json as _json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -14,6 +19,7 @@ from ._actions import Request
 from ._config import WaitConfig, config_from_options
 from ._engine import PollEngine
 from ._http import check_url, client_kwargs, import_httpx_sse, request_options
+from ._lifecycle import DefaultLifecycle, Job, Lifecycle
 from ._models import Reader
 from ._observer import ChangeHook, Observer, RequestHook
 from ._policy import Policy
@@ -21,9 +27,28 @@ from ._sanitize import install_log_redaction
 from ._shared import Registry, SharedWait
 from ._state import EngineState
 
-__all__ = ["ClientBase"]
+__all__ = ["Call", "ClientBase", "ProfileArg"]
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+#: A profile: a built-in's name, a profile file's path, or a loaded ``Profile``.
+ProfileArg = Any
+
+_run_ids = itertools.count()
+
+
+@dataclass
+class Call:
+    """One caller's wait: which shared wait it joins (``key``), how that wait's engine is
+    built, and what the caller asked of its end."""
+
+    key: tuple[str, str | None, str | None]
+    make_engine: Callable[[], PollEngine]
+    resume: bool = False
+    cancel_on_exit: bool = False
+    #: Where a fetched result's body goes (``run(output=...)``); ``None``: into memory.
+    output: Path | None = None
+    #: The status URL the wait ended on (``run`` finds it in the start response).
+    status_url: str | None = None
 
 
 class ClientBase(Generic[H]):
@@ -56,7 +81,10 @@ class ClientBase(Generic[H]):
         sse_max_failures: int,
         on_request: RequestHook | None,
         on_change: ChangeHook | None,
+        profile: ProfileArg | None = None,
     ) -> None:
+        if profile is not None and (spec is not None or status_field is not None):
+            raise TypeError("profile= reads the document itself: drop spec= and status_field=")
         self._config: WaitConfig = config_from_options(
             policy=policy, spec=spec, status_field=status_field, success=success,
             failure=failure, change_on=change_on, model=model, long_poll=long_poll,
@@ -69,6 +97,11 @@ class ClientBase(Generic[H]):
         ):
             raise ValueError("max_concurrency must be an integer >= 1")
         self._max_concurrency = max_concurrency
+        self._words = (success, failure)
+        self._lifecycle: Lifecycle = DefaultLifecycle()
+        self._profiles: dict[Any, tuple[WaitConfig, Lifecycle]] = {}
+        if profile is not None:
+            self._config, self._lifecycle = self._with_profile(profile)
         self._observer = Observer(on_request, on_change)
         self._waits = Registry()
         # httpx logs each request URL at INFO: keep URL passwords and ?token= out of logs.
@@ -99,22 +132,76 @@ class ClientBase(Generic[H]):
 
     # -- what both drivers do the same way ---------------------------------------------------
 
-    def _targets(self, url: str, events_url: str | None) -> tuple[str, str | None]:
-        """Checked URLs; a missing ``sse`` extra is a clear error before any request."""
+    def _with_profile(self, profile: ProfileArg | None) -> tuple[WaitConfig, Lifecycle]:
+        """The configuration and lifecycle of a wait with ``profile`` (``None``: the
+        client's own). Loaded once per profile."""
+        if profile is None:
+            return self._config, self._lifecycle
+        key = profile if isinstance(profile, (str, os.PathLike)) else id(profile)
+        found = self._profiles.get(key)
+        if found is None:
+            from ._profile_lifecycle import resolve_profile
+
+            reader, lifecycle = resolve_profile(
+                profile, success=self._words[0], failure=self._words[1]
+            )
+            found = (replace(self._config, reader=reader), lifecycle)
+            self._profiles[key] = found
+        return found
+
+    def _wait_call(
+        self, url: str, events_url: str | None, resume: str | None,
+        profile: ProfileArg | None, cancel_on_exit: bool,
+    ) -> Call:
+        """A wait on a known status URL. A missing ``sse`` extra, a bad URL or profile is a
+        clear error before any request."""
+        url = check_url(url)
         events = check_url(events_url) if events_url is not None else None
         if events is not None:
             import_httpx_sse()
-        return check_url(url), events
+        config, lifecycle = self._with_profile(profile)
 
-    def _engine(self, url: str, events_url: str | None, resume: str | None) -> PollEngine:
-        """A fresh engine, or one that continues a resume token's wait (``InvalidResumeToken``
-        if the token is not one for this URL)."""
-        state = EngineState.from_token(resume, url) if resume is not None else None
-        return PollEngine(self._config, url=url, events_url=events_url, state=state)
+        def make() -> PollEngine:
+            state = EngineState.from_token(resume, url) if resume is not None else None
+            return PollEngine(
+                config, url=url, events_url=events, state=state, lifecycle=lifecycle
+            )
+
+        tag = None if profile is None else str(profile if isinstance(profile, str) else id(profile))
+        return Call((url, events, tag), make, resume is not None, cancel_on_exit, None, url)
+
+    def _run_call(
+        self, url: str, *, method: str, json: Any, data: Any,
+        headers: Mapping[str, str] | None, profile: ProfileArg | None,
+        status_url: str | None, output: str | os.PathLike[str] | None, cancel_on_exit: bool,
+    ) -> Call:
+        """A job to start, then wait on (its own shared wait: a start is never shared)."""
+        url = check_url(url)
+        if json is not None and data is not None:
+            raise TypeError("give json= or data=, not both")
+        content: bytes | None = None
+        sent = dict(headers or {})
+        if json is not None:
+            content = _json.dumps(json, separators=(",", ":")).encode()
+            sent.setdefault("Content-Type", "application/json")
+        elif isinstance(data, str):
+            content = data.encode()
+        elif data is not None:
+            content = bytes(data)
+        config, lifecycle = self._with_profile(profile)
+        job = Job(method.upper(), url, lifecycle, sent, content, status_url)
+        key = (f"run:{next(_run_ids)}:{url}", None, None)
+        return Call(key, lambda: PollEngine(config, job=job), False, cancel_on_exit,
+                    Path(output) if output is not None else None)
 
     def _options(self, request: Request) -> dict[str, Any]:
         """The httpx keyword arguments of one of the engine's requests."""
-        options = request_options(request.url, request.timeout, self._auth)
+        # A result may take long to arrive whole: the caller's deadline bounds it, and each
+        # read the request timeout.
+        per_read = self._config.request_timeout if request.purpose == "result" else (
+            request.timeout
+        )
+        options = request_options(request.url, per_read, self._auth)
         options["headers"] = {**self._headers, **request.headers} if self._headers else (
             request.headers
         )

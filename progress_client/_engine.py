@@ -8,8 +8,9 @@ are separate calls:
 - ``next_action(now, deadline)`` is the one place an action comes out, and the one place a
   request is counted:
 
-  - ``Request(purpose, method, url, headers, timeout)``: send it. A ``poll`` wants the whole
-    body; a ``stream`` wants the head, then ``ReadStream`` actions;
+  - ``Request(purpose, method, url, headers, timeout)``: send it. A ``start``, ``poll`` or
+    ``cancel`` wants the whole body, a ``result`` its body written where the caller wants it,
+    a ``stream`` the head, then ``ReadStream`` actions;
   - ``ReadStream(until)``: read the next chunk of the open event stream;
   - ``Sleep(until)``: wait (never past the deadline), then ask again;
   - ``Stop(...)``: the wait is over for this caller: ``succeeded``, ``failed`` (the job said
@@ -43,17 +44,22 @@ document, read like a poll's body (other events and data that is no status are s
 other answer falls back to polling at once. A stream that ends or fails is reopened with
 ``Last-Event-ID`` after the server's ``retry:`` (doubled for each connection in a row that
 brought no event); after ``sse_max_failures`` such connections, an event over the size limit or
-a fatal failure, the wait falls back to polling with every counter carried on.
+a fatal failure, the wait falls back to polling with every counter carried on (``_sse``).
+
+**A job's life** (``_lifecycle``). Given a ``Job``, the first request starts it (sent once; a
+transport error is retried only when the API says starting is idempotent), the start response
+names the status URL (and its ``Retry-After`` delays the first poll; a status document in it
+counts as the first status), and a succeeded job's result is fetched where the lifecycle says.
+``cancel_request()`` builds the one request that cancels the remote job when a caller gives up.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -69,12 +75,12 @@ from ._errors import (
     TooManyErrors,
 )
 from ._hints import Validators, read_hint
+from ._lifecycle import DefaultLifecycle, Job, Lifecycle, Seen
 from ._models import JobStatus, Reading
-from ._reading import read_response
+from ._reading import fatal_status, read_response
 from ._report import Mode, PollReport
-from ._resume import encode_token
 from ._sanitize import sanitize
-from ._sse import EventStreamDecoder, Reconnect, is_event_stream
+from ._sse import EventStream
 from ._state import EngineState
 
 __all__ = ["PollEngine"]
@@ -92,9 +98,18 @@ class PollEngine:
         url: str | None = None,
         events_url: str | None = None,
         state: EngineState | None = None,
+        job: Job | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.config = config if config is not None else WaitConfig()
         self.url = url
+        self.job = job
+        self.lifecycle: Lifecycle = (
+            job.lifecycle if job is not None else lifecycle or DefaultLifecycle()
+        )
+        #: The remote job was cancelled (``True``), refused the cancel (``False``), or no
+        #: cancel was sent (``None``).
+        self.cancelled_remote: bool | None = None
         self.events_url = events_url
         self.state = state if state is not None else EngineState()
         self._resumed = state is not None and state.counts.requests > 0
@@ -108,11 +123,19 @@ class PollEngine:
         #: When the schedule was set by a hint: the time it named (past-deadline rule).
         self._hinted: float | None = None
         self._long_poll = self.config.long_poll is not None
-        # The stream: on while an events URL is to be used; a decoder while one is open.
+        # The stream: on while an events URL is to be used.
         self._streaming = events_url is not None
-        self._reconnect = Reconnect(max_failures=self.config.sse_max_failures)
-        self._decoder: EventStreamDecoder | None = None
-        self._delivered = False
+        self._stream = EventStream(
+            max_event=self.config.max_body, max_failures=self.config.sse_max_failures
+        )
+        # A job's life: the start still to send, what it answered, the latest status
+        # response, and a succeeded stop waiting for its result.
+        self._start_pending = job is not None and url is None
+        self._start: Seen | None = None
+        self._last: Seen | None = None
+        self._last_body: bytes | None = None
+        self._success: Stop | None = None
+        self._result_url: str | None = None
         doc = self.state.last_document
         if self._resumed and doc is not None:
             try:
@@ -166,6 +189,23 @@ class PollEngine:
         err.resume_token = self.resume_token(now)
         return Stop("timeout", last, self._document(), err, report)
 
+    def cancel_request(self, now: float) -> Request | None:
+        """The one request that cancels the remote job, for a caller who gives up (its
+        deadline, Ctrl-C, a cancellation); ``None`` when the job has ended, nothing says how
+        to cancel it, or a cancel was already sent. Feed its answer to ``receive_cancel``."""
+        if self.cancelled_remote is not None or self._in_flight is not None:
+            return None
+        if self._stopped is not None and self._stopped.outcome in ("succeeded", "failed"):
+            return None
+        plan = self.lifecycle.cancel(self._start, self._last, self.url)
+        if plan is None:
+            return None
+        self._count(requests=1)
+        self._in_flight = "cancel"
+        self.cancelled_remote = False
+        headers = {"Content-Type": plan.content_type} if plan.content_type else {}
+        return Request("cancel", plan.method, plan.url, headers, CANCEL_TIMEOUT, plan.content)
+
     # -- deciding ----------------------------------------------------------------------------
 
     def next_action(self, now: float, deadline: float | None = None) -> Action:
@@ -175,7 +215,7 @@ class PollEngine:
             raise RuntimeError("a request is in flight: feed its outcome first")
         if deadline is not None and now >= deadline:
             return self.timeout(now)
-        if self._decoder is not None:
+        if self._stream.open:
             return ReadStream(until=deadline)
         if self._next_at is None:
             self._next_at = now + (self.state.next_delay if self._resumed else 0.0)
@@ -189,29 +229,40 @@ class PollEngine:
         return self._request(now, deadline)
 
     def _request(self, now: float, deadline: float | None) -> Request:
-        self.state.counts = replace(self.state.counts, requests=self.state.counts.requests + 1)
+        self._count(requests=1)
         if self._first_sent is None:
             self._first_sent = now
         self._hinted = None
         cfg = self.config
         budget = cfg.request_timeout
-        if self._streaming and self.events_url is not None:
-            self._in_flight = "stream"
-            headers: dict[str, str] = dict(_EVENT_STREAM_HEADERS)
+        method, content = "GET", None
+        headers: dict[str, str] = {}
+        if self._start_pending and self.job is not None:
+            purpose: Purpose = "start"
+            url, method, content = self.job.url, self.job.method, self.job.content
+            headers = dict(self.job.headers)
+        elif self._result_url is not None:
+            # A result (a video of many MiB) is bounded by the deadline only.
+            purpose, url, budget = "result", self._result_url, math.inf
+        elif self._streaming and self.events_url is not None:
+            purpose, url = "stream", self.events_url
+            headers = dict(_EVENT_STREAM_HEADERS)
             if self.state.last_event_id:
                 headers["Last-Event-ID"] = self.state.last_event_id
-            url = self.events_url
         else:
-            self._in_flight = "poll"
-            headers = {}
+            purpose, url = "poll", self.url or ""
             if cfg.conditional and self._reading is not None:
                 headers = Validators(self.state.etag, self.state.last_modified).request_headers()
             if self._long_poll and cfg.long_poll is not None:
                 headers["Prefer"] = f"wait={cfg.long_poll:g}"
                 budget += cfg.long_poll
-            url = self.url or ""
-        timeout = budget if deadline is None else max(0.0, min(budget, deadline - now))
-        return Request(self._in_flight, "GET", url, headers, timeout)
+        self._in_flight = purpose
+        timeout: float | None = budget if deadline is None else max(
+            0.0, min(budget, deadline - now)
+        )
+        if timeout == math.inf:
+            timeout = None
+        return Request(purpose, method, url, headers, timeout, content)
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -224,20 +275,36 @@ class PollEngine:
         *,
         wall: float | None = None,
         truncated: bool = False,
+        result: Any = None,
     ) -> None:
         """The response to the request in flight: its head and whole body (a stream: its
-        head only). ``truncated``: the body passed the size limit and was not read further."""
+        head only; a result: what the driver made of its body, as ``result``). ``truncated``:
+        the body passed the size limit and was not read further."""
         purpose = self._land(now)
         lower = {k.lower(): v for k, v in headers.items()}
         if purpose == "stream":
             self._stream_opened(now, status_code, lower)
             return
+        if purpose == "cancel":
+            self.cancelled_remote = 200 <= status_code < 300
+            return
         self._count(bytes_received=len(body))
         hint = read_hint(lower, self.config.hint_headers, wall if wall is not None else math.inf)
         if hint is not None:
             hint = min(hint, self.config.hint_cap)
+        if purpose == "start":
+            self._started(now, status_code, lower, body, hint)
+        elif purpose == "result":
+            self._result_fetched(now, status_code, lower, body, hint, result)
+        else:
+            self._polled(now, status_code, lower, body, hint, truncated)
+
+    def _polled(
+        self, now: float, code: int, headers: Mapping[str, str], body: bytes,
+        hint: float | None, truncated: bool,
+    ) -> None:
         verdict = read_response(
-            self.config.reader, status_code, lower, body, truncated=truncated,
+            self.config.reader, code, headers, body, truncated=truncated,
             have_status=self._reading is not None, url=self.url,
         )
         if verdict.kind == "transient":
@@ -247,10 +314,10 @@ class PollEngine:
             self._fail(verdict.error)
             return
         self.state.consecutive_errors = 0
-        self._remember_validators(lower)
+        self._remember_validators(headers)
         mode: Mode = "poll"
         if self._long_poll:
-            if "wait" in lower.get("preference-applied", ""):
+            if "wait" in headers.get("preference-applied", ""):
                 mode = "long-poll"
             else:
                 self._long_poll = False  # the server does not hold polls: the schedule rules
@@ -258,22 +325,78 @@ class PollEngine:
             assert self._reading is not None
             self._count(not_modified=1)
             self._observe(now, self._reading, hint, mode, not_modified=True)
-        else:
-            assert verdict.reading is not None
-            self._observe(now, verdict.reading, hint, mode)
+            return
+        assert verdict.reading is not None
+        if self.job is not None:
+            raw = verdict.reading.raw
+            self._last = Seen(self.url or "", code, headers, raw or None)
+            self._last_body = None if truncated else body
+        self._observe(now, verdict.reading, hint, mode)
+
+    def _started(
+        self, now: float, code: int, headers: Mapping[str, str], body: bytes,
+        hint: float | None,
+    ) -> None:
+        assert self.job is not None
+        if not 200 <= code < 300:
+            if self.lifecycle.start_idempotent and self._is_transient(code):
+                self._transient(now, f"HTTP {code}", hint)
+                return
+            err = fatal_status(code, body, headers, have_status=False, url=self.job.url)
+            self._fail(RequestFailed(f"the start request failed: {err.message}",
+                                     status_code=code, url=self.job.url))
+            return
+        doc = _json_or_none(body)
+        self._start = Seen(self.job.url, code, headers, doc)
+        url = self.lifecycle.status_url(self._start, self.job.status_template)
+        if url is None:
+            self._fail(BadResponse(
+                "the start response does not say where to poll (no Operation-Location, "
+                "Azure-AsyncOperation or Location header, no status URL or id in the body); "
+                "give the status URL or a template for it",
+                status_code=code, url=self.job.url,
+            ))
+            return
+        self.url, self._start_pending = url, False
+        self._next_at = now + (hint or 0.0)
+        if hint:
+            self._hinted = None
+            self._count(hint_waits=1)
+        try:
+            reading = self.config.reader.read(doc, status_code=code, headers=headers)
+        except BadResponse:
+            return  # not a status document: the first poll brings the first status
+        self._last, self._last_body = self._start, body
+        self._observe(now, reading, hint, "poll")
+
+    def _result_fetched(
+        self, now: float, code: int, headers: Mapping[str, str], body: bytes,
+        hint: float | None, result: Any,
+    ) -> None:
+        assert self._success is not None
+        if self._is_transient(code):
+            self._transient(now, f"HTTP {code}", hint)
+            return
+        if not 200 <= code < 300:
+            err = fatal_status(code, body, headers, have_status=True, url=self._result_url)
+            self._fail(RequestFailed(
+                f"the job succeeded, but its result could not be fetched: {err.message}",
+                status_code=code, url=self._result_url,
+            ))
+            return
+        self._result_url = None
+        self._finish(replace(self._success, result=result))
 
     def receive_data(self, now: float, chunk: bytes) -> None:
         """A chunk of the open event stream."""
-        decoder = self._decoder
-        if decoder is None or self._stopped is not None:
+        if not self._stream.open or self._stopped is not None:
             return
         try:
-            events = decoder.feed(chunk)
+            events = self._stream.feed(chunk)
         except ResponseTooLarge as exc:
             self._fall_back(now, exc.message)
             return
         for event in events:
-            self._delivered = True
             self._count(bytes_received=event.size)
             self.state.last_event_id = event.last_event_id or None
             if event.type != "message":
@@ -286,31 +409,32 @@ class PollEngine:
             self.state.consecutive_errors = 0
             self._observe(now, reading, None, "sse", push=True)
             if self._stopped is not None:
-                self._decoder = None
+                self._stream.close()
                 return
-        self._reconnect.server_retry(decoder.retry_ms)
 
     def receive_end(self, now: float) -> None:
         """The open event stream ended."""
-        if self._decoder is not None:
-            self._dropped(now, "the stream ended")
+        if self._stream.open:
+            self._dropped(now)
 
     def receive_error(self, now: float, description: str, *, fatal: bool = False) -> None:
         """The request in flight got no response, or the open stream failed: a network error,
         a timeout. Transient unless ``fatal`` (an invalid URL, a redirect loop, a
         certificate)."""
-        if self._in_flight is None and self._decoder is not None:
-            if fatal:
-                self._fall_back(now, description)
-            else:
-                self._dropped(now, description)
-            return
-        purpose = self._land(now)
+        purpose = "stream" if self._in_flight is None and self._stream.open else self._land(now)
         if purpose == "stream":
             if fatal:
                 self._fall_back(now, description)
             else:
-                self._dropped(now, description)
+                self._stream.close()
+                self._dropped(now)
+        elif purpose == "cancel":
+            self.cancelled_remote = False
+        elif purpose == "start" and not self.lifecycle.start_idempotent:
+            self._fail(RequestFailed(
+                f"the start request failed ({description}); it was not sent again, since it "
+                "may have started a job", url=self.job.url if self.job else None,
+            ))
         elif fatal:
             self._fail(RequestFailed(f"request failed: {description}", url=self.url))
         else:
@@ -319,10 +443,10 @@ class PollEngine:
     def interrupt(self, now: float) -> None:
         """The request in flight, or the open stream, was abandoned: its caller left or its
         deadline passed. It stays counted; whoever drives next sends (or reopens) at once."""
-        if self._in_flight is None and self._decoder is None:
+        if self._in_flight is None and not self._stream.open:
             return
         self._in_flight = None  # no response came: elapsed still ends at the last one
-        self._decoder = None
+        self._stream.close()
         if self._stopped is None:
             self._next_at = now
             self._hinted = None
@@ -334,34 +458,37 @@ class PollEngine:
         if purpose is None:
             raise RuntimeError("no request in flight")
         self._in_flight = None
-        self._last_response = now
+        if purpose != "cancel":
+            self._last_response = now
         return purpose
 
     def _count(self, **deltas: int) -> None:
         c = self.state.counts
         self.state.counts = replace(c, **{k: getattr(c, k) + v for k, v in deltas.items()})
 
-    def _stream_opened(self, now: float, status_code: int, headers: Mapping[str, str]) -> None:
-        ctype = headers.get("content-type")
-        if status_code != 200 or not is_event_stream(ctype):
-            self._fall_back(now, f"HTTP {status_code}, {ctype or 'no content type'}")
-            return
-        self.state.mode = "sse"
-        self._delivered = False
-        self._decoder = EventStreamDecoder(
-            max_event=self.config.max_body, last_event_id=self.state.last_event_id or ""
-        )
+    @staticmethod
+    def _is_transient(code: int) -> bool:
+        return code in (408, 425, 429, 500, 502, 503, 504)
 
-    def _dropped(self, now: float, why: str) -> None:
-        self._decoder = None
-        delay = self._reconnect.dropped(delivered=self._delivered)
+    def _stream_opened(self, now: float, status_code: int, headers: Mapping[str, str]) -> None:
+        why = self._stream.opened(
+            status_code, headers.get("content-type"), self.state.last_event_id or ""
+        )
+        if why is not None:
+            self._fall_back(now, why)
+        else:
+            self.state.mode = "sse"
+
+    def _dropped(self, now: float) -> None:
+        delay = self._stream.dropped()
         if delay is None:
-            self._fall_back(now, f"{self._reconnect.max_failures} connections in a row failed")
+            failures = self._stream.reconnect.max_failures
+            self._fall_back(now, f"{failures} connections in a row failed")
         else:
             self._next_at = now + delay
 
     def _fall_back(self, now: float, why: str) -> None:
-        self._decoder = None
+        self._stream.close()
         self._streaming = False
         self.state.mode = "poll"
         self._events.append(FellBack(sanitize(why)))
@@ -415,7 +542,8 @@ class PollEngine:
             _token=None if terminal else self._token_factory(now, report.elapsed),
         ))
         if reading.outcome == "succeeded":
-            self._finish(Stop("succeeded", reading.status, reading.document, None, report))
+            self._succeeded(now, Stop("succeeded", reading.status, reading.document, None,
+                                      report))
         elif reading.outcome == "failed":
             detail = f": {reading.status.error}" if reading.status.error else ""
             err = JobFailed(
@@ -423,6 +551,25 @@ class PollEngine:
                 url=self.url, status=reading.status, report=report,
             )
             self._finish(Stop("failed", reading.status, reading.document, err, report))
+
+    def _succeeded(self, now: float, stop: Stop) -> None:
+        """A succeeded job: done, or its result is fetched first (a ``Job`` that wants it)."""
+        job, last = self.job, self._last
+        if job is None or not job.fetch_result or last is None:
+            self._finish(stop)
+            return
+        plan = self.lifecycle.result(self._start, last, self.url or "")
+        if plan.kind == "document":
+            self._finish(replace(stop, result=plan.value))
+        elif plan.kind == "body" and self._last_body is not None and not (
+            self._last_body == b"" and last.status_code == 202
+        ):
+            self._finish(replace(stop, result=self._last_body))
+        elif plan.kind in ("url", "body"):
+            self._success, self._result_url = stop, plan.url or self.url
+            self._next_at = now
+        else:
+            self._finish(stop)
 
     def _transient(self, now: float, description: str, hint: float | None) -> None:
         s = self.state
@@ -455,26 +602,34 @@ class PollEngine:
     def _finish(self, stop: Stop) -> None:
         self._stopped = stop
         self._next_at = None
-        self._decoder = None
+        self._result_url = None
+        self._stream.close()
 
-    def _token_factory(self, now: float | None, elapsed: float | None = None) -> Callable[
-        [], str | None
-    ]:
-        """The state as it stands now, captured cheaply (a shallow copy: the engine rebinds
-        the state's fields, never mutates them); the token is built when (if ever) it is asked
-        for."""
+    def _token_factory(
+        self, now: float | None, elapsed: float | None = None
+    ) -> Callable[[], str | None]:
+        """The state as it stands now, captured cheaply; the token is built when (if ever)
+        it is asked for."""
         if self.url is None:
             return _no_token
-        snapshot = copy.copy(self.state)
-        snapshot.elapsed_before = self.report().elapsed if elapsed is None else elapsed
+        next_delay = None
         if now is not None and self._next_at is not None:
-            snapshot.next_delay = max(0.0, self._next_at - now)
-        return functools.partial(_encode, self.url, snapshot)
+            next_delay = max(0.0, self._next_at - now)
+        return self.state.token_factory(
+            self.url, self.report().elapsed if elapsed is None else elapsed, next_delay
+        )
+
+
+#: How long the cancel request may take: it is sent once, while the caller is leaving.
+CANCEL_TIMEOUT = 5.0
 
 
 def _no_token() -> None:
     return None
 
 
-def _encode(url: str, state: EngineState) -> str:
-    return encode_token(url, state.to_dict())
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        return None

@@ -38,6 +38,9 @@ class PollError(Exception):
 
     #: The CLI exit code for this kind of error.
     exit_code: int = 4
+    #: Whether a cancel request for the remote job was accepted (``cancel_on_exit``), or
+    #: ``None`` when none was sent.
+    cancelled_remote: bool | None = None
     #: The CLI ``outcome`` word for this kind of error.
     outcome: str = "error"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ._errors import BadResponse, PollError, RequestFailed, ResponseTooLarge
 from ._models import Reader, Reading
@@ -70,30 +70,41 @@ def read_response(
         return Verdict("transient", description=f"HTTP {status_code}")
     if not 200 <= status_code < 300:
         return _fatal(fatal_status(status_code, body, headers, have_status=have_status, url=url))
+    content_type = headers.get("content-type")
     if truncated:
+        if reader.accepts_body(status_code, content_type) and "json" not in (
+            content_type or ""
+        ):
+            # A result in the body itself (a video): the code says the status; the body is
+            # fetched whole when the result is asked for.
+            return _read(reader, None, status_code, headers, url)
         return _fatal(ResponseTooLarge(
             f"the response body is larger than the limit ({len(body)} bytes read); raise "
             "max_body if this endpoint is known to send large documents",
             status_code=status_code, url=url,
         ))
-    content_type = headers.get("content-type")
     try:
         doc = json.loads(body) if body else _NO_JSON
     except (ValueError, RecursionError):
         doc = _NO_JSON
-    try:
-        if doc is _NO_JSON:
-            if not reader.accepts_body(status_code, content_type):
-                return _fatal(_not_json(status_code, content_type, len(body), url))
-            reading = reader.read(None, status_code=status_code, headers=headers)
-        else:
-            reading = reader.read(doc, status_code=status_code, headers=headers)
-    except BadResponse as exc:
-        return _fatal(BadResponse(exc.message, status_code=status_code, url=url))
-    return Verdict("status", reading=reading)
+    if doc is _NO_JSON:
+        if not reader.accepts_body(status_code, content_type):
+            return _fatal(_not_json(status_code, content_type, len(body), url))
+        doc = None
+    return _read(reader, doc, status_code, headers, url)
 
 
 _NO_JSON = object()
+
+
+def _read(
+    reader: Reader, doc: Any, code: int, headers: Mapping[str, str], url: str | None
+) -> Verdict:
+    try:
+        reading = reader.read(doc, status_code=code, headers=headers)
+    except BadResponse as exc:
+        return _fatal(BadResponse(exc.message, status_code=code, url=url))
+    return Verdict("status", reading=reading)
 
 
 def _fatal(error: PollError) -> Verdict:

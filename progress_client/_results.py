@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -12,7 +14,18 @@ from ._errors import PollError
 from ._models import JobStatus
 from ._report import PollReport
 
-__all__ = ["JobOutcome", "WaitResult", "finish", "outcome_error"]
+__all__ = [
+    "MAX_RESULT",
+    "JobOutcome",
+    "WaitResult",
+    "decode_result",
+    "finish",
+    "outcome_error",
+    "result_too_large",
+]
+
+#: The largest result held in memory (``run`` without ``output=``): 64 MiB.
+MAX_RESULT = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,11 @@ class WaitResult:
     status: JobStatus
     document: BaseModel
     report: PollReport
+    #: The job's result, when one was fetched (``run``): parsed JSON, bytes, or the path of
+    #: the file it was written to.
+    result: Any = None
+    #: The URL that was polled (``run`` found it in the start response).
+    status_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,12 +62,15 @@ class JobOutcome:
         return self.result
 
 
-def finish(stop: Stop) -> WaitResult:
+def finish(stop: Stop, status_url: str | None = None) -> WaitResult:
     """Turn the engine's final action into a result, or raise its error."""
     if stop.error is not None:
         raise stop.error
     assert stop.status is not None and stop.document is not None
-    return WaitResult(status=stop.status, document=stop.document, report=stop.report)
+    return WaitResult(
+        status=stop.status, document=stop.document, report=stop.report, result=stop.result,
+        status_url=status_url,
+    )
 
 
 def outcome_error(exc: PollError | ValueError) -> PollError:
@@ -58,3 +79,20 @@ def outcome_error(exc: PollError | ValueError) -> PollError:
     if isinstance(exc, PollError):
         return exc
     return PollError(f"the wait could not start: {exc}")
+
+
+def decode_result(body: bytes, content_type: str | None) -> Any:
+    """A result body: parsed JSON when it says it is JSON (and is), else the bytes."""
+    if content_type and "json" in content_type.lower():
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            return body
+    return body
+
+
+def result_too_large(limit: int) -> str:
+    return (
+        f"the result is larger than {limit >> 20} MiB; give output= (CLI: --output FILE) to "
+        "stream it to a file"
+    )

@@ -1,11 +1,11 @@
 """Shared waits: concurrent waits on one job in one client share one engine and one loop.
 
 Both drivers use this module. Concurrent ``wait``/``watch`` calls on the same job (the same
-status URL and events URL) join one ``SharedWait``: one engine, one request per interval, one
-stream. Each caller is a ``Subscriber`` with its own queue and its own deadline, and gets every
-update from the moment it joined (a late joiner first gets the last update). One subscriber at a
-time is the *driver*: it carries out the engine's actions in its own thread or task and
-publishes what came of them; the others wait on their queues. When the driver leaves (its
+status URL, events URL and profile) join one ``SharedWait``: one engine, one request per
+interval, one stream. Each caller is a ``Subscriber`` with its own queue and its own deadline,
+and gets every update from the moment it joined (a late joiner first gets the last update). One
+subscriber at a time is the *driver*: it carries out the engine's actions in its own thread or
+task and publishes what came of them; the others wait on their queues. When the driver leaves (its
 deadline, a cancellation, a ``break``) the next subscriber takes over; when the last one leaves,
 the wait ends. No background thread or task is needed.
 
@@ -30,7 +30,8 @@ from ._observer import Observer
 __all__ = ["Registry", "SharedWait", "Subscriber"]
 
 Item = Update | Stop
-Key = tuple[str, str | None]
+#: A shared wait's identity: status URL, events URL, profile.
+Key = tuple[str, str | None, str | None]
 
 
 class Subscriber:

@@ -1,7 +1,7 @@
 """Server-Sent Events, the pure part: the WHATWG event-stream decoder and the reconnect rules.
 
-No sockets here (the drivers in ``_sync.py`` and ``_async.py`` do the I/O), so every rule can
-be hit by property tests. The decoder follows the WHATWG HTML "event stream interpretation":
+No sockets here (the drivers do the I/O; the engine feeds the bytes in), so every rule can be
+hit by property tests. The decoder follows the WHATWG HTML "event stream interpretation":
 
 - lines end with CRLF, LF or CR (a CR at the end of one chunk may pair with an LF in the next);
   a leading UTF-8 BOM is dropped; bytes are decoded as UTF-8 with replacement;
@@ -18,7 +18,8 @@ has no size limit; httpx-sse still opens the stream (``connect_sse``/``aconnect_
 ``Reconnect`` holds the reconnect schedule: after a drop, wait the server's ``retry`` (1 s
 unless the server said otherwise), doubled for each connection in a row that delivered no
 event, capped at ``max_delay``; after ``max_failures`` such connections in a row, fall back to
-polling.
+polling. ``EventStream`` puts the two together across a wait's connections: the one place the
+engine asks whether to read, reconnect or fall back.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ._errors import ResponseTooLarge
 __all__ = [
     "EVENT_STREAM",
     "Event",
+    "EventStream",
     "EventStreamDecoder",
     "Reconnect",
     "is_event_stream",
@@ -204,3 +206,46 @@ class Reconnect:
                 return None
             delay = min(self.retry * (2 ** self.failures), self.max_delay)
         return delay
+
+
+class EventStream:
+    """The stream's rules across its connections, for the engine: open one (or say why it
+    cannot serve), decode what it brings, and after a drop, when to reconnect or that the wait
+    should fall back to polling."""
+
+    def __init__(self, *, max_event: int, max_failures: int) -> None:
+        self.max_event = max_event
+        self.reconnect = Reconnect(max_failures=max_failures)
+        self.decoder: EventStreamDecoder | None = None
+        self.delivered = False
+
+    @property
+    def open(self) -> bool:
+        return self.decoder is not None
+
+    def opened(self, status_code: int, content_type: str | None, last_event_id: str) -> str | None:
+        """A connection's head came: ``None`` if it is an event stream (then read it), else
+        why the wait should poll instead."""
+        if status_code != 200 or not is_event_stream(content_type):
+            return f"HTTP {status_code}, {content_type or 'no content type'}"
+        self.delivered = False
+        self.decoder = EventStreamDecoder(max_event=self.max_event, last_event_id=last_event_id)
+        return None
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """The events a chunk completes (``ResponseTooLarge`` past the size limit)."""
+        assert self.decoder is not None
+        events = self.decoder.feed(chunk)
+        if events:
+            self.delivered = True
+        self.reconnect.server_retry(self.decoder.retry_ms)
+        return events
+
+    def dropped(self) -> float | None:
+        """The connection ended or failed: the delay before the next one, or ``None`` when
+        it keeps failing (fall back to polling)."""
+        self.decoder = None
+        return self.reconnect.dropped(delivered=self.delivered)
+
+    def close(self) -> None:
+        self.decoder = None

@@ -9,14 +9,16 @@ every field's type and range and raises ``InvalidResumeToken`` on anything else.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ._errors import InvalidResumeToken
 from ._report import COUNTER_NAMES, MODES, Counters, Mode
-from ._resume import decode_token
+from ._resume import decode_token, encode_token
 
 __all__ = ["EngineState"]
 
@@ -81,6 +83,17 @@ class EngineState:
             next_delay=_duration(data, "next_delay"),
         )
 
+    def token_factory(
+        self, url: str, elapsed: float, next_delay: float | None
+    ) -> Callable[[], str]:
+        """A resume token of this state as it stands now, built when called. The snapshot is
+        a shallow copy: the engine rebinds the state's fields, never mutates them."""
+        snapshot = copy.copy(self)
+        snapshot.elapsed_before = elapsed
+        if next_delay is not None:
+            snapshot.next_delay = next_delay
+        return functools.partial(_encode, url, snapshot)
+
     @classmethod
     def from_token(cls, token: str, url: str) -> EngineState:
         """The state a token carries, after its version, checksum and URL checks."""
@@ -108,3 +121,7 @@ def _text(data: Mapping[str, Any], name: str) -> str | None:
     if v is not None and not isinstance(v, str):
         raise InvalidResumeToken(f"the resume token's {name} is not a string")
     return v
+
+
+def _encode(url: str, state: EngineState) -> str:
+    return encode_token(url, state.to_dict())

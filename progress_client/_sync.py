@@ -9,10 +9,12 @@ thread per client (``_watchdog``), not a thread per request."""
 from __future__ import annotations
 
 import functools
+import os
 import threading
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,10 +22,10 @@ import httpx
 from pydantic import BaseModel
 
 from ._actions import ReadStream, Request, Sleep, Stop, Update
-from ._base import ClientBase
+from ._base import Call, ClientBase, ProfileArg
 from ._clock import Clock, SystemClock
 from ._config import DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT
-from ._errors import PollError
+from ._errors import PollError, ResponseTooLarge
 from ._http import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_REDIRECTS,
@@ -35,7 +37,15 @@ from ._http import (
 from ._models import Reader
 from ._observer import ChangeHook, RequestHook
 from ._policy import Policy
-from ._results import JobOutcome, WaitResult, finish, outcome_error
+from ._results import (
+    MAX_RESULT,
+    JobOutcome,
+    WaitResult,
+    decode_result,
+    finish,
+    outcome_error,
+    result_too_large,
+)
 from ._shared import SharedWait, Subscriber
 from ._watchdog import Watchdog
 
@@ -76,6 +86,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         sse_max_failures: int = 3,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        profile: ProfileArg | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
@@ -86,7 +97,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             max_body=max_body, request_timeout=request_timeout, conditional=conditional,
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
-            on_request=on_request, on_change=on_change,
+            on_request=on_request, on_change=on_change, profile=profile,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
@@ -111,7 +122,8 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     def wait(
         self, url: str, *, timeout: float | None = None, events_url: str | None = None,
-        resume: str | None = None,
+        resume: str | None = None, profile: ProfileArg | None = None,
+        cancel_on_exit: bool = False,
     ) -> WaitResult:
         """Wait until the job at ``url`` ends. Returns a ``WaitResult``; raises ``JobFailed``,
         ``PollTimeout`` (with ``.resume_token``) or another ``PollError``.
@@ -119,61 +131,82 @@ class ProgressClient(ClientBase[httpx.Client]):
         ``events_url``: an SSE endpoint to listen on instead of polling (polling ``url`` is
         the fallback). ``resume``: a token from ``PollTimeout.resume_token`` or
         ``Update.resume_token`` to continue that wait's schedule and counts (an error if a
-        wait on the same job is already running in this client)."""
-        gen = self._run(url, timeout, events_url, resume)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as done:
-                return finish(done.value)
+        wait on the same job is already running in this client). ``profile``: how this job
+        API is read (a built-in's name, a file, a ``Profile``). ``cancel_on_exit``: when the
+        wait ends by its timeout or an interruption, send the profile's cancel request once
+        (``PollError.cancelled_remote`` says whether it was accepted)."""
+        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
+        return self._complete(call, timeout)
 
     def watch(
         self, url: str, *, timeout: float | None = None, events_url: str | None = None,
-        resume: str | None = None,
+        resume: str | None = None, profile: ProfileArg | None = None,
+        cancel_on_exit: bool = False,
     ) -> Iterator[Update]:
         """Yield an ``Update`` for every status seen; the last one is terminal. Raises like
         ``wait`` when the job fails or the wait cannot go on."""
-        stop = yield from self._run(url, timeout, events_url, resume)
+        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
+        stop = yield from self._run(call, timeout)
         finish(stop)
 
+    def run(
+        self, url: str, *, method: str = "POST", json: Any = None, data: Any = None,
+        headers: Mapping[str, str] | None = None, profile: ProfileArg | None = None,
+        status_url: str | None = None, timeout: float | None = None,
+        output: str | os.PathLike[str] | None = None, cancel_on_exit: bool = False,
+    ) -> WaitResult:
+        """Start a job (``method`` ``url`` with ``json=`` or ``data=``, sent once), find its
+        status URL in the answer (``Operation-Location``, ``Azure-AsyncOperation``,
+        ``Location``, a URL in the body, or an id put into the ``status_url`` template such as
+        ``https://api.example.com/v1/jobs/{id}``), wait on it, and fetch its result where the
+        profile says: ``WaitResult.result`` (parsed JSON or bytes, or the path of ``output``,
+        which a large result is streamed to)."""
+        call = self._run_call(
+            url, method=method, json=json, data=data, headers=headers, profile=profile,
+            status_url=status_url, output=output, cancel_on_exit=cancel_on_exit,
+        )
+        return self._complete(call, timeout)
+
     def wait_many(
-        self, urls: Iterable[str], *, timeout: float | None = None
+        self, urls: Iterable[str], *, timeout: float | None = None,
+        profile: ProfileArg | None = None,
     ) -> list[JobOutcome]:
         """Wait on every URL (each with its own ``timeout``) on up to ``max_concurrency``
         threads; one ``JobOutcome`` per URL, in order, errors included (never raised)."""
         todo = list(urls)
         if not todo:
             return []
+        wait = functools.partial(self.wait, timeout=timeout, profile=profile)
         workers = min(self._max_concurrency, len(todo))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="progress") as pool:
-            return list(pool.map(functools.partial(self._outcome, timeout=timeout), todo))
-
-    def _outcome(self, url: str, *, timeout: float | None) -> JobOutcome:
-        try:
-            return JobOutcome(url=url, result=self.wait(url, timeout=timeout))
-        except (PollError, ValueError) as exc:
-            return JobOutcome(url=url, error=outcome_error(exc))
+            return list(pool.map(functools.partial(_outcome, wait), todo))
 
     # -- one caller's loop over a shared wait ------------------------------------------------
 
-    def _run(
-        self, url: str, timeout: float | None, events_url: str | None, resume: str | None
-    ) -> Generator[Update, None, Stop]:
-        url, events = self._targets(url, events_url)
+    def _complete(self, call: Call, timeout: float | None) -> WaitResult:
+        gen = self._run(call, timeout)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                return finish(done.value, call.status_url)
+
+    def _run(self, call: Call, timeout: float | None) -> Generator[Update, None, Stop]:
         clock = self._clock
         deadline = None if timeout is None else clock.now() + timeout
-        sub = _Waiter(deadline)
-        shared = self._waits.join(
-            (url, events), sub, functools.partial(self._engine, url, events, resume),
-            resume=resume is not None,
-        )
+        sub = _Waiter(deadline, call.output)
+        shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
+        stop: Stop | None = None
         try:
-            while True:
-                while sub.queue:
+            while stop is None:
+                while sub.queue and stop is None:
                     item = sub.queue.popleft()
                     if isinstance(item, Stop):
-                        return item
-                    yield item
+                        stop = item
+                    else:
+                        yield item
+                if stop is not None:
+                    break
                 if shared.driver is sub:
                     self._step(shared, sub)
                     continue
@@ -182,10 +215,20 @@ class ProgressClient(ClientBase[httpx.Client]):
                     continue
                 left = None if deadline is None else deadline - clock.now()
                 if left is not None and left <= 0:
-                    return shared.timeout(clock.now())
+                    stop = shared.timeout(clock.now())
+                    break
                 sub.ready.wait(left)
+            if stop.outcome == "timeout" and call.cancel_on_exit and stop.error is not None:
+                stop.error.cancelled_remote = self._cancel_remote(shared, sub)
+                stop.error.report = shared.engine.report()
+        except (Exception, KeyboardInterrupt) as exc:
+            if call.cancel_on_exit:
+                exc.cancelled_remote = self._cancel_remote(shared, sub)  # type: ignore[union-attr]
+            raise
         finally:
+            call.status_url = shared.engine.url
             self._leave(shared, sub)
+        return stop
 
     def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
         if shared.driver is sub and shared.connection is not None:
@@ -193,6 +236,18 @@ class ProgressClient(ClientBase[httpx.Client]):
             with shared.lock:
                 shared.engine.interrupt(self._clock.now())
         self._waits.leave(shared, sub)
+
+    def _cancel_remote(self, shared: SharedWait, sub: Subscriber) -> bool | None:
+        """Send the remote job's cancel request once (within 5 s), for the last caller."""
+        clock = self._clock
+        with shared.lock:
+            if shared.subscribers != [sub] or shared.connection is not None:
+                return None
+            request = shared.engine.cancel_request(clock.now())
+        if request is None:
+            return None
+        self._send(shared, request, None)
+        return shared.engine.cancelled_remote
 
     # -- the driver's steps ------------------------------------------------------------------
 
@@ -211,32 +266,41 @@ class ProgressClient(ClientBase[httpx.Client]):
         elif action.purpose == "stream":
             self._open(shared, action, sub.deadline)
         else:
-            self._send(shared, action, sub.deadline)
+            self._send(shared, action, sub.deadline, getattr(sub, "output", None))
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
 
-    def _send(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
+    def _send(
+        self, shared: SharedWait, request: Request, deadline: float | None,
+        output: Path | None = None,
+    ) -> None:
         engine, clock = shared.engine, self._clock
         began = clock.now()
         code: int | None = None
         error: str | None = None
-        limit = self._config.max_body
         bound = None if request.timeout is None else began + request.timeout
         try:
             with self._http.stream(
                 request.method, request.url, **self._options(request)
             ) as response, self._watchdog.guard(response, bound):
-                body, truncated = _read_body(response, limit)
                 code = response.status_code
+                body, truncated, result = b"", False, None
+                if request.purpose == "result" and 200 <= code < 300:
+                    result = _save(response, output) if output else _result_of(response)
+                else:
+                    body, truncated = _read_body(response, self._config.max_body)
                 with shared.lock:
                     engine.receive_response(
                         clock.now(), code, response.headers, body, wall=clock.wall(),
-                        truncated=truncated,
+                        truncated=truncated, result=result,
                     )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             error, fatal = describe_transport_error(exc)
             self._failed(shared, clock.now(), deadline, error, fatal)
+        except ResponseTooLarge as exc:
+            error = exc.message
+            self._failed(shared, clock.now(), deadline, error, True)
         except BaseException:
             with shared.lock:
                 engine.interrupt(clock.now())
@@ -292,11 +356,12 @@ class ProgressClient(ClientBase[httpx.Client]):
 class _Waiter(Subscriber):
     """A subscriber woken through a ``threading.Event`` (its caller's thread waits on it)."""
 
-    __slots__ = ("ready",)
+    __slots__ = ("output", "ready")
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, output: Path | None = None) -> None:
         super().__init__(deadline)
         self.ready = threading.Event()
+        self.output = output
 
     def wake(self) -> None:
         self.ready.set()
@@ -319,8 +384,34 @@ def _read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     return bytes(body), False
 
 
+def _result_of(response: httpx.Response) -> Any:
+    """A result held in memory: parsed JSON, else the bytes (``ResponseTooLarge`` past
+    ``MAX_RESULT``: give ``output=`` to stream it to a file)."""
+    body, truncated = _read_body(response, MAX_RESULT)
+    if truncated:
+        raise ResponseTooLarge(result_too_large(MAX_RESULT))
+    return decode_result(body, response.headers.get("content-type"))
+
+
+def _save(response: httpx.Response, output: Path) -> Path:
+    """Stream a result body to ``output`` (written beside it, then renamed into place)."""
+    part = output.with_name(output.name + ".part")
+    with part.open("wb") as f:
+        for chunk in response.iter_bytes():
+            f.write(chunk)
+    part.replace(output)
+    return output
+
+
 def _close_stream(shared: SharedWait) -> None:
     if shared.connection is not None:
         stack, _ = shared.connection
         shared.connection = None
         stack.close()
+
+
+def _outcome(wait: Callable[[str], WaitResult], url: str) -> JobOutcome:
+    try:
+        return JobOutcome(url=url, result=wait(url))
+    except (PollError, ValueError) as exc:
+        return JobOutcome(url=url, error=outcome_error(exc))

@@ -35,7 +35,7 @@ def server() -> Iterator[JobServer]:
         yield s
 
 
-def _registry(client: AsyncProgressClient) -> dict[tuple[str, str | None], SharedWait]:
+def _registry(client: AsyncProgressClient) -> dict[tuple[str, str | None, str | None], SharedWait]:
     return {w.key: w for w in client._waits.waits()}
 
 

@@ -1,0 +1,99 @@
+"""A profile as the engine's ``Lifecycle`` (start, result, cancel) and ``Reader``, and the one
+place a client turns its ``profile=`` argument into both.
+
+``resolve_profile(profile, success=, failure=)`` accepts a built-in's name, a file's path or a
+loaded ``Profile``, and returns ``(reader, lifecycle)``; compiled readers are cached per name,
+so a profile named on every call costs one load.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from . import _profile_urls as urls
+from ._lifecycle import CancelPlan, DefaultLifecycle, Lifecycle, ResultPlan, Seen
+from ._models import Reader
+from ._profile import Profile, compile_profile, load_profile
+from ._profile_expr import MISSING, compile_expr
+
+__all__ = ["ProfileLifecycle", "resolve_profile"]
+
+
+class ProfileLifecycle:
+    """A job's life as a profile describes it (``_profile_urls`` finds the URLs)."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    @property
+    def start_idempotent(self) -> bool:
+        return self.profile.start is not None and self.profile.start.idempotent
+
+    def status_url(self, start: Seen, template: str | None) -> str | None:
+        found = urls.status_url(self.profile, _urls_seen(start))
+        if found is None and (template is not None or self.profile.start is None):
+            return DefaultLifecycle().status_url(start, template)
+        return found
+
+    def result(self, start: Seen | None, final: Seen, status_url: str) -> ResultPlan:
+        section = self.profile.result
+        if section.kind == "document":
+            value = final.body
+            if section.path is not None and isinstance(final.body, dict):
+                found = compile_expr(section.path).search(final.body)
+                value = None if found is MISSING else found
+            return ResultPlan("document", value=value)
+        if section.kind == "url":
+            planned = urls.result_request(
+                self.profile, start=_urls_seen(start), status=_urls_seen(final)
+            )
+            if planned is None:  # no URL (an Azure status carries its result itself)
+                return ResultPlan("document", value=final.body)
+            return ResultPlan("url", url=planned.url)
+        return ResultPlan(section.kind)
+
+    def cancel(
+        self, start: Seen | None, last: Seen | None, status_url: str | None
+    ) -> CancelPlan | None:
+        planned = urls.cancel_request(
+            self.profile, start=_urls_seen(start), status=_urls_seen(last)
+        )
+        if planned is None:
+            return None
+        if planned.json is None:
+            return CancelPlan(planned.method, planned.url)
+        content = json.dumps(planned.json, separators=(",", ":")).encode()
+        return CancelPlan(planned.method, planned.url, content, "application/json")
+
+
+def _urls_seen(seen: Seen | None) -> urls.Seen | None:
+    if seen is None:
+        return None
+    return urls.Seen(seen.url, seen.status_code, seen.headers, seen.body)
+
+
+ProfileArg = str | os.PathLike[str] | Profile
+
+
+def resolve_profile(
+    profile: ProfileArg,
+    *,
+    success: Iterable[str] | None = None,
+    failure: Iterable[str] | None = None,
+) -> tuple[Reader, Lifecycle]:
+    """The reader and the lifecycle of ``profile`` (``ProfileError`` when it cannot be
+    loaded), with ``success``/``failure`` words added to its own."""
+    loaded = profile if isinstance(profile, Profile) else _load(os.fspath(profile))
+    reader: Any = compile_profile(
+        loaded, success=tuple(success or ()), failure=tuple(failure or ())
+    )
+    return reader, ProfileLifecycle(loaded)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(name: str) -> Profile:
+    return load_profile(name)
