@@ -94,3 +94,15 @@ def test_importing_the_package_and_cli_does_not_import_the_server() -> None:
                           timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_demo_web_on_a_port_in_use_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--web", "--port", str(port), "--seconds", "1"]) == 4
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port} is in use" in err and "Traceback" not in err

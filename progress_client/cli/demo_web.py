@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 import math
 import queue
+import socket
 import sys
 import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -150,6 +151,10 @@ def run_web(args: argparse.Namespace, speed: float) -> int:
     if not 0 <= args.port <= 65535:
         print("progress-client demo: error: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
+    if args.port and not _port_free(args.port):
+        print(f"progress-client demo: error: 127.0.0.1:{args.port} is in use (try --port 0)",
+              file=sys.stderr)
+        return EXIT_ERROR
     store = MemoryStore()
     demo = WebDemo(store, speed)
     app = create_app(store)
@@ -168,7 +173,7 @@ def run_web(args: argparse.Namespace, speed: float) -> int:
         for job in workers:
             job.cancel()
         print("progress-client demo: stopped", file=sys.stderr)
-    except (OSError, RuntimeError, SystemExit):
+    except (OSError, RuntimeError, SystemExit, CancelledError):
         print(f"progress-client demo: error: cannot serve on 127.0.0.1:{args.port} "
               "(in use?)", file=sys.stderr)
         return EXIT_ERROR
@@ -188,6 +193,16 @@ def _serve(demo: WebDemo, server: RunningServer, seconds: float | None,
         run.started = time.monotonic()
         workers.append(server.portal.start_task_soon(worker, demo.store, job_id, run, _quiet))
         print(f"progress-client demo: job {job_id} started", flush=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _quiet(line: str) -> None:
