@@ -11,7 +11,8 @@ A job lives at ``/jobs/<name>`` (a query string is ignored) and is either
   events, ``events_status=404`` or ``events_type="application/json"`` refuses it,
   ``raw_prefix`` is written before anything else;
 - a *script* (``script``): a fixed sequence of raw ``Reply`` objects, the last one repeated; a
-  reply can promise more body than it sends and ``hold`` the connection (a stalled body).
+  reply can come late (``delay``), or promise more body than it sends and ``hold`` the
+  connection (a stalled body).
 
 Every request is recorded as a ``Seen`` (arrival time, wall time, path, headers, code, body
 size, the status served), and every event's send time in ``Job.sent``, taken just before the
@@ -37,12 +38,13 @@ TERMINAL = frozenset({"done", "completed", "failed"})
 @dataclass
 class Reply:
     """One raw response of a script. ``body``: bytes, text, or JSON (a dict or a list). A
-    ``Content-Length`` in ``headers`` replaces the true one; ``hold``: seconds to keep the
-    connection open after the body."""
+    ``Content-Length`` in ``headers`` replaces the true one; ``delay``: seconds before the
+    head is sent; ``hold``: seconds to keep the connection open after the body."""
 
     status: int = 200
     body: bytes | dict[str, Any] | list[Any] | str = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
     hold: float = 0.0
 
 
@@ -193,6 +195,7 @@ class JobServer:
             self._status(h, job, seen, now)
 
     def _send(self, h: BaseHTTPRequestHandler, seen: Seen, reply: Reply) -> None:
+        time.sleep(reply.delay)
         body = reply.body
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
