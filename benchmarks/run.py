@@ -4,9 +4,10 @@
     python benchmarks/run.py --quick    # a short run (under a minute): smaller counts
     python benchmarks/run.py --only frontier,overhead
 
-Parts: ``frontier`` (virtual clock, exact), ``live`` (reference server + redis-server on
-127.0.0.1), ``overhead`` (CPU per poll), ``scale`` (thousands of concurrent jobs). Each target
-of the issue is checked and written as met or MISSED, with its figure.
+Parts: ``frontier`` (virtual clock, exact), ``live`` (two reference-server processes +
+redis-server on 127.0.0.1), ``overhead`` (CPU per poll), ``scale`` (thousands of concurrent
+jobs), ``capacity`` (one reference-server process: polls/s, held connections, fan-out). Each
+target of the issue is checked and written as met or MISSED, with its figure.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from benchmarks.procs import machine, tinyserver  # noqa: E402
 from benchmarks.traces import TRACES  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-PARTS = ("frontier", "live", "overhead", "scale")
+PARTS = ("frontier", "live", "overhead", "scale", "capacity")
 #: The scale run's job: queued, running after 10 s, completed at 30 s.
 SCALE_TIMELINE = '[[0, "queued"], [10, "running"], [30, "completed"]]'
 
@@ -146,6 +147,25 @@ def run_live(out: list[str], targets: list[str], quick: bool) -> bool:
     return True
 
 
+def run_capacity(out: list[str], targets: list[str], quick: bool) -> None:
+    from benchmarks.capacity import capacity, markdown
+
+    res = capacity(quick=quick, progress=lambda line: print(line, file=sys.stderr))
+    md = markdown(res)
+    out += ["## Capacity of one reference-server process (127.0.0.1, real redis-server)", "",
+            "A status-server process (`benchmarks/liveserver.py`) under load from another "
+            "process (raw HTTP/1.1, keep-alive); redis-server in a third. See "
+            "`benchmarks/capacity.py` for how each figure is taken.", "", md, ""]
+    targets.append(f"| capacity | polls from the cache cost {res.gets_per_poll_cache:.4f} Redis "
+                   f"GETs each (0) | {_mark(res.gets_per_poll_cache == 0)} |")
+    for h in res.held:
+        targets.append(f"| capacity | {h['held']:,}/{h['count']:,} {h['kind']} connections held "
+                       f"by one process, {h['rss_kib_per_connection']:.1f} KiB RSS each | "
+                       f"{_mark(h['held'] == h['count'])} |")
+    if not quick:  # a quick run goes to quick.md only
+        (RESULTS / "capacity.md").write_text(md + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -173,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             run_scale(out, targets, args.quick)
         elif part == "live" and not run_live(out, targets, args.quick):
             failed = True
+        elif part == "capacity":
+            run_capacity(out, targets, args.quick)
         print(f"benchmarks: {part} done in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     info = machine()
     head = [
@@ -193,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         *targets,
         "",
     ]
-    name = "README.md" if not args.quick else "quick.md"
+    # Only a full run replaces README.md; a run of some parts (--only) writes partial.md and
+    # each part's own table file, so the last full summary is not lost.
+    name = "quick.md" if args.quick else "README.md" if set(parts) == set(PARTS) else "partial.md"
     (RESULTS / name).write_text("\n".join(head + out) + "\n")
     print(f"benchmarks: wrote benchmarks/results/{name}", file=sys.stderr)
     return 1 if failed else 0

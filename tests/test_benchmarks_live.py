@@ -1,5 +1,6 @@
 """Smoke test of the live benchmark (``benchmarks/live.py``): one tiny trace at high speed
-against the reference server and a real redis-server; the counts must agree with each other."""
+against two reference-server processes and a real redis-server; the counts must agree with
+each other, and each job costs Redis its writes plus at most one read per server process."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from benchmarks.peers import (  # noqa: E402
 
 #: Three writes; at 40x the job lasts 150 ms of real time.
 TINY = {"tiny": ("a 6 s job", [(0.0, "queued"), (2.0, "running"), (6.0, "completed")])}
-SDK = ("fixed-1s", "fixed-3s", "fixed-8s", "adaptive", "exponential", "sse", "sse-async")
+SDK = ("fixed-1s", "fixed-3s", "fixed-8s", "adaptive", "exponential", "sse", "sse-async",
+       "long-poll")
 
 
 def test_live_counts_agree_on_a_tiny_trace(redis_url: str) -> None:
@@ -39,8 +41,9 @@ def test_live_counts_agree_on_a_tiny_trace(redis_url: str) -> None:
         assert r.consistent, r
         # The server's counter and the client's own count, job by job.
         assert r.client_requests == r.server_requests, r
-        # Every poll and every stream reads the job once; the worker wrote three times.
-        assert r.redis_reads == r.server_requests, r
+        # Each server process reads a job once, whatever it is asked; the worker wrote 3 times.
+        assert 1 <= r.redis_reads <= live.SERVERS, r
+        assert r.redis_reads <= r.server_requests, r
         assert r.redis_writes == 3, r
         # Each update script runs GET, SET, PUBLISH (+ HSET, EXPIRE with a checkpoint).
         assert r.redis_commands == r.redis_reads + 3 * 4 + 2 * 2, r
@@ -50,6 +53,10 @@ def test_live_counts_agree_on_a_tiny_trace(redis_url: str) -> None:
     for name in live.PUSH:
         assert by[name].server_requests <= 2
         assert by[name].p95_raw_ms < 1000.0  # a push is seen at once, not after a poll
+    # Held polls: the first request and one per change (no quiet reaches 60 s here).
+    held = by["long-poll"]
+    assert held.exact_requests == 3 and held.server_requests <= 3, held
+    assert held.p95_raw_ms < 1000.0
     # Polling at 1 s sees every change within about a second of the trace (plus latency).
     assert by["fixed-1s"].server_requests > by["adaptive"].server_requests
     assert by["fixed-1s"].p95_lag < by["fixed-8s"].p95_lag
@@ -61,6 +68,17 @@ def test_live_counts_agree_on_a_tiny_trace(redis_url: str) -> None:
     assert any(text.startswith("tiny: sse 1 requests/job") and ok for text, ok in checks.items())
     assert any(text.startswith("tiny: every strategy finished") and ok
                for text, ok in checks.items())
+    assert any(text.startswith("tiny: long-poll") and ok for text, ok in checks.items())
+    assert any(text.startswith("tiny: Redis reads/job at most") and ok
+               for text, ok in checks.items())
+
+
+def test_long_poll_bound_counts_quiet_in_real_seconds() -> None:
+    timeline = [(0.0, "queued"), (150.0, "running"), (300.0, "completed")]
+    # At 1x: 3 requests, plus 2 holds that end unchanged in each 150 s gap.
+    assert live.long_poll_bound([timeline], 1.0) == 3 + 2 + 2
+    # At 60x the gaps are 2.5 real seconds: no hold lasts 60 s.
+    assert live.long_poll_bound([timeline], 60.0) == 3
 
 
 def test_live_peer_loops_are_the_frontiers_configuration() -> None:

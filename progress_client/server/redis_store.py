@@ -42,6 +42,8 @@ __all__ = ["RedisStore"]
 HEALTH_INTERVAL = 5.0
 #: Seconds /healthz waits for Redis.
 PING_TIMEOUT = 1.5
+#: Connections a store made from a URL opens to Redis at most (per node on a cluster: x4).
+MAX_CONNECTIONS = 64
 
 # One atomic round trip per update: read the version (and the job's epoch), write the progress
 # with its TTL, the checkpoint with its TTL, and publish the versioned document. A MULTI/EXEC
@@ -88,7 +90,8 @@ class RedisStore(Store):
 
     Status servers: updates reach every process through pub/sub (single Redis: one pattern
     subscription per process; cluster: one shard subscription per job a process serves), and
-    each process caches up to ``cache_size`` jobs (``cache.py``)."""
+    each process caches up to ``cache_size`` jobs (``cache.py``; 0: none, every read goes to
+    Redis)."""
 
     kind = "redis"
 
@@ -109,8 +112,8 @@ class RedisStore(Store):
 
         if (url is None) == (client is None):
             raise ValueError("give exactly one of url= or client=")
-        if cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError("cache_size must be an integer >= 0 (0: no cache)")
         if not health_interval > 0:
             raise ValueError("health_interval must be > 0")
         self._owns_client = client is None
@@ -242,9 +245,10 @@ class RedisStore(Store):
             listener = PatternListener(self._redis, f"{self.prefix}:events:*", self,
                                        health_interval=self._health)
             prepare, release = None, None
-        cache = JobCache(self._load, ttl=PROGRESS_TTL, prepare=prepare, release=release,
-                         pinned=self.has_readers, max_entries=self._cache_size)
-        self._cache = cache
+        if self._cache_size:
+            self._cache = JobCache(self._load, ttl=PROGRESS_TTL, prepare=prepare,
+                                   release=release, pinned=self.has_readers,
+                                   max_entries=self._cache_size)
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(listener.run)
@@ -303,5 +307,11 @@ def _client_from_url(url: str, cluster: bool) -> Any:
     }
     if cluster:
         # The cluster client's own retries follow the slot map through failovers; keep them.
-        return RedisCluster.from_url(url, **options)
-    return aioredis.from_url(url, retry=Retry(NoBackoff(), 1), **options)
+        # Its pools cannot wait for a free connection, so allow many per node.
+        return RedisCluster.from_url(url, max_connections=MAX_CONNECTIONS * 4, **options)
+    # A burst of reads waits for one of MAX_CONNECTIONS connections (up to 5 s) instead of
+    # failing (redis-py's default pool refuses a request past its limit).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=5, retry=Retry(NoBackoff(), 1), **options
+    )
+    return aioredis.Redis.from_pool(pool)

@@ -240,6 +240,11 @@ class Store:
     def has_readers(self, job_id: str) -> bool:
         return bool(self._subscribers.get(job_id))
 
+    @property
+    def readers(self) -> int:
+        """Open subscriptions in this process (event streams, held long polls)."""
+        return sum(len(subs) for subs in self._subscribers.values())
+
     async def aclose(self) -> None:
         return None
 
