@@ -194,3 +194,23 @@ async def test_a_dropped_subscription_drops_the_cache(
             await anyio.sleep(0.01)
         assert r is not None and r.json()["progress"] == 3
         assert (await http.get("/healthz")).json() == {"status": "ok", "store": "redis"}
+
+
+async def test_a_burst_of_first_reads_waits_for_a_connection_instead_of_failing(
+    server: tuple[RunningServer, RedisStore], worker: RedisStore
+) -> None:
+    running, _ = server
+    jobs = [f"burst-{i}" for i in range(300)]  # more than the store's 64 connections
+    for job in jobs:
+        await worker.update(job, status="running")
+    limits = httpx.Limits(max_connections=300)
+    codes: list[int] = []
+    async with httpx.AsyncClient(base_url=running.url, timeout=20, limits=limits) as http:
+
+        async def read(job: str) -> None:
+            codes.append((await http.get(f"/jobs/{job}")).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for job in jobs:
+                tg.start_soon(read, job)
+    assert codes == [200] * len(jobs)
