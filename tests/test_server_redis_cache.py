@@ -78,7 +78,7 @@ async def test_polls_and_304s_of_a_cached_job_cost_no_redis_command(
     server: tuple[RunningServer, RedisStore], worker: RedisStore, raw: aioredis.Redis
 ) -> None:
     running, store = server
-    await worker.update("job-1", status="running", progress=10)
+    await worker.update("job-1", status="running", progress=10, owner="5e1f-opaque-owner")
     commands = Commands(raw)
     async with httpx.AsyncClient(base_url=running.url, timeout=5) as http:
         await commands.start()
@@ -108,6 +108,9 @@ async def test_polls_and_304s_of_a_cached_job_cost_no_redis_command(
         assert await commands.take() == {"get": 1}
     cache = running.call(_cache_stats, store)
     assert cache["loads"] == 2 and cache["hits"] >= 60
+    # The process keeps what it serves, and not the owner id.
+    kept = running.call(store.get, "job-1")
+    assert kept is not None and kept.owner is None and kept.status == "rendering"
 
 
 async def _cache_stats(store: RedisStore) -> dict[str, Any]:

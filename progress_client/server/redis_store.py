@@ -209,9 +209,15 @@ class RedisStore(Store):
         raw = await self._read(self.progress_key(job_id))
         return None if raw is None else ProgressRecord.model_validate_json(raw)
 
+    async def _load_for_readers(self, job_id: str) -> ProgressRecord | None:
+        """What a status server reads and keeps: the record without its owner id."""
+        record = await self._load(job_id)
+        return None if record is None else record.model_copy(update={"owner": None})
+
     async def get(self, job_id: str) -> ProgressRecord | None:
         """The job's progress (None for an unknown or expired job). In a status server
-        (``events()`` running) from this process's cache when it holds the job."""
+        (``events()`` running, the cache on) from this process's cache, without the owner id
+        (readers never see it; the cache does not keep it)."""
         if not valid_job_id(job_id):
             return None
         cache = self._cache
@@ -246,7 +252,7 @@ class RedisStore(Store):
                                        health_interval=self._health)
             prepare, release = None, None
         if self._cache_size:
-            self._cache = JobCache(self._load, ttl=PROGRESS_TTL, prepare=prepare,
+            self._cache = JobCache(self._load_for_readers, ttl=PROGRESS_TTL, prepare=prepare,
                                    release=release, pinned=self.has_readers,
                                    max_entries=self._cache_size)
         try:
