@@ -362,6 +362,8 @@ class PollEngine:
         if hint:
             self._hinted = None
             self._count(hint_waits=1)
+        if not self.lifecycle.start_has_status:
+            return  # the first poll brings the first status
         try:
             reading = self.config.reader.read(doc, status_code=code, headers=headers)
         except BadResponse:

@@ -85,6 +85,11 @@ class Lifecycle(Protocol):
         """Whether the start request may be sent again after a transport error."""
         ...
 
+    @property
+    def start_has_status(self) -> bool:
+        """Whether the start response's body may be read as the first status document."""
+        ...
+
     def status_url(self, start: Seen, template: str | None) -> str | None:
         """The status URL a start response names (absolute), or ``None``."""
         ...
@@ -106,6 +111,8 @@ class DefaultLifecycle:
     """The common patterns (see the module's docstring)."""
 
     start_idempotent = False
+    #: Read the start response as a status when it reads as one (else the first poll does).
+    start_has_status = True
 
     def status_url(self, start: Seen, template: str | None) -> str | None:
         for name in _STATUS_HEADERS:

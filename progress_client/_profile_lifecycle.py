@@ -33,6 +33,12 @@ class ProfileLifecycle:
     def start_idempotent(self) -> bool:
         return self.profile.start is not None and self.profile.start.idempotent
 
+    @property
+    def start_has_status(self) -> bool:
+        # A profile that says how its jobs start says whether that answer is a status
+        # (Stability's start is a 200 {"id"}, which its HTTP-code rules would read as done).
+        return self.profile.start is None or self.profile.start.status_in_body
+
     def status_url(self, start: Seen, template: str | None) -> str | None:
         found = urls.status_url(self.profile, _urls_seen(start))
         if found is None and (template is not None or self.profile.start is None):

@@ -1,0 +1,66 @@
+"""A job's life in the engine, read with the built-in profiles: what a start response counts
+for, where a cancel goes on a plain wait, what the report counts once a result is fetched, a
+result the last poll already holds, and ``output=`` for a result that came in hand.
+
+Sans-IO for the engine (a conversation of actions and feeds, no clock, no network); the
+drivers through httpx's ``MockTransport`` (no network, no real sleep)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from progress_client import (
+    FixedPolicy,
+    PollEngine,
+    Request,
+    Sleep,
+    WaitConfig,
+)
+from progress_client._lifecycle import Job
+from progress_client._profile import compile_profile, load_profile
+from progress_client._profile_lifecycle import ProfileLifecycle
+
+BASE = "http://vendor.test"
+
+
+def engine(profile: str, *, start: str | None = None, url: str | None = None) -> PollEngine:
+    loaded = load_profile(profile)
+    config = WaitConfig(policy=FixedPolicy(1.0), reader=compile_profile(loaded))
+    lifecycle = ProfileLifecycle(loaded)
+    if start is None:
+        return PollEngine(config, url=url, lifecycle=lifecycle)
+    return PollEngine(config, job=Job("POST", start, lifecycle, {}, b"{}"))
+
+
+def send(e: PollEngine, now: float = 0.0) -> Request:
+    action = e.next_action(now)
+    assert isinstance(action, Request), action
+    return action
+
+
+def feed(e: PollEngine, code: int, body: Any = None, headers: dict[str, str] | None = None,
+         now: float = 0.0, raw: bytes | None = None) -> None:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+    hdrs = {"Content-Type": "application/json", **(headers or {})} if body is not None else (
+        headers or {})
+    e.receive_response(now, code, hdrs, data, wall=0.0)
+
+
+def test_a_start_answer_is_a_status_only_where_the_profile_says() -> None:
+    # Stability starts with 200 {"id"}; its rules read a 200 as done. The start answer is
+    # not a status there: the first poll is.
+    e = engine("stability", start=f"{BASE}/v2beta/image-to-video")
+    assert send(e).purpose == "start"
+    feed(e, 200, {"id": "abc"})
+    poll = send(e)
+    assert poll.purpose == "poll" and poll.url == f"{BASE}/v2beta/image-to-video/result/abc"
+    assert not e.take_events()
+    # Replicate's start answer is a prediction (status_in_body): it is the first status.
+    e = engine("replicate", start=f"{BASE}/v1/predictions")
+    send(e)
+    url = f"{BASE}/v1/predictions/p1"
+    feed(e, 201, {"id": "p1", "status": "starting", "urls": {"get": url}})
+    [update] = e.take_events()
+    assert update.status.status == "starting"  # type: ignore[union-attr]
+    assert isinstance(e.next_action(0.0), Sleep)
