@@ -197,7 +197,11 @@ class PollEngine:
             return None
         if self._stopped is not None and self._stopped.outcome in ("succeeded", "failed"):
             return None
-        plan = self.lifecycle.cancel(self._start, self._last, self.url)
+        last = self._last
+        if last is None and self.url is not None:
+            # A plain wait keeps no response (memory): its last document serves.
+            last = Seen(self.url, 200, {}, self.state.last_document)
+        plan = self.lifecycle.cancel(self._start, last, self.url)
         if plan is None:
             return None
         self._count(requests=1)

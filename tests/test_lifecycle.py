@@ -64,3 +64,24 @@ def test_a_start_answer_is_a_status_only_where_the_profile_says() -> None:
     [update] = e.take_events()
     assert update.status.status == "starting"  # type: ignore[union-attr]
     assert isinstance(e.next_action(0.0), Sleep)
+
+
+def test_a_plain_wait_cancels_where_its_last_status_says() -> None:
+    # No start response: fal's cancel URL is found from the status URL and its document.
+    url = f"{BASE}/fal-ai/fast-sdxl/requests/r1/status"
+    e = engine("fal", url=url)
+    send(e)
+    feed(e, 200, {"status": "IN_PROGRESS", "logs": []})
+    cancel = e.cancel_request(0.5)
+    assert cancel is not None
+    assert (cancel.method, cancel.url) == ("PUT", f"{BASE}/fal-ai/fast-sdxl/requests/r1/cancel")
+    feed(e, 202, {"status": "CANCELLATION_REQUESTED"}, now=0.6)
+    assert e.cancelled_remote is True
+    assert e.report().requests == 2
+    assert e.cancel_request(0.7) is None  # once
+    # Celery's revoke URL needs the task id from the document.
+    e = engine("celery-flower", url=f"{BASE}/api/task/result/t-1")
+    send(e)
+    feed(e, 200, {"task-id": "t-1", "state": "STARTED", "result": None})
+    cancel = e.cancel_request(0.5)
+    assert cancel is not None and cancel.url == f"{BASE}/api/task/revoke/t-1?terminate=true"
