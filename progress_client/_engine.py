@@ -391,7 +391,8 @@ class PollEngine:
             ))
             return
         self._result_url = None
-        self._finish(replace(self._success, result=result))
+        # The report counts the result's request too (the success was seen before it).
+        self._finish(replace(self._success, result=result, report=self.report()))
 
     def receive_data(self, now: float, chunk: bytes) -> None:
         """A chunk of the open event stream."""

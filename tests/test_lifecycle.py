@@ -15,6 +15,7 @@ from progress_client import (
     PollEngine,
     Request,
     Sleep,
+    Stop,
     WaitConfig,
 )
 from progress_client._lifecycle import Job
@@ -85,3 +86,20 @@ def test_a_plain_wait_cancels_where_its_last_status_says() -> None:
     feed(e, 200, {"task-id": "t-1", "state": "STARTED", "result": None})
     cancel = e.cancel_request(0.5)
     assert cancel is not None and cancel.url == f"{BASE}/api/task/revoke/t-1?terminate=true"
+
+
+def test_the_result_request_is_in_the_report() -> None:
+    e = engine("fal", start=f"{BASE}/fal-ai/fast-sdxl")
+    send(e)
+    root = f"{BASE}/fal-ai/fast-sdxl/requests/r2"
+    feed(e, 200, {"request_id": "r2", "status_url": f"{root}/status", "response_url": root})
+    assert send(e).purpose == "poll"
+    feed(e, 200, {"status": "COMPLETED", "response_url": root})
+    fetch = send(e)
+    assert (fetch.purpose, fetch.url) == ("result", root)
+    e.receive_response(2.0, 200, {"Content-Type": "application/json"}, b"", wall=0.0,
+                       result={"images": []})
+    stop = e.next_action(2.0)
+    assert isinstance(stop, Stop) and stop.outcome == "succeeded"
+    assert stop.result == {"images": []}
+    assert stop.report.requests == 3 and stop.report.elapsed == 2.0
