@@ -59,6 +59,11 @@ class ProfileLifecycle:
             )
             if planned is None:  # no URL (an Azure status carries its result itself)
                 return ResultPlan("document", value=final.body)
+            if planned.url == status_url:
+                # The URL polled (Azure's Location polling): its final answer is in hand.
+                if final.body is not None:
+                    return ResultPlan("document", value=final.body)
+                return ResultPlan("body")
             return ResultPlan("url", url=planned.url)
         return ResultPlan(section.kind)
 

@@ -103,3 +103,21 @@ def test_the_result_request_is_in_the_report() -> None:
     assert isinstance(stop, Stop) and stop.outcome == "succeeded"
     assert stop.result == {"images": []}
     assert stop.report.requests == 3 and stop.report.elapsed == 2.0
+
+
+def test_a_result_the_last_poll_holds_is_not_fetched_again() -> None:
+    # Azure's Location polling: 202 while it runs, then 200 with the resource, at the URL
+    # polled. That answer is the result; no second GET.
+    e = engine("azure", start=f"{BASE}/vms/vm1/restart")
+    send(e)
+    feed(e, 202, None, {"Location": "/vms/vm1/ops/o1"})
+    poll = send(e)
+    assert poll.url == f"{BASE}/vms/vm1/ops/o1"
+    feed(e, 202, None, {"Location": "/vms/vm1/ops/o1"}, now=1.0)
+    assert isinstance(e.next_action(1.0), Sleep)
+    send(e, 2.0)
+    feed(e, 200, {"name": "vm1", "properties": {"powerState": "running"}}, now=2.0)
+    stop = e.next_action(2.0)
+    assert isinstance(stop, Stop) and stop.outcome == "succeeded"
+    assert stop.result == {"name": "vm1", "properties": {"powerState": "running"}}
+    assert stop.report.requests == 3
