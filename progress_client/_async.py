@@ -180,7 +180,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 if isinstance(item, Stop):
                     stop = item
         assert stop is not None
-        return finish(stop, call.status_url)
+        return self._finished(stop, call)
 
     async def _run(
         self, call: Call, timeout: float | None

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from ._actions import Request
+from ._actions import Request, Stop
 from ._config import WaitConfig, config_from_options
 from ._engine import PollEngine
 from ._http import check_url, client_kwargs, import_httpx_sse, request_options
@@ -23,6 +23,7 @@ from ._lifecycle import DefaultLifecycle, Job, Lifecycle
 from ._models import Reader
 from ._observer import ChangeHook, Observer, RequestHook
 from ._policy import Policy
+from ._results import WaitResult, finish, write_result
 from ._sanitize import install_log_redaction
 from ._shared import Registry, SharedWait
 from ._state import EngineState
@@ -193,6 +194,15 @@ class ClientBase(Generic[H]):
         key = (f"run:{next(_run_ids)}:{url}", None, None)
         return Call(key, lambda: PollEngine(config, job=job), False, cancel_on_exit,
                     Path(output) if output is not None else None)
+
+    @staticmethod
+    def _finished(stop: Stop, call: Call) -> WaitResult:
+        """The caller's result, or its error raised. With ``output=`` a result that came in
+        hand (a document, a final body) is written there too: ``result`` is the file's path."""
+        result = finish(stop, call.status_url)
+        if call.output is None or result.result is None or isinstance(result.result, Path):
+            return result
+        return replace(result, result=write_result(call.output, result.result))
 
     def _options(self, request: Request) -> dict[str, Any]:
         """The httpx keyword arguments of one of the engine's requests."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ __all__ = [
     "finish",
     "outcome_error",
     "result_too_large",
+    "write_result",
 ]
 
 #: The largest result held in memory (``run`` without ``output=``): 64 MiB.
@@ -96,3 +98,16 @@ def result_too_large(limit: int) -> str:
         f"the result is larger than {limit >> 20} MiB; give output= (CLI: --output FILE) to "
         "stream it to a file"
     )
+
+
+def write_result(output: Path, value: Any) -> Path:
+    """Write a result held in memory to ``output`` (bytes as they are, anything else as
+    JSON), beside it first and then renamed into place, as a streamed result is."""
+    if isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    else:
+        data = json.dumps(value, ensure_ascii=False).encode()
+    part = output.with_name(output.name + ".part")
+    part.write_bytes(data)
+    part.replace(output)
+    return output

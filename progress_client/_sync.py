@@ -189,7 +189,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             try:
                 next(gen)
             except StopIteration as done:
-                return finish(done.value, call.status_url)
+                return self._finished(done.value, call)
 
     def _run(self, call: Call, timeout: float | None) -> Generator[Update, None, Stop]:
         clock = self._clock

@@ -8,11 +8,17 @@ drivers through httpx's ``MockTransport`` (no network, no real sleep)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
 from progress_client import (
+    AsyncProgressClient,
     FixedPolicy,
     PollEngine,
+    ProgressClient,
     Request,
     Sleep,
     Stop,
@@ -121,3 +127,39 @@ def test_a_result_the_last_poll_holds_is_not_fetched_again() -> None:
     assert isinstance(stop, Stop) and stop.outcome == "succeeded"
     assert stop.result == {"name": "vm1", "properties": {"powerState": "running"}}
     assert stop.report.requests == 3
+
+
+def _stability(request: httpx.Request) -> httpx.Response:
+    if request.method == "POST":
+        return httpx.Response(200, json={"id": "v1"})
+    return httpx.Response(200, content=b"\x00\x01mp4", headers={"Content-Type": "video/mp4"})
+
+
+def _replicate(request: httpx.Request) -> httpx.Response:
+    url = f"{BASE}/v1/predictions/p9"
+    doc = {"id": "p9", "status": "succeeded", "output": ["a.png"], "urls": {"get": url}}
+    return httpx.Response(201 if request.method == "POST" else 200, json=doc)
+
+
+@pytest.mark.parametrize(("profile", "handler", "written"), [
+    ("stability", _stability, b"\x00\x01mp4"),  # the final poll's own body
+    ("replicate", _replicate, b'["a.png"]'),     # a part of the final document
+])
+def test_output_gets_a_result_that_came_in_hand(
+    tmp_path: Path, profile: str, handler: Any, written: bytes
+) -> None:
+    out = tmp_path / "result.bin"
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with ProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
+        result = client.run(f"{BASE}/start", profile=profile, output=out)
+    assert result.result == out and out.read_bytes() == written
+    assert not (tmp_path / "result.bin.part").exists()
+
+
+@pytest.mark.anyio
+async def test_output_gets_a_result_that_came_in_hand_async(tmp_path: Path) -> None:
+    out = tmp_path / "video.mp4"
+    http = httpx.AsyncClient(transport=httpx.MockTransport(_stability))
+    async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
+        result = await client.run(f"{BASE}/start", profile="stability", output=out)
+    assert result.result == out and out.read_bytes() == b"\x00\x01mp4"
