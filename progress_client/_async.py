@@ -129,7 +129,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     ) -> AsyncIterator[Update]:
         """Yield an ``Update`` for every status seen; the last one is terminal. Raises like
         ``wait`` when the job fails or the wait cannot go on."""
-        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
+        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit, watching=True)
         stop: Stop | None = None
         async with aclosing(self._run(call, timeout)) as items:
             async for item in items:
@@ -186,7 +186,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         self, call: Call, timeout: float | None
     ) -> AsyncGenerator[Update | Stop, None]:
         deadline = None if timeout is None else anyio.current_time() + timeout
-        sub = _Waiter(deadline, call.output)
+        sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         stop: Stop | None = None
         try:
@@ -402,8 +402,8 @@ class _Waiter(Subscriber):
 
     __slots__ = ("_ready", "output")
 
-    def __init__(self, deadline: float | None, output: Path | None = None) -> None:
-        super().__init__(deadline)
+    def __init__(self, deadline: float | None, watching: bool, output: Path | None) -> None:
+        super().__init__(deadline, watching)
         self._ready: anyio.Event | None = None
         self.output = output
 

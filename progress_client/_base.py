@@ -50,6 +50,8 @@ class Call:
     output: Path | None = None
     #: The status URL the wait ended on (``run`` finds it in the start response).
     status_url: str | None = None
+    #: Whether the caller takes every update (``watch``), not only the end.
+    watching: bool = False
 
 
 class ClientBase(Generic[H]):
@@ -152,7 +154,7 @@ class ClientBase(Generic[H]):
 
     def _wait_call(
         self, url: str, events_url: str | None, resume: str | None,
-        profile: ProfileArg | None, cancel_on_exit: bool,
+        profile: ProfileArg | None, cancel_on_exit: bool, *, watching: bool = False,
     ) -> Call:
         """A wait on a known status URL. A missing ``sse`` extra, a bad URL or profile is a
         clear error before any request."""
@@ -169,7 +171,9 @@ class ClientBase(Generic[H]):
             )
 
         tag = None if profile is None else str(profile if isinstance(profile, str) else id(profile))
-        return Call((url, events, tag), make, resume is not None, cancel_on_exit, None, url)
+        return Call(
+            (url, events, tag), make, resume is not None, cancel_on_exit, None, url, watching
+        )
 
     def _run_call(
         self, url: str, *, method: str, json: Any, data: Any,

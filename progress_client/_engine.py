@@ -77,7 +77,7 @@ from ._errors import (
 from ._hints import Validators, read_hint
 from ._lifecycle import DefaultLifecycle, Job, Lifecycle, Seen
 from ._models import JobStatus, Reading
-from ._reading import fatal_status, read_response
+from ._reading import Verdict, fatal_status, read_response
 from ._report import Mode, PollReport
 from ._sanitize import sanitize
 from ._sse import EventStream
@@ -112,7 +112,7 @@ class PollEngine:
         self.cancelled_remote: bool | None = None
         self.events_url = events_url
         self.state = state if state is not None else EngineState()
-        self._resumed = state is not None and state.counts.requests > 0
+        self._resumed = state is not None and state.tally.requests > 0
         self._first_sent: float | None = None
         self._last_response: float | None = None
         self._next_at: float | None = None
@@ -136,6 +136,12 @@ class PollEngine:
         self._last_body: bytes | None = None
         self._success: Stop | None = None
         self._result_url: str | None = None
+        # The last body read and its verdict, reused for an identical body (most polls).
+        self._reuse_readings = not self.config.reader.reads_headers
+        self._same_body: tuple[int, bytes, Verdict] | None = None
+        #: Whether an ``Update`` is wanted for every status (``watch``) or only for changes
+        #: and the end (``wait``: an unchanged poll then costs no update, report or token).
+        self.every_update = True
         doc = self.state.last_document
         if self._resumed and doc is not None:
             try:
@@ -162,7 +168,7 @@ class PollEngine:
         if self._first_sent is not None and self._last_response is not None:
             elapsed += max(0.0, self._last_response - self._first_sent)
         return PollReport.of(
-            self.state.counts, elapsed=elapsed, baseline_interval=self.config.baseline,
+            self.state.tally, elapsed=elapsed, baseline_interval=self.config.baseline,
             mode=self.state.mode,
         )
 
@@ -204,7 +210,7 @@ class PollEngine:
         plan = self.lifecycle.cancel(self._start, last, self.url)
         if plan is None:
             return None
-        self._count(requests=1)
+        self.state.tally.requests += 1
         self._in_flight = "cancel"
         self.cancelled_remote = False
         headers = {"Content-Type": plan.content_type} if plan.content_type else {}
@@ -233,7 +239,7 @@ class PollEngine:
         return self._request(now, deadline)
 
     def _request(self, now: float, deadline: float | None) -> Request:
-        self._count(requests=1)
+        self.state.tally.requests += 1
         if self._first_sent is None:
             self._first_sent = now
         self._hinted = None
@@ -292,7 +298,7 @@ class PollEngine:
         if purpose == "cancel":
             self.cancelled_remote = 200 <= status_code < 300
             return
-        self._count(bytes_received=len(body))
+        self.state.tally.bytes_received += len(body)
         hint = read_hint(lower, self.config.hint_headers, wall if wall is not None else math.inf)
         if hint is not None:
             hint = min(hint, self.config.hint_cap)
@@ -307,10 +313,16 @@ class PollEngine:
         self, now: float, code: int, headers: Mapping[str, str], body: bytes,
         hint: float | None, truncated: bool,
     ) -> None:
-        verdict = read_response(
-            self.config.reader, code, headers, body, truncated=truncated,
-            have_status=self._reading is not None, url=self.url,
-        )
+        same = self._same_body
+        if same is not None and same[0] == code and same[1] == body and not truncated:
+            verdict = same[2]  # the very body read last time: the same reading
+        else:
+            verdict = read_response(
+                self.config.reader, code, headers, body, truncated=truncated,
+                have_status=self._reading is not None, url=self.url,
+            )
+            if verdict.kind == "status" and self._reuse_readings:
+                self._same_body = (code, body, verdict)
         if verdict.kind == "transient":
             self._transient(now, verdict.description, hint)
             return
@@ -327,7 +339,7 @@ class PollEngine:
                 self._long_poll = False  # the server does not hold polls: the schedule rules
         if verdict.kind == "not_modified":
             assert self._reading is not None
-            self._count(not_modified=1)
+            self.state.tally.not_modified += 1
             self._observe(now, self._reading, hint, mode, not_modified=True)
             return
         assert verdict.reading is not None
@@ -365,7 +377,7 @@ class PollEngine:
         self._next_at = now + (hint or 0.0)
         if hint:
             self._hinted = None
-            self._count(hint_waits=1)
+            self.state.tally.hint_waits += 1
         if not self.lifecycle.start_has_status:
             return  # the first poll brings the first status
         try:
@@ -404,7 +416,7 @@ class PollEngine:
             self._fall_back(now, exc.message)
             return
         for event in events:
-            self._count(bytes_received=event.size)
+            self.state.tally.bytes_received += event.size
             self.state.last_event_id = event.last_event_id or None
             if event.type != "message":
                 continue
@@ -469,10 +481,6 @@ class PollEngine:
             self._last_response = now
         return purpose
 
-    def _count(self, **deltas: int) -> None:
-        c = self.state.counts
-        self.state.counts = replace(c, **{k: getattr(c, k) + v for k, v in deltas.items()})
-
     @staticmethod
     def _is_transient(code: int) -> bool:
         return code in (408, 425, 429, 500, 502, 503, 504)
@@ -502,13 +510,13 @@ class PollEngine:
         if self._stopped is None:
             self._next_at = now
 
-    def _schedule(self, now: float, hint: float | None) -> float:
-        delay = self.config.policy.delay(self.state.unchanged)
+    def _schedule(self, now: float, hint: float | None, *, held: bool = False) -> float:
+        delay = 0.0 if held else self.config.policy.delay(self.state.unchanged)
         self._hinted = None
         if hint is not None and hint > delay:
             delay = hint
             self._hinted = now + delay
-            self._count(hint_waits=1)
+            self.state.tally.hint_waits += 1
         self._next_at = now + delay
         self.state.next_delay = delay
         return delay
@@ -527,7 +535,7 @@ class PollEngine:
         first = s.last_key is None
         changed = first or reading.key != s.last_key
         if changed and not first:
-            self._count(changes=1)
+            self.state.tally.changes += 1
         s.unchanged = 0 if changed else s.unchanged + 1
         s.last_key = reading.key
         s.mode = mode
@@ -537,10 +545,11 @@ class PollEngine:
         terminal = reading.outcome is not None
         delay: float | None = None
         if not terminal and not push:
-            delay = self._schedule(now, hint)
-            if mode == "long-poll" and self._hinted is None:
-                # The server held the poll until now: ask again at once.
-                self._next_at, s.next_delay, delay = now, 0.0, 0.0
+            # A long poll the server held until now is asked again at once (a hint still a
+            # floor); otherwise the policy's schedule.
+            delay = self._schedule(now, hint, held=mode == "long-poll")
+        if not (changed or terminal or self.every_update):
+            return
         # One snapshot serves the update and, on a terminal status, the stop and its error.
         report = self.report()
         self._events.append(Update(
@@ -580,7 +589,7 @@ class PollEngine:
 
     def _transient(self, now: float, description: str, hint: float | None) -> None:
         s = self.state
-        self._count(errors=1)
+        self.state.tally.errors += 1
         s.consecutive_errors += 1
         s.unchanged += 1
         if s.consecutive_errors >= self.config.max_consecutive_errors:
@@ -593,7 +602,7 @@ class PollEngine:
         self._schedule(now, hint)
 
     def _remember_validators(self, headers: Mapping[str, str]) -> None:
-        if self.config.conditional:
+        if self.config.conditional and ("etag" in headers or "last-modified" in headers):
             v = Validators.from_headers(headers)
             if v:
                 self.state.etag, self.state.last_modified = v.etag, v.last_modified

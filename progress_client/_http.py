@@ -122,12 +122,18 @@ def framed_within(response: httpx.Response, limit: int) -> bool:
     it is not compressed. h11 frames the body by that length (a longer body is not read, a
     shorter one is a protocol error), so one read cannot pass the limit. Anything else
     (chunked, gzip, no length, too large) is streamed and cut at the limit."""
-    headers = response.headers
-    length = headers.get("content-length")
-    if length is None or not (length.isascii() and length.isdigit()) or int(length) > limit:
-        return False
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    return encoding in ("", "identity")
+    length: bytes | None = None
+    # One pass over the raw header list: ``Headers.get`` decodes on every call, and this runs
+    # on every poll.
+    for name, value in response.headers.raw:
+        lower = name.lower()
+        if lower == b"content-length":
+            if length is not None and value != length:
+                return False  # two different lengths: let h11 refuse it while streaming
+            length = value.strip()
+        elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return False
+    return length is not None and length.isdigit() and int(length) <= limit
 
 
 def describe_transport_error(exc: BaseException) -> tuple[str, bool]:

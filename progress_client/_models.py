@@ -94,6 +94,12 @@ class Reader(Protocol):
         defaults, ``_hints.DEFAULT_HINT_HEADERS``)."""
         ...
 
+    @property
+    def reads_headers(self) -> bool:
+        """Whether a reading depends on the response's headers too. When it does not, the
+        engine reuses the last reading for a body identical to the last one (most polls)."""
+        ...
+
     def read(
         self, doc: Any, *, status_code: int = 200, headers: Mapping[str, str] | None = None
     ) -> Reading:
@@ -174,6 +180,10 @@ class StatusSpec:
     def hint_headers(self) -> tuple[str, ...] | None:
         return None  # a status word brings no hint headers of its own: the defaults apply
 
+    @property
+    def reads_headers(self) -> bool:
+        return False
+
     def accepts_body(self, status_code: int, content_type: str | None) -> bool:
         return False
 
@@ -193,9 +203,29 @@ class StatusSpec:
                 f"the {self.status_field!r} field is not a string (got {type(raw).__name__})"
             )
         status_word = str(raw)
-        # Normalized JobStatus: the fields next to the status field (for data.state, the
-        # object under data) supply step, progress and error; the whole document is kept.
-        parent = _get_path(doc, self._status_path[:-1]) if len(self._status_path) > 1 else doc
+        status = self._status(doc, status_word)
+        document: BaseModel = status
+        if self.model is not None:
+            try:
+                document = self.model.model_validate(doc)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ())) or "document"
+                raise BadResponse(
+                    f"the status document does not fit {self.model.__name__}: "
+                    f"{where}: {first.get('msg', 'invalid')}"
+                ) from None
+        key = self._key(doc)
+        outcome = self.outcome_of(status_word)
+        return Reading(status=status, document=document, key=key, outcome=outcome, raw=doc)
+
+
+    def _status(self, doc: dict[str, Any], status_word: str) -> JobStatus:
+        """The normalized ``JobStatus``: the fields next to the status field (for
+        ``data.state``, the object under ``data``) supply step, progress and error; the whole
+        document is kept."""
+        path = self._status_path
+        parent = _get_path(doc, path[:-1]) if len(path) > 1 else doc
         fields: dict[str, Any] = dict(doc)
         if isinstance(parent, dict) and parent is not doc:
             for name in ("step", "progress", "error"):
@@ -209,38 +239,26 @@ class StatusSpec:
             err = json.dumps(err, ensure_ascii=False, default=str)[:4096]
         fields["error"] = err
         try:
-            status = JobStatus.model_validate(fields)
+            return JobStatus.model_validate(fields)
         except ValidationError as exc:  # pragma: no cover - fields are coerced above
             raise BadResponse(
                 f"the status document is not valid: {exc.error_count()} errors"
             ) from None
-        document: BaseModel = status
-        if self.model is not None:
-            try:
-                document = self.model.model_validate(doc)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first.get("loc", ())) or "document"
-                raise BadResponse(
-                    f"the status document does not fit {self.model.__name__}: "
-                    f"{where}: {first.get('msg', 'invalid')}"
-                ) from None
-        key_parts = [_get_path(doc, p) for p in self._change_paths]
-        if len(key_parts) == 1 and isinstance(key_parts[0], str):
+
+    def _key(self, doc: dict[str, Any]) -> str:
+        """The change key: a change of it resets the adaptive interval."""
+        parts = [_get_path(doc, p) for p in self._change_paths]
+        if len(parts) == 1 and isinstance(parts[0], str):
             # The common case (the status word alone) needs no JSON; the prefix keeps these
             # keys apart from JSON ones, which never start with "s:".
-            key = "s:" + (key_parts[0] if self.case_sensitive else key_parts[0].casefold())
-        else:
-            key = json.dumps(
-                [None if v is _MISSING else v for v in key_parts],
-                sort_keys=True,
-                default=str,
-                ensure_ascii=False,
-            )
-            if not self.case_sensitive and len(self._change_paths) == 1:
-                key = key.casefold()
-        outcome = self.outcome_of(status_word)
-        return Reading(status=status, document=document, key=key, outcome=outcome, raw=doc)
+            return "s:" + (parts[0] if self.case_sensitive else parts[0].casefold())
+        key = json.dumps(
+            [None if v is _MISSING else v for v in parts],
+            sort_keys=True, default=str, ensure_ascii=False,
+        )
+        if not self.case_sensitive and len(self._change_paths) == 1:
+            key = key.casefold()
+        return key
 
 
 def _coerce_step(v: Any) -> str | int | None:

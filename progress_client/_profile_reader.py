@@ -78,6 +78,11 @@ class ProfileReader:
     success: frozenset[str]
     failure: frozenset[str]
     @property
+    def reads_headers(self) -> bool:
+        """Whether an outcome rule looks at a response header (Stability's finish-reason)."""
+        return any(c.header is not None for r in self.profile.outcome for c in r.when)
+
+    @property
     def hint_headers(self) -> tuple[str, ...] | None:
         """The profile's hint headers, in order (None: the engine's defaults)."""
         return self.profile.hints

@@ -9,10 +9,10 @@ all derived from these fields, never listed again. Pure: no I/O.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, make_dataclass
 from typing import Any, Literal
 
-__all__ = ["COUNTER_NAMES", "Counters", "Mode", "Outcome", "PollReport"]
+__all__ = ["COUNTER_NAMES", "Counters", "Mode", "Outcome", "PollReport", "Tally"]
 
 #: How a wait ended.
 Outcome = Literal["succeeded", "failed", "timeout", "error"]
@@ -43,6 +43,16 @@ class Counters:
 #: The counter names, in order (what the resume token and the CLI's JSON carry).
 COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Counters))
 
+#: The engine's running tally: the same fields, mutable (an increment on every response must
+#: cost nanoseconds, not a new frozen value). Made from ``Counters``, never listed again.
+Tally: Any = make_dataclass("Tally", [(name, int, 0) for name in COUNTER_NAMES], slots=True)
+Tally.__module__ = __name__
+
+
+def freeze(tally: Any) -> Counters:
+    """A tally's counts as a frozen ``Counters``."""
+    return Counters(**{name: getattr(tally, name) for name in COUNTER_NAMES})
+
 
 @dataclass(frozen=True, slots=True)
 class PollReport(Counters):
@@ -55,8 +65,9 @@ class PollReport(Counters):
 
     @classmethod
     def of(
-        cls, counts: Counters, *, elapsed: float, baseline_interval: float, mode: Mode
+        cls, counts: Any, *, elapsed: float, baseline_interval: float, mode: Mode
     ) -> PollReport:
+        """A report of ``counts`` (a ``Counters`` or a ``Tally``)."""
         values: dict[str, Any] = {name: getattr(counts, name) for name in COUNTER_NAMES}
         return cls(
             **values,

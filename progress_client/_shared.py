@@ -37,11 +37,13 @@ Key = tuple[str, str | None, str | None]
 class Subscriber:
     """One caller of a shared wait: its queue, its deadline, a way to be woken."""
 
-    __slots__ = ("deadline", "queue")
+    __slots__ = ("deadline", "queue", "watching")
 
-    def __init__(self, deadline: float | None) -> None:
+    def __init__(self, deadline: float | None, watching: bool = True) -> None:
         self.queue: deque[Item] = deque()
         self.deadline = deadline
+        #: Whether the caller wants every update (``watch``) or only the end (``wait``).
+        self.watching = watching
 
     def push(self, item: Item) -> None:
         self.queue.append(item)
@@ -74,7 +76,10 @@ class SharedWait:
             with self.lock:
                 self.last_update = update
                 for sub in self.subscribers:
-                    sub.push(update)
+                    if sub is self.driver:
+                        sub.queue.append(update)  # it is the one publishing: no need to wake
+                    else:
+                        sub.push(update)
 
     def end(self, sub: Subscriber, stop: Stop) -> None:
         """A ``Stop`` for ``sub``: a final one (the engine finished) goes to every subscriber,
@@ -136,6 +141,7 @@ class Registry:
                 shared.subscribers.append(sub)
                 if shared.driver is None:
                     shared.driver = sub
+                shared.engine.every_update = any(s.watching for s in shared.subscribers)
             return shared
 
     def leave(self, shared: SharedWait, sub: Subscriber) -> None:
@@ -150,5 +156,6 @@ class Registry:
                     if shared.driver is not None:
                         shared.driver.wake()
                 orphaned = not shared.subscribers
+                shared.engine.every_update = any(s.watching for s in shared.subscribers)
             if (orphaned or shared.stop is not None) and self._waits.get(shared.key) is shared:
                 del self._waits[shared.key]

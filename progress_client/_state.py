@@ -9,7 +9,6 @@ every field's type and range and raises ``InvalidResumeToken`` on anything else.
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ._errors import InvalidResumeToken
-from ._report import COUNTER_NAMES, MODES, Counters, Mode
+from ._report import COUNTER_NAMES, MODES, Counters, Mode, Tally, freeze
 from ._resume import decode_token, encode_token
 
 __all__ = ["EngineState"]
@@ -28,7 +27,8 @@ class EngineState:
     """What a resumed wait continues from. The engine rebinds these fields, never mutates the
     values in place, so a shallow copy is a snapshot."""
 
-    counts: Counters = field(default_factory=Counters)
+    #: The counters as they run (a ``Tally``: ``Counters``'s fields, mutable).
+    tally: Any = field(default_factory=Tally)
     elapsed_before: float = 0.0
     unchanged: int = 0
     consecutive_errors: int = 0
@@ -40,11 +40,16 @@ class EngineState:
     mode: Mode = "poll"
     next_delay: float = 0.0
 
+    @property
+    def counts(self) -> Counters:
+        """The counters as they stand, frozen."""
+        return freeze(self.tally)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (for resume tokens), counters flat."""
-        out: dict[str, Any] = {name: getattr(self.counts, name) for name in COUNTER_NAMES}
+        out: dict[str, Any] = {name: getattr(self.tally, name) for name in COUNTER_NAMES}
         for f in fields(self):
-            if f.name != "counts":
+            if f.name != "tally":
                 out[f.name] = getattr(self, f.name)
         return out
 
@@ -56,10 +61,10 @@ class EngineState:
         if data.get("extra", {}) != {}:
             raise InvalidResumeToken("the resume token's extra is not empty")
         known = set(COUNTER_NAMES) | {f.name for f in fields(cls)} | {"extra"}
-        unknown = sorted(set(data) - known - {"counts"})
-        if unknown or "counts" in data:
+        unknown = sorted(set(data) - known - {"tally"})
+        if unknown or "tally" in data:
             raise InvalidResumeToken(
-                f"the resume token has unknown fields: {(unknown or ['counts'])[:5]}"
+                f"the resume token has unknown fields: {(unknown or ['tally'])[:5]}"
             )
         ints = {name: _count(data, name) for name in (*COUNTER_NAMES, "unchanged",
                                                        "consecutive_errors")}
@@ -70,7 +75,7 @@ class EngineState:
         if mode not in MODES:
             raise InvalidResumeToken("the resume token's mode is not poll, long-poll or sse")
         return cls(
-            counts=Counters(**{name: ints[name] for name in COUNTER_NAMES}),
+            tally=Tally(**{name: ints[name] for name in COUNTER_NAMES}),
             elapsed_before=_duration(data, "elapsed_before"),
             unchanged=ints["unchanged"],
             consecutive_errors=ints["consecutive_errors"],
@@ -88,7 +93,9 @@ class EngineState:
     ) -> Callable[[], str]:
         """A resume token of this state as it stands now, built when called. The snapshot is
         a shallow copy: the engine rebinds the state's fields, never mutates them."""
-        snapshot = copy.copy(self)
+        snapshot = EngineState.__new__(EngineState)
+        snapshot.__dict__.update(self.__dict__)
+        snapshot.tally = freeze(self.tally)  # the same names, frozen
         snapshot.elapsed_before = elapsed
         if next_delay is not None:
             snapshot.next_delay = next_delay

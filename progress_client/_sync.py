@@ -145,7 +145,7 @@ class ProgressClient(ClientBase[httpx.Client]):
     ) -> Iterator[Update]:
         """Yield an ``Update`` for every status seen; the last one is terminal. Raises like
         ``wait`` when the job fails or the wait cannot go on."""
-        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
+        call = self._wait_call(url, events_url, resume, profile, cancel_on_exit, watching=True)
         stop = yield from self._run(call, timeout)
         finish(stop)
 
@@ -194,7 +194,7 @@ class ProgressClient(ClientBase[httpx.Client]):
     def _run(self, call: Call, timeout: float | None) -> Generator[Update, None, Stop]:
         clock = self._clock
         deadline = None if timeout is None else clock.now() + timeout
-        sub = _Waiter(deadline, call.output)
+        sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         stop: Stop | None = None
         try:
@@ -358,8 +358,8 @@ class _Waiter(Subscriber):
 
     __slots__ = ("output", "ready")
 
-    def __init__(self, deadline: float | None, output: Path | None = None) -> None:
-        super().__init__(deadline)
+    def __init__(self, deadline: float | None, watching: bool, output: Path | None) -> None:
+        super().__init__(deadline, watching)
         self.ready = threading.Event()
         self.output = output
 

@@ -14,8 +14,8 @@ import itertools
 import math
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 __all__ = ["Watchdog"]
@@ -34,20 +34,18 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    @contextmanager
-    def guard(self, response: Any, deadline: float | None) -> Iterator[None]:
-        """Watch ``response``'s socket until the block ends (nothing to do without a
-        deadline, or when the transport has no socket, e.g. a mock)."""
+    def guard(self, response: Any, deadline: float | None) -> _Guard:
+        """``with watchdog.guard(response, deadline):`` watches ``response``'s socket until
+        the block ends (nothing to do without a deadline, or when the transport has no socket,
+        e.g. a mock)."""
         sock = _socket_of(response) if deadline is not None else None
         if sock is None or deadline is None:
-            yield
-            return
-        key = self._watch(sock, deadline)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._watched.pop(key, None)  # no wake-up: the thread finds it gone
+            return _Guard(self, None)
+        return _Guard(self, self._watch(sock, deadline))
+
+    def _unwatch(self, key: int) -> None:
+        with self._cond:
+            self._watched.pop(key, None)  # no wake-up: the thread finds it gone
 
     def close(self) -> None:
         with self._cond:
@@ -80,6 +78,24 @@ class Watchdog:
                             sock.shutdown(socket.SHUT_RDWR)
                 self._target = min((d for d, _ in self._watched.values()), default=math.inf)
                 self._cond.wait(None if self._target == math.inf else self._target - now)
+
+
+class _Guard:
+    """The block during which one socket is watched (a class, not a generator: it is
+    entered on every request)."""
+
+    __slots__ = ("_key", "_watchdog")
+
+    def __init__(self, watchdog: Watchdog, key: int | None) -> None:
+        self._watchdog = watchdog
+        self._key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._key is not None:
+            self._watchdog._unwatch(self._key)
 
 
 def _socket_of(response: Any) -> socket.socket | None:

@@ -18,9 +18,9 @@
 // - Retry-After (ASCII delta-seconds or an HTTP-date; anything else is ignored) is a floor on
 //   the next delay, capped at `hintCap` (300 s);
 // - with `wait: N` each poll asks `Prefer: wait=N` (long-polling); while the server answers
-//   `Preference-Applied: wait=...` the next poll goes at once (unless a Retry-After asks for
-//   longer than the schedule would wait); the first answer without it ends long-polling for
-//   the wait: the schedule rules again;
+//   `Preference-Applied: wait=...` the next poll goes at once (a Retry-After is still a
+//   floor); the first answer without it ends long-polling for the wait: the schedule rules
+//   again;
 // - If-None-Match with the last ETag on every poll after the first;
 // - with `events`, an EventSource first; polling takes over (at once) when it fails before
 //   any event, when the browser gives it up, or after 3 connections in a row with no event;
@@ -152,11 +152,14 @@ export function nextDelay(state, response, options = {}) {
     hinted = true;
   }
   if (longPoll && !transient) {
-    // The server held the poll: ask again at once, unless a hint asked for longer than the
-    // schedule would wait (as the Python client does). A server that did not hold it does
-    // not hold polls: the schedule rules from now on.
+    // The server held the poll: ask again at once, a hint still a floor (as the Python
+    // client does). A server that did not hold it does not hold polls: the schedule rules
+    // from now on.
     if (!response.preferenceApplied) longPoll = false;
-    else if (!hinted) delay = 0;
+    else {
+      delay = hint !== null ? Math.min(hint, o.hintCap) : 0;
+      hinted = delay > 0;
+    }
   }
   return { state: { unchanged, key, longPoll }, delay, changed, hinted };
 }
