@@ -57,39 +57,35 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
-
-from pydantic import BaseModel
 
 from ._actions import Action, FellBack, Purpose, ReadStream, Request, Sleep, Stop, Update
 from ._config import WaitConfig
 from ._errors import (
     BadResponse,
-    JobFailed,
-    PollError,
     PollTimeout,
     RequestFailed,
     ResponseTooLarge,
-    TooManyErrors,
 )
 from ._hints import Validators, read_hint
 from ._lifecycle import DefaultLifecycle, Job, Lifecycle, Seen
-from ._models import JobStatus, Reading
-from ._reading import Verdict, fatal_status, read_response
-from ._report import Mode, PollReport
-from ._sanitize import sanitize
+from ._models import Reading
+from ._reading import Verdict
 from ._sse import EventStream
 from ._state import EngineState
+from ._transitions import Transitions
 
 __all__ = ["PollEngine"]
 
 _EVENT_STREAM_HEADERS: Mapping[str, str] = {"Accept": "text/event-stream"}
 
 
-class PollEngine:
-    """The state machine of one job's wait. Not thread-safe: one driver at a time."""
+class PollEngine(Transitions):
+    """The state machine of one job's wait. Not thread-safe: one driver at a time.
+
+    This class decides and takes what happened; the state changes themselves are
+    ``_transitions.Transitions``."""
 
     def __init__(
         self,
@@ -156,21 +152,8 @@ class PollEngine:
         return self._stopped is not None
 
     @property
-    def last_status(self) -> JobStatus | None:
-        return self._reading.status if self._reading is not None else None
-
-    @property
     def next_poll_at(self) -> float | None:
         return self._next_at
-
-    def report(self) -> PollReport:
-        elapsed = self.state.elapsed_before
-        if self._first_sent is not None and self._last_response is not None:
-            elapsed += max(0.0, self._last_response - self._first_sent)
-        return PollReport.of(
-            self.state.tally, elapsed=elapsed, baseline_interval=self.config.baseline,
-            mode=self.state.mode,
-        )
 
     def take_events(self) -> list[Update | FellBack]:
         """What the feeds since the last call produced, once."""
@@ -309,103 +292,6 @@ class PollEngine:
         else:
             self._polled(now, status_code, lower, body, hint, truncated)
 
-    def _polled(
-        self, now: float, code: int, headers: Mapping[str, str], body: bytes,
-        hint: float | None, truncated: bool,
-    ) -> None:
-        same = self._same_body
-        if same is not None and same[0] == code and same[1] == body and not truncated:
-            verdict = same[2]  # the very body read last time: the same reading
-        else:
-            verdict = read_response(
-                self.config.reader, code, headers, body, truncated=truncated,
-                have_status=self._reading is not None, url=self.url,
-            )
-            if verdict.kind == "status" and self._reuse_readings:
-                self._same_body = (code, body, verdict)
-        if verdict.kind == "transient":
-            self._transient(now, verdict.description, hint)
-            return
-        if verdict.error is not None:
-            self._fail(verdict.error)
-            return
-        self.state.consecutive_errors = 0
-        self._remember_validators(headers)
-        mode: Mode = "poll"
-        if self._long_poll:
-            if "wait" in headers.get("preference-applied", ""):
-                mode = "long-poll"
-            else:
-                self._long_poll = False  # the server does not hold polls: the schedule rules
-        if verdict.kind == "not_modified":
-            assert self._reading is not None
-            self.state.tally.not_modified += 1
-            self._observe(now, self._reading, hint, mode, not_modified=True)
-            return
-        assert verdict.reading is not None
-        if self.job is not None:
-            raw = verdict.reading.raw
-            self._last = Seen(self.url or "", code, headers, raw or None)
-            self._last_body = None if truncated else body
-        self._observe(now, verdict.reading, hint, mode)
-
-    def _started(
-        self, now: float, code: int, headers: Mapping[str, str], body: bytes,
-        hint: float | None,
-    ) -> None:
-        assert self.job is not None
-        if not 200 <= code < 300:
-            if self.lifecycle.start_idempotent and self._is_transient(code):
-                self._transient(now, f"HTTP {code}", hint)
-                return
-            err = fatal_status(code, body, headers, have_status=False, url=self.job.url)
-            self._fail(RequestFailed(f"the start request failed: {err.message}",
-                                     status_code=code, url=self.job.url))
-            return
-        doc = _json_or_none(body)
-        self._start = Seen(self.job.url, code, headers, doc)
-        url = self.lifecycle.status_url(self._start, self.job.status_template)
-        if url is None:
-            self._fail(BadResponse(
-                "the start response does not say where to poll (no Operation-Location, "
-                "Azure-AsyncOperation or Location header, no status URL or id in the body); "
-                "give the status URL or a template for it",
-                status_code=code, url=self.job.url,
-            ))
-            return
-        self.url, self._start_pending = url, False
-        self._next_at = now + (hint or 0.0)
-        if hint:
-            self._hinted = None
-            self.state.tally.hint_waits += 1
-        if not self.lifecycle.start_has_status:
-            return  # the first poll brings the first status
-        try:
-            reading = self.config.reader.read(doc, status_code=code, headers=headers)
-        except BadResponse:
-            return  # not a status document: the first poll brings the first status
-        self._last, self._last_body = self._start, body
-        self._observe(now, reading, hint, "poll")
-
-    def _result_fetched(
-        self, now: float, code: int, headers: Mapping[str, str], body: bytes,
-        hint: float | None, result: Any,
-    ) -> None:
-        assert self._success is not None
-        if self._is_transient(code):
-            self._transient(now, f"HTTP {code}", hint)
-            return
-        if not 200 <= code < 300:
-            err = fatal_status(code, body, headers, have_status=True, url=self._result_url)
-            self._fail(RequestFailed(
-                f"the job succeeded, but its result could not be fetched: {err.message}",
-                status_code=code, url=self._result_url,
-            ))
-            return
-        self._result_url = None
-        # The report counts the result's request too (the success was seen before it).
-        self._finish(replace(self._success, result=result, report=self.report()))
-
     def receive_data(self, now: float, chunk: bytes) -> None:
         """A chunk of the open event stream."""
         if not self._stream.open or self._stopped is not None:
@@ -470,182 +356,7 @@ class PollEngine:
             self._next_at = now
             self._hinted = None
 
-    # -- transitions -------------------------------------------------------------------------
-
-    def _land(self, now: float) -> Purpose:
-        purpose = self._in_flight
-        if purpose is None:
-            raise RuntimeError("no request in flight")
-        self._in_flight = None
-        if purpose != "cancel":
-            self._last_response = now
-        return purpose
-
-    @staticmethod
-    def _is_transient(code: int) -> bool:
-        return code in (408, 425, 429, 500, 502, 503, 504)
-
-    def _stream_opened(self, now: float, status_code: int, headers: Mapping[str, str]) -> None:
-        why = self._stream.opened(
-            status_code, headers.get("content-type"), self.state.last_event_id or ""
-        )
-        if why is not None:
-            self._fall_back(now, why)
-        else:
-            self.state.mode = "sse"
-
-    def _dropped(self, now: float) -> None:
-        delay = self._stream.dropped()
-        if delay is None:
-            failures = self._stream.reconnect.max_failures
-            self._fall_back(now, f"{failures} connections in a row failed")
-        else:
-            self._next_at = now + delay
-
-    def _fall_back(self, now: float, why: str) -> None:
-        self._stream.close()
-        self._streaming = False
-        self.state.mode = "poll"
-        self._events.append(FellBack(sanitize(why)))
-        if self._stopped is None:
-            self._next_at = now
-
-    def _schedule(self, now: float, hint: float | None, *, held: bool = False) -> float:
-        delay = 0.0 if held else self.config.policy.delay(self.state.unchanged)
-        self._hinted = None
-        if hint is not None and hint > delay:
-            delay = hint
-            self._hinted = now + delay
-            self.state.tally.hint_waits += 1
-        self._next_at = now + delay
-        self.state.next_delay = delay
-        return delay
-
-    def _observe(
-        self,
-        now: float,
-        reading: Reading,
-        hint: float | None,
-        mode: Mode,
-        *,
-        not_modified: bool = False,
-        push: bool = False,
-    ) -> None:
-        s = self.state
-        first = s.last_key is None
-        changed = first or reading.key != s.last_key
-        if changed and not first:
-            self.state.tally.changes += 1
-        s.unchanged = 0 if changed else s.unchanged + 1
-        s.last_key = reading.key
-        s.mode = mode
-        if not not_modified:
-            s.last_document = reading.raw
-        self._reading = reading
-        terminal = reading.outcome is not None
-        delay: float | None = None
-        if not terminal and not push:
-            # A long poll the server held until now is asked again at once (a hint still a
-            # floor); otherwise the policy's schedule.
-            delay = self._schedule(now, hint, held=mode == "long-poll")
-        if not (changed or terminal or self.every_update):
-            return
-        # One snapshot serves the update and, on a terminal status, the stop and its error.
-        report = self.report()
-        self._events.append(Update(
-            status=reading.status, document=reading.document, changed=changed,
-            not_modified=not_modified, terminal=terminal, next_delay=delay, report=report,
-            _token=None if terminal else self._token_factory(now, report.elapsed),
-        ))
-        if reading.outcome == "succeeded":
-            self._succeeded(now, Stop("succeeded", reading.status, reading.document, None,
-                                      report))
-        elif reading.outcome == "failed":
-            detail = f": {reading.status.error}" if reading.status.error else ""
-            err = JobFailed(
-                f"the job ended with status {reading.status.status!r}{detail}",
-                url=self.url, status=reading.status, report=report,
-            )
-            self._finish(Stop("failed", reading.status, reading.document, err, report))
-
-    def _succeeded(self, now: float, stop: Stop) -> None:
-        """A succeeded job: done, or its result is fetched first (a ``Job`` that wants it)."""
-        job, last = self.job, self._last
-        if job is None or not job.fetch_result or last is None:
-            self._finish(stop)
-            return
-        plan = self.lifecycle.result(self._start, last, self.url or "")
-        if plan.kind == "document":
-            self._finish(replace(stop, result=plan.value))
-        elif plan.kind == "body" and self._last_body is not None and not (
-            self._last_body == b"" and last.status_code == 202
-        ):
-            self._finish(replace(stop, result=self._last_body))
-        elif plan.kind in ("url", "body"):
-            self._success, self._result_url = stop, plan.url or self.url
-            self._next_at = now
-        else:
-            self._finish(stop)
-
-    def _transient(self, now: float, description: str, hint: float | None) -> None:
-        s = self.state
-        self.state.tally.errors += 1
-        s.consecutive_errors += 1
-        s.unchanged += 1
-        if s.consecutive_errors >= self.config.max_consecutive_errors:
-            self._fail(TooManyErrors(
-                f"gave up after {s.consecutive_errors} failed requests in a row "
-                f"(last: {sanitize(description)})",
-                url=self.url,
-            ))
-            return
-        self._schedule(now, hint)
-
-    def _remember_validators(self, headers: Mapping[str, str]) -> None:
-        if self.config.conditional and ("etag" in headers or "last-modified" in headers):
-            v = Validators.from_headers(headers)
-            if v:
-                self.state.etag, self.state.last_modified = v.etag, v.last_modified
-
-    def _document(self) -> BaseModel | None:
-        return self._reading.document if self._reading is not None else None
-
-    def _fail(self, error: PollError) -> None:
-        error.report = self.report()
-        error.status = self.last_status
-        self._finish(Stop("error", self.last_status, self._document(), error, error.report))
-
-    def _finish(self, stop: Stop) -> None:
-        self._stopped = stop
-        self._next_at = None
-        self._result_url = None
-        self._stream.close()
-
-    def _token_factory(
-        self, now: float | None, elapsed: float | None = None
-    ) -> Callable[[], str | None]:
-        """The state as it stands now, captured cheaply; the token is built when (if ever)
-        it is asked for."""
-        if self.url is None:
-            return _no_token
-        next_delay = None
-        if now is not None and self._next_at is not None:
-            next_delay = max(0.0, self._next_at - now)
-        return self.state.token_factory(
-            self.url, self.report().elapsed if elapsed is None else elapsed, next_delay
-        )
-
 
 #: How long the cancel request may take: it is sent once, while the caller is leaving.
 CANCEL_TIMEOUT = 5.0
 
-
-def _no_token() -> None:
-    return None
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else None
-    except (ValueError, RecursionError):
-        return None

@@ -142,8 +142,8 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
         return "too many redirects (a redirect loop?)", True
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
         return f"invalid URL: {sanitize(exc)}", True
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__})", False
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return "timed out", False
     if isinstance(exc, httpx.ConnectError) and _certificate_failure(exc):
         # Not transient: retrying cannot fix a certificate, and the user should hear at once.
         return (

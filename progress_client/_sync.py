@@ -297,6 +297,8 @@ class ProgressClient(ClientBase[httpx.Client]):
                     )
         except (httpx.HTTPError, OSError) as exc:
             error, fatal = describe_transport_error(exc)
+            if bound is not None and clock.now() >= bound:
+                error, fatal = "timed out", False  # the watchdog ended it: the time ran out
             self._failed(shared, clock.now(), deadline, error, fatal)
         except ResponseTooLarge as exc:
             error = exc.message

@@ -240,11 +240,6 @@ def test_refused_stream_falls_back_to_polling(
     assert sync.requests[0] == ("stream", refusal.status, None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the clients word it differently: the sync one calls a poll its watchdog cut 'the server "
-    "broke the HTTP protocol (peer closed connection ...)' and a stream head that never came "
-    "'timed out (ReadTimeout)'; the async one says 'timed out' and 'network error "
-    "(TimeoutError)'"))
 def test_a_request_out_of_time_is_described_alike(
     server: JobServer, sync_runs: dict[str, Observed], anyio_backend: str
 ) -> None:
