@@ -209,3 +209,34 @@ def test_many_held_polls_are_released_by_one_update(server: Served) -> None:
     assert len(answers) == 200
     assert all(r.status_code == 200 and r.json()["status"] == "completed" for r in answers)
     assert server.store._subscribers == {}
+
+
+def test_a_process_behind_the_clients_tag_waits_for_the_update(server: Served) -> None:
+    """The ETag names the update ("<epoch>.<version>.<hash>"): a tag newer than what the
+    server holds means the client saw it elsewhere; the answer waits for that update
+    (at most CATCH_UP seconds) instead of going back to an older state."""
+    server.update("j", "running", progress=1)
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        tag = http.get("/jobs/j").headers["etag"]
+        epoch, version, digest = tag.strip('"').split(".")
+        ahead = f'"{epoch}.{int(version, 16) + 1:x}.{digest}"'
+        timer = threading.Timer(0.3, lambda: server.update("j", "running", progress=2))
+        started = time.monotonic()
+        timer.start()
+        r = http.get("/jobs/j", headers={"If-None-Match": ahead})
+        waited = time.monotonic() - started
+        timer.join()
+        assert r.status_code == 200 and r.json()["progress"] == 2
+        assert 0.25 <= waited < 0.9, waited
+        # Nothing comes: after CATCH_UP the store's own state is the answer.
+        far = f'"{epoch}.{int(version, 16) + 9:x}.{digest}"'
+        started = time.monotonic()
+        r = http.get("/jobs/j", headers={"If-None-Match": far})
+        assert r.status_code == 200 and r.json()["progress"] == 2
+        assert 0.95 <= time.monotonic() - started < 2.0
+        # A tag that is not ours, or an older one, answers at once.
+        for other in ('"abc"', tag, "*"):
+            started = time.monotonic()
+            r = http.get("/jobs/j", headers={"If-None-Match": other})
+            assert time.monotonic() - started < 0.5
+            assert r.status_code == (304 if other == "*" else 200)

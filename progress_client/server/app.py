@@ -2,14 +2,16 @@
 Server-Sent Events stream, and a health check. Writes happen only through the store API.
 
 - ``GET /jobs/{id}``: ``{"status", "step", "progress", "error", "updated_at"}``, a strong
-  ``ETag`` (a hash of the body; ``If-None-Match`` with it, a list holding it, or ``*`` gives
-  304), ``Cache-Control: no-store``, and ``Retry-After`` when configured and the job is not
-  over. 404 with a JSON body for an unknown or expired job. Long-polling: with
-  ``Prefer: wait=N`` (RFC 7240, ``prefer.py``; N cut to 60) and ``If-None-Match`` holding the
-  current ETag, the answer waits until the job changes (200) or N seconds pass (304); a
-  terminal job or another ETag answers at once. Every answer to such a request carries
-  ``Preference-Applied: wait=N``. Holding costs the store nothing: the request waits on the
-  process's subscription, and reads the job from its cache (``cache.py``).
+  ``ETag`` (``"<epoch>.<version>.<hash of the body>"``; ``If-None-Match`` with it, a list
+  holding it, or ``*`` gives 304), ``Cache-Control: no-store``, and ``Retry-After`` when
+  configured and the job is not over. 404 with a JSON body for an unknown or expired job.
+  Long-polling: with ``Prefer: wait=N`` (RFC 7240, ``prefer.py``; N cut to 60) and
+  ``If-None-Match`` holding the current ETag, the answer waits until the job changes (200) or
+  N seconds pass (304); a terminal job or another ETag answers at once. Every answer to such a
+  request carries ``Preference-Applied: wait=N``. A process behind the client's tag waits for
+  the update instead of answering an older state (``polls.py``). Holding costs the store
+  nothing: the request waits on the process's subscription and reads its cache
+  (``cache.py``).
 - ``GET /jobs/{id}/events``: ``text/event-stream``. The current state first, then every
   update; each event has ``id: <version>`` (``Last-Event-ID: N`` resumes after N),
   ``retry: <ms>`` and one JSON status document in ``data:``. A ``: keep-alive`` comment every
@@ -23,12 +25,10 @@ Server-Sent Events stream, and a health check. Writes happen only through the st
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from .browser import browser_routes
 from .cors import cors_middleware
+from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
 from .prefer import prefer_wait
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
@@ -45,32 +46,6 @@ from .streams import no_more_events, stream_is_over
 __all__ = ["create_app", "etag_for", "if_none_match"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _body(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def etag_for(body: bytes) -> str:
-    """A strong entity tag for a response body (RFC 9110: quoted)."""
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-def if_none_match(header: str | None, etag: str) -> bool:
-    """Whether an ``If-None-Match`` header matches ``etag`` (weak comparison, as RFC 9110
-    asks for this header): ``*``, one tag, or a comma-separated list."""
-    if header is None:
-        return False
-    if header.strip() == "*":
-        return True
-    opaque = etag.removeprefix("W/")
-    for part in header.split(","):
-        tag = part.strip()
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag == opaque:
-            return True
-    return False
 
 
 def _not_found() -> JSONResponse:
@@ -120,26 +95,19 @@ def create_app(
     retry_ms = max(0, round(sse_retry * 1000))
     hint = None if retry_after is None else str(math.ceil(retry_after))
 
+    reader = JobReader(store)
+
     async def job(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
         match = request.headers.get("if-none-match")
         wait = prefer_wait(request.headers.getlist("prefer"))
         try:
-            if wait:
-                # Subscribe before the first read: a change in between wakes the hold.
-                sub = store.subscribe(job_id)
-                try:
-                    record = await _hold(sub, job_id, match, wait)
-                finally:
-                    sub.close()
-            else:
-                record = await store.get(job_id)
+            record = await reader.read(request.path_params["job_id"], match, wait)
         except StoreUnavailable as exc:
             return _unavailable(exc)
         if record is None:
             return _not_found()
-        body = _body(record.public())
-        tag = etag_for(body)
+        body = body_of(record)
+        tag = job_etag(record, body)
         headers = {"ETag": tag, **_NO_STORE}
         if hint is not None and not record.terminal:
             headers["Retry-After"] = hint
@@ -148,31 +116,6 @@ def create_app(
         if if_none_match(match, tag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
-
-    async def _hold(
-        sub: Subscription, job_id: str, match: str | None, wait: float
-    ) -> ProgressRecord | None:
-        """The job's record once it no longer matches ``match`` or is over, or when ``wait``
-        seconds have passed. Unknown at the first read: None at once. While held, a job that
-        vanished (Redis came back empty) or a store that is down waits for the next update
-        or the end of the hold (then a plain read answers: 404 or 503)."""
-        deadline = anyio.current_time() + wait
-        record = await store.get(job_id)
-        if record is None:
-            return None
-        while not (record is not None and (
-            record.terminal or not if_none_match(match, etag_for(_body(record.public())))
-        )):
-            left = deadline - anyio.current_time()
-            if left <= 0:
-                return await store.get(job_id)
-            await sub.receive(left)  # an update, a resync, or the end of the hold
-            sub.take_resync()
-            try:
-                record = await store.get(job_id)
-            except StoreUnavailable:
-                record = None
-        return record
 
     async def events(request: Request) -> Response:
         job_id = request.path_params["job_id"]

@@ -166,8 +166,10 @@ class JobCache:
         except BaseException as exc:
             if self._entries.get(job_id) is entry:
                 del self._entries[job_id]
-            entry.error = str(exc) if isinstance(exc, StoreUnavailable) else "store read failed"
-            entry.done.set()
+            if isinstance(exc, Exception):  # a failed read fails its waiters too
+                entry.error = str(exc) if isinstance(exc, StoreUnavailable) else (
+                    "store read failed")
+            entry.done.set()  # a cancelled one lets them read for themselves
             raise
         if generation != self.generation or self._entries.get(job_id) is not entry:
             entry.done.set()

@@ -225,6 +225,18 @@ class RedisStore(Store):
             return await self._load(job_id)
         return await cache.get(job_id)
 
+    async def refresh(self, job_id: str) -> ProgressRecord | None:
+        """The job's progress read from Redis now (one ``GET``), past this process's cache,
+        which keeps it if it is newer than what the cache holds."""
+        if not valid_job_id(job_id):
+            return None
+        if self._cache is None:
+            return await self._load(job_id)
+        record = await self._load_for_readers(job_id)
+        if record is not None:
+            self._cache.apply(job_id, record)
+        return record
+
     async def ping(self) -> bool:
         with anyio.move_on_after(PING_TIMEOUT):
             try:

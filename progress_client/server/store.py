@@ -190,6 +190,11 @@ class Store:
         raw = await self._read(self.progress_key(job_id))
         return None if raw is None else ProgressRecord.model_validate_json(raw)
 
+    async def refresh(self, job_id: str) -> ProgressRecord | None:
+        """The job's progress as the store holds it now, past any cache (see
+        ``RedisStore``); the same as ``get()`` here."""
+        return await self.get(job_id)
+
     async def get_checkpoint(self, job_id: str) -> Checkpoint | None:
         _check_job_id(job_id)
         flags = await self._read_checkpoint(job_id)
