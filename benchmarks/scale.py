@@ -1,18 +1,37 @@
-"""Scale: thousands of jobs watched at once in one process, against a local endpoint.
+"""Scale: thousands of jobs waited on at once in one process, beside a floor that does the same
+with no client library.
 
-Two contenders, each in a fresh child process (so RSS starts clean), on one shared
-``httpx.AsyncClient`` pool with the same limits:
+Every contender runs in a fresh child process (so RSS and the collector start clean) for a
+fixed window (``--seconds``, 40 by default) against a fresh tiny server in another process
+(``/static/...``: a job that never changes, so each job's schedule is the policy's alone).
+Jobs start spread uniformly over ``--spread`` seconds (a fixed seed: the same starts for every
+contender). Each job keeps the default adaptive schedule: the first request at its start, then
+3, 4, 5 ... 8 s after each response.
 
-- ``progress-client``: one ``AsyncProgressClient``; every job is a ``watch()`` on it;
-- ``tenacity``: one asyncio task per job, ``AsyncRetrying(wait_incrementing(3, 1, 8),
-  retry_if_result)`` around ``http.get``.
+Contenders:
 
-Timer drift is *actual minus scheduled* poll time: the scheduled time is the response time plus
-the announced delay (``Update.next_delay`` for ours, the ``sleep`` tenacity asked for), the
-actual time is when the request reaches the transport. Jobs start spread over ``--spread``
-seconds (all are watched at once; a real fleet does not start in one instant).
+- ``floor``: a bare aiohttp loop on uvloop, one task per job: sleep until the next scheduled
+  time, GET, read the body, parse the JSON, compute the next delay (the response object is gone
+  before the sleep);
+- ``client``: one ``AsyncProgressClient``, one ``watch()`` per job, on httpx's default
+  transport and asyncio's default loop;
+- ``client/aiohttp``: the same over httpx-aiohttp's transport
+  (``client=httpx.AsyncClient(transport=AiohttpTransport(...))``);
+- ``client/uvloop``: the default transport on uvloop;
+- ``client/aiohttp+uvloop``: both.
 
-``python -m benchmarks.scale --mode ours --url URL --jobs 10000`` prints one JSON line.
+All use a pool of ``--conns`` connections (and the client ``max_concurrency`` to match).
+
+Measured in each: CPU seconds per request (the process's CPU time over the window / requests
+sent in it), requests sent against the requests the schedule asks for in the window (what
+zero latency would give), drift (a request's send time minus its scheduled time, the
+previous response's time plus the delay), over all requests and after the start-up burst
+(scheduled at t >= ``--steady`` s), errors, RSS per job above the idle process, and time in the
+garbage collector (``gc.callbacks``).
+
+    python -m benchmarks.scale --jobs 10000                  # every contender, a table
+    python -m benchmarks.scale --jobs 2000 --contenders floor,client
+    python -m benchmarks.scale --child client --url URL ...  # one contender, one JSON line
 """
 
 from __future__ import annotations
@@ -20,43 +39,57 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import contextvars
+import gc
 import json
+import os
 import random
+import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
+__all__ = ["CONTENDERS", "ScaleRun", "markdown", "plot", "run_child", "scale",
+           "scheduled_times"]
 
-__all__ = ["run_child"]
+ROOT = Path(__file__).resolve().parents[1]
 
-_job: contextvars.ContextVar[str] = contextvars.ContextVar("job")
-#: Connections in the shared pool, and polls in flight at once. On loopback a few connections
-#: carry thousands of requests a second; more only make httpcore's pool scan longer.
+#: name -> (transport, loop). "floor" is aiohttp itself, with no client library.
+CONTENDERS: dict[str, tuple[str, str]] = {
+    "floor": ("aiohttp", "uvloop"),
+    "client": ("httpx", "asyncio"),
+    "client/aiohttp": ("httpx-aiohttp", "asyncio"),
+    "client/uvloop": ("httpx", "uvloop"),
+    "client/aiohttp+uvloop": ("httpx-aiohttp", "uvloop"),
+}
+#: Connections in the pool (and polls in flight at once). On loopback a few connections carry
+#: thousands of requests a second; more only make httpcore's pool scan longer.
 CONNS = 16
+SEED = 7
+
+ScaleRun = dict[str, Any]
+#: What a contender's setup returns: one job's coroutine function, and how to close it all.
+Setup = tuple[Callable[[int], Coroutine[Any, Any, None]], Callable[[], Coroutine[Any, Any, None]]]
 
 
-class _Recording(httpx.AsyncBaseTransport):
-    """Records when each job's requests reach the transport, and how long they took."""
+def _delays() -> Callable[[int], float]:
+    from progress_client import AdaptivePolicy
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: dict[str, list[float]] = defaultdict(list)
-        self.latency: list[float] = []
+    return AdaptivePolicy().delay
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        self.sent[request.url.path].append(t0)
-        response = await self.inner.handle_async_request(request)
-        self.latency.append(loop.time() - t0)
-        return response
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+def scheduled_times(start: float, window: float) -> list[float]:
+    """When a job started at ``start`` polls a job that never changes, with no latency, within
+    ``window`` seconds of the run's start (the requests the schedule asks for)."""
+    delay = _delays()
+    times: list[float] = []
+    t, n = start, 0
+    while t < window:
+        times.append(t)
+        t += delay(n)
+        n += 1
+    return times
 
 
 def _percentile(xs: list[float], pct: float) -> float:
@@ -69,124 +102,365 @@ def _percentile(xs: list[float], pct: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-async def _sample_rss(proc: psutil.Process, peak: list[int], stop: asyncio.Event) -> None:
+class _GcClock:
+    """Time spent in the collector, via ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.longest = 0.0
+        self.full = 0
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            spent = time.perf_counter() - self._t0
+            self.total += spent
+            self.longest = max(self.longest, spent)
+            if info.get("generation") == 2:
+                self.full += 1
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def _sample_rss(peak: list[int], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        peak[0] = max(peak[0], proc.memory_info().rss)
+        peak[0] = max(peak[0], _rss())
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-async def _main(mode: str, base: str, jobs: int, spread: float, timeout: float) -> dict[str, Any]:
+class _Recorder:
+    """Per job: send times, and the scheduled time of each next request; ``t0`` is the run's
+    start (``time.monotonic()``), set once the contender is warm."""
+
+    def __init__(self, jobs: int) -> None:
+        self.sent: list[list[float]] = [[] for _ in range(jobs)]
+        self.due: list[list[float]] = [[] for _ in range(jobs)]
+        self.errors: list[str] = []
+        self.t0 = 0.0
+
+
+# -- the floor: aiohttp, no client library --------------------------------------------------
+
+
+async def _floor(base: str, starts: list[float], rec: _Recorder, conns: int) -> Setup:
+    import aiohttp
+
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=conns),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+    async with session.get(f"{base}/static/warm") as r:  # imports, first connection
+        await r.read()
+    loads = json.loads
+    now = time.monotonic
+
+    async def fetch(url: str) -> str:
+        # A function of its own: the response dies with its frame, before the job sleeps.
+        async with session.get(url) as response:
+            body = await response.read()
+        return str(loads(body)["status"])
+
+    async def job(i: int) -> None:
+        url = f"{base}/static/floor-{i}"
+        sent, due = rec.sent[i], rec.due[i]
+        await asyncio.sleep(max(0.0, rec.t0 + starts[i] - now()))
+        last: str | None = None
+        unchanged = 0
+        while True:
+            sent.append(now())
+            try:
+                status: str | None = await fetch(url)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+                rec.errors.append(type(exc).__name__)
+                status = last
+            unchanged = 0 if status != last else unchanged + 1
+            last = status
+            delay = 3.0 + unchanged if unchanged < 5 else 8.0
+            at = now() + delay
+            due.append(at)
+            await asyncio.sleep(at - now())
+
+    return job, session.close
+
+
+# -- the client ---------------------------------------------------------------------------
+
+
+async def _client(base: str, starts: list[float], rec: _Recorder, conns: int,
+                  transport_name: str) -> Setup:
+    import httpx
+
     from progress_client import AsyncProgressClient
-    from progress_client._models import DEFAULT_FAILURE, DEFAULT_SUCCESS
 
-    terminal = DEFAULT_SUCCESS | DEFAULT_FAILURE
-    loop = asyncio.get_running_loop()
-    limits = httpx.Limits(max_connections=CONNS, max_keepalive_connections=CONNS)
-    transport = _Recording(httpx.AsyncHTTPTransport(limits=limits))
-    http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0, pool=None))
-    scheduled: dict[str, list[float]] = defaultdict(list)
-    errors: list[str] = []
-    rng = random.Random(7)
-    starts = [rng.uniform(0, spread) for _ in range(jobs)]
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
+    inner: httpx.AsyncBaseTransport
+    if transport_name == "httpx-aiohttp":
+        from httpx_aiohttp import AiohttpTransport
 
-    client = AsyncProgressClient(client=http, max_concurrency=CONNS)
+        inner = AiohttpTransport(limits=limits)
+    else:
+        inner = httpx.AsyncHTTPTransport(limits=limits)
+    now = time.monotonic
+    index: dict[str, int] = {}
 
-    async def ours(i: int) -> None:
-        path = f"/timeline/{mode}-{i}"
-        await asyncio.sleep(starts[i])
+    class Recording(httpx.AsyncBaseTransport):
+        """Records when each job's request reaches the transport."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            i = index.get(request.url.path)
+            if i is not None:
+                rec.sent[i].append(now())
+            return await inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await inner.aclose()
+
+    http = httpx.AsyncClient(transport=Recording(), timeout=httpx.Timeout(30.0, pool=None))
+    client = AsyncProgressClient(client=http, max_concurrency=conns)
+    await client.wait(f"{base}/count/warm/1")  # imports, first connection
+
+    async def job(i: int) -> None:
+        path = f"/static/client-{i}"
+        index[path] = i
+        due = rec.due[i]
+        await asyncio.sleep(max(0.0, rec.t0 + starts[i] - now()))
         try:
-            async for update in client.watch(base + path, timeout=timeout):
+            async for update in client.watch(base + path):
                 if update.next_delay is not None:
-                    scheduled[path].append(loop.time() + update.next_delay)
+                    due.append(now() + update.next_delay)
         except Exception as exc:
-            errors.append(type(exc).__name__)
+            rec.errors.append(type(exc).__name__)
 
-    async def tenacious(i: int) -> None:
-        import tenacity
+    async def close() -> None:
+        await client.aclose()
+        await http.aclose()
 
-        path = f"/timeline/{mode}-{i}"
-        _job.set(path)
+    return job, close
 
-        async def sleep(seconds: float) -> None:
-            scheduled[_job.get()].append(loop.time() + seconds)
-            await asyncio.sleep(seconds)
 
-        async def fetch() -> str:
-            response = await http.get(base + path)
-            response.raise_for_status()
-            return str(response.json()["status"])
+# -- one run --------------------------------------------------------------------------------
 
-        await asyncio.sleep(starts[i])
-        try:
-            await tenacity.AsyncRetrying(
-                wait=tenacity.wait_incrementing(start=3, increment=1, max=8),
-                retry=tenacity.retry_if_result(lambda s: s.lower() not in terminal),
-                stop=tenacity.stop_after_delay(timeout),
-                sleep=sleep,
-            )(fetch)
-        except Exception as exc:
-            errors.append(type(exc).__name__)
 
-    proc = psutil.Process()
-    # Warm the pool and the imports before the baseline, so the figure is per job.
-    await http.get(base + "/stats")
-    import gc
-
+async def _run(name: str, base: str, jobs: int, seconds: float, spread: float, steady: float,
+               conns: int) -> ScaleRun:
+    transport_name, loop_name = CONTENDERS[name]
+    rng = random.Random(SEED)
+    starts = [rng.uniform(0, spread) for _ in range(jobs)]
+    rec = _Recorder(jobs)
+    if name == "floor":
+        job, close = await _floor(base, starts, rec, conns)
+    else:
+        job, close = await _client(base, starts, rec, conns, transport_name)
     gc.collect()
-    baseline = proc.memory_info().rss
-    peak = [baseline]
+    idle = _rss()
+    peak = [idle]
     stop = asyncio.Event()
-    sampler = asyncio.create_task(_sample_rss(proc, peak, stop))
-    cpu0, wall0 = time.process_time(), loop.time()
-    runner = ours if mode == "ours" else tenacious
-    await asyncio.gather(*(runner(i) for i in range(jobs)))
-    wall = loop.time() - wall0
+    sampler = asyncio.create_task(_sample_rss(peak, stop))
+    gc_clock = _GcClock()
+    gc.callbacks.append(gc_clock)
+    t0 = rec.t0 = time.monotonic()
+    cpu0 = time.process_time()
+    tasks = [asyncio.create_task(job(i)) for i in range(jobs)]
+    await asyncio.sleep(max(0.0, t0 + seconds - time.monotonic()))
     cpu = time.process_time() - cpu0
+    gc.callbacks.remove(gc_clock)
+    end = t0 + seconds
     stop.set()
     await sampler
-    await client.aclose()
-    await http.aclose()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await close()
 
-    drifts: list[float] = []
-    for path, sched in scheduled.items():
-        sent = transport.sent.get(path, [])
-        # The k-th announced delay schedules the (k+1)-th request.
-        for k, when in enumerate(sched):
-            if k + 1 < len(sent):
-                drifts.append(sent[k + 1] - when)
-    requests = sum(len(v) for v in transport.sent.values())
+    sent = sum(1 for xs in rec.sent for t in xs if t < end)
+    asked = sum(len(scheduled_times(s, seconds)) for s in starts)
+    drift_all: list[float] = []
+    drift_steady: list[float] = []
+    for sends, dues in zip(rec.sent, rec.due):
+        for k, due in enumerate(dues):
+            if k + 1 < len(sends) and sends[k + 1] < end:
+                d = sends[k + 1] - due
+                drift_all.append(d)
+                if due - t0 >= steady:
+                    drift_steady.append(d)
     return {
-        "mode": mode,
+        "contender": name,
+        "transport": transport_name,
+        "loop": loop_name,
         "jobs": jobs,
-        "requests": requests,
-        "wall_s": round(wall, 2),
-        "requests_per_s": round(requests / wall, 1),
+        "seconds": seconds,
+        "requests": sent,
+        "scheduled": asked,
+        "delivered": round(sent / asked, 4) if asked else 0.0,
+        "requests_per_s": round(sent / seconds, 1),
         "cpu_s": round(cpu, 2),
-        "cpu_share": round(cpu / wall, 3),
-        "rss_baseline_mib": round(baseline / 2**20, 1),
+        "cpu_per_request_us": round(1e6 * cpu / max(1, sent), 1),
+        "drift_p50_ms": round(1000 * _percentile(drift_all, 50), 2),
+        "drift_p99_ms": round(1000 * _percentile(drift_all, 99), 2),
+        "drift_max_ms": round(1000 * max(drift_all, default=0.0), 2),
+        "steady_drift_p50_ms": round(1000 * _percentile(drift_steady, 50), 2),
+        "steady_drift_p99_ms": round(1000 * _percentile(drift_steady, 99), 2),
+        "rss_idle_mib": round(idle / 2**20, 1),
         "rss_peak_mib": round(peak[0] / 2**20, 1),
-        "rss_per_job_kib": round((peak[0] - baseline) / jobs / 1024, 2),
-        "drift_p50_ms": round(1000 * _percentile(drifts, 50), 2),
-        "drift_p99_ms": round(1000 * _percentile(drifts, 99), 2),
-        "drift_max_ms": round(1000 * max(drifts, default=0.0), 2),
-        "latency_p50_ms": round(1000 * _percentile(transport.latency, 50), 2),
-        "latency_p99_ms": round(1000 * _percentile(transport.latency, 99), 2),
-        "errors": len(errors),
-        "error_types": sorted(set(errors)),
+        "rss_per_job_kib": round((peak[0] - idle) / jobs / 1024, 2),
+        "gc_s": round(gc_clock.total, 2),
+        "gc_full": gc_clock.full,
+        "gc_longest_ms": round(1000 * gc_clock.longest, 1),
+        "errors": len(rec.errors),
+        "error_types": sorted(set(rec.errors)),
     }
 
 
-def run_child(argv: list[str]) -> dict[str, Any]:
+def run_child(argv: list[str]) -> ScaleRun:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["ours", "tenacity"], required=True)
+    parser.add_argument("--child", choices=list(CONTENDERS), required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--spread", type=float, default=8.0)
-    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--steady", type=float, default=26.0)
+    parser.add_argument("--conns", type=int, default=CONNS)
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args.mode, args.url, args.jobs, args.spread, args.timeout))
+    coro = _run(args.child, args.url, args.jobs, args.seconds, args.spread, args.steady,
+                args.conns)
+    if CONTENDERS[args.child][1] == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+# -- the parent: one fresh server and one child per contender ------------------------------
+
+
+def scale(jobs: int, contenders: list[str], *, seconds: float = 40.0, spread: float = 8.0,
+          steady: float = 26.0, conns: int = CONNS,
+          progress: Callable[[str], None] | None = None) -> list[ScaleRun]:
+    """Run each contender in turn, each in its own process against its own server."""
+    from benchmarks.procs import free_port, spawn
+
+    runs: list[ScaleRun] = []
+    for name in contenders:
+        if progress is not None:
+            progress(f"scale: {name}, {jobs} jobs, {seconds:g} s")
+        port = free_port()
+        server = [sys.executable, "-m", "benchmarks.tinyserver", "--port", str(port), "--uvloop"]
+        with spawn(server, port):
+            base = f"http://127.0.0.1:{port}"
+            proc = subprocess.run(
+                [sys.executable, "-m", "benchmarks.scale", "--child", name, "--url", base,
+                 "--jobs", str(jobs), "--seconds", str(seconds), "--spread", str(spread),
+                 "--steady", str(steady), "--conns", str(conns)],
+                cwd=ROOT, capture_output=True, text=True, check=False,
+                env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=seconds + 120,
+            )
+        if proc.returncode != 0:
+            raise RuntimeError(f"scale run ({name}, {jobs} jobs) failed: {proc.stderr[-800:]}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+COLUMNS = [
+    ("requests_per_s", "req/s"),
+    ("delivered", "delivered"),
+    ("cpu_per_request_us", "CPU/req (µs)"),
+    ("drift_p50_ms", "drift p50 (ms)"),
+    ("drift_p99_ms", "drift p99 (ms)"),
+    ("steady_drift_p99_ms", "drift p99, t≥26 s (ms)"),
+    ("rss_per_job_kib", "RSS/job (KiB)"),
+    ("gc_s", "GC (s)"),
+    ("gc_longest_ms", "longest GC (ms)"),
+    ("errors", "errors"),
+]
+
+
+def markdown(runs: list[ScaleRun]) -> str:
+    """One table; each client row also as a ratio to the floor of the same job count."""
+    lines = ["| jobs | contender | " + " | ".join(h for _, h in COLUMNS)
+             + " | CPU/req vs floor | delivered vs floor |",
+             "|---:|---|" + "---:|" * (len(COLUMNS) + 2)]
+    floors = {r["jobs"]: r for r in runs if r["contender"] == "floor"}
+    for r in runs:
+        cells = []
+        for key, _ in COLUMNS:
+            v = r[key]
+            cells.append(f"{100 * v:.1f}%" if key == "delivered" else f"{v:,}")
+        floor = floors.get(r["jobs"])
+        if floor is not None and r is not floor:
+            cells.append(f"{r['cpu_per_request_us'] / floor['cpu_per_request_us']:.2f}x")
+            cells.append(f"{r['requests'] / max(1, floor['requests']):.2f}x")
+        else:
+            cells += ["-", "-"]
+        lines.append(f"| {r['jobs']:,} | {r['contender']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(runs: list[ScaleRun], path: Path) -> None:
+    """CPU per request and the share of scheduled requests sent, by job count, per contender."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in CONTENDERS:
+        rows = sorted((r for r in runs if r["contender"] == name), key=lambda r: r["jobs"])
+        if not rows:
+            continue
+        jobs = [r["jobs"] for r in rows]
+        style = {"linewidth": 2.5, "color": "black"} if name == "floor" else {}
+        ax1.plot(jobs, [r["cpu_per_request_us"] for r in rows], marker="o", label=name, **style)
+        ax2.plot(jobs, [100 * r["delivered"] for r in rows], marker="o", label=name, **style)
+    ax1.set(xscale="log", xlabel="concurrent jobs", ylabel="CPU per request (µs)",
+            title="CPU per request")
+    ax2.set(xscale="log", xlabel="concurrent jobs", ylabel="% of scheduled requests sent",
+            title="Requests delivered", ylim=(0, 105))
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--child" in argv:
+        print(json.dumps(run_child(argv)), flush=True)
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", default="10000",
+                        help="comma-separated job counts (10000)")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS),
+                        help=f"comma-separated, of: {', '.join(CONTENDERS)}")
+    parser.add_argument("--seconds", type=float, default=40.0, help="window per run (40)")
+    parser.add_argument("--spread", type=float, default=8.0, help="starts spread over (8)")
+    parser.add_argument("--steady", type=float, default=26.0,
+                        help="drift after this many seconds counts as steady state (26)")
+    parser.add_argument("--conns", type=int, default=CONNS, help=f"pool size ({CONNS})")
+    parser.add_argument("--json", action="store_true", help="print the runs as JSON lines")
+    args = parser.parse_args(argv)
+    names = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    unknown = set(names) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
+    runs: list[ScaleRun] = []
+    for n in (int(j) for j in args.jobs.split(",")):
+        runs += scale(n, names, seconds=args.seconds, spread=args.spread, steady=args.steady,
+                      conns=args.conns, progress=lambda s: print(s, file=sys.stderr, flush=True))
+    if args.json:
+        for r in runs:
+            print(json.dumps(r))
+    else:
+        print(markdown(runs))
+    return 0
 
 
 if __name__ == "__main__":
-    print(json.dumps(run_child(sys.argv[1:])), flush=True)
+    sys.exit(main())
+
