@@ -141,6 +141,9 @@ if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an 
         from importlib import import_module
 
         value = getattr(import_module(module, __name__), name)
+        if getattr(value, "__module__", "").startswith(f"{__name__}._"):
+            # Public names show the package as their home, as httpx's do.
+            value.__module__ = __name__
         globals()[name] = value  # the next lookup is a plain module attribute
         return value
 

@@ -105,3 +105,10 @@ def test_sans_io_core_imports_no_io_or_clock() -> None:
             else:
                 continue
             assert not mods & forbidden, (name, mods)
+
+
+def test_exported_names_show_the_package_as_their_module() -> None:
+    for name in progress_client.__all__:
+        value = getattr(progress_client, name)
+        if hasattr(value, "__module__"):
+            assert value.__module__ == "progress_client", (name, value.__module__)
