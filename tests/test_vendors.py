@@ -18,37 +18,16 @@ from progress_client._profile_urls import Seen, cancel_request, result_request, 
 
 from .vendors import (
     PROFILE_OF,
+    REASONS,
     RUNNING,
     SCENARIOS,
+    START_BODIES,
     VENDORS,
     Job,
     Step,
     VendorServer,
     video_bytes,
 )
-
-#: The documented body of each start request.
-START_BODIES: dict[str, Any] = {
-    "openai-batch": {"input_file_id": "file-in", "endpoint": "/v1/chat/completions",
-                     "completion_window": "24h"},
-    "openai-response": {"model": "o3", "input": "Write a haiku", "background": True},
-    "google-operation": {"instances": [{"prompt": "a cat in the rain"}]},
-    "replicate": {"version": "v1", "input": {"prompt": "a cat"}},
-    "fal": {"prompt": "a cat"},
-    "runway": {"model": "gen4_turbo", "promptImage": "https://x/cat.png", "ratio": "1280:720"},
-    "luma": {"prompt": "a cat", "model": "ray-2"},
-    "azure": {"urlSource": "https://x/invoice.pdf"},
-    "azure-location": None,
-    "github-actions": {"ref": "main", "return_run_details": True},
-    "celery-flower": {"args": [1, 2]},
-    "mlflow": {"experiment_id": "0"},
-    "databricks-run": {"job_id": 11},
-    "kubernetes-job": {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}},
-    "ray-job": {"entrypoint": "python train.py"},
-    "runpod": {"input": {"prompt": "a cat"}},
-    "huggingface-job": {"dockerImage": "python:3.12", "command": ["python", "-c", "print(1)"],
-                        "flavor": "cpu-basic"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -136,27 +115,6 @@ def test_scripted_timelines_end_as_documented(
     reason = REASONS.get((vendor, scenario))
     if reason is not None:
         assert reading.status.error is not None and reason in reading.status.error
-
-
-#: The failure's reason each trap must carry (read from where the vendor puts it).
-REASONS = {
-    ("openai-batch", "failed"): "invalid_json_line: line 3 is not JSON",
-    ("openai-response", "incomplete"): "max_output_tokens",
-    ("google-operation", "done-with-error"): "The prompt was blocked",
-    ("replicate", "aborted"): "deadline",
-    ("fal", "completed-with-error"): "runner_error: Runner crashed",
-    ("runway", "failed"): "SAFETY.INPUT.TEXT",
-    ("luma", "failed"): "prompt not allowed",
-    ("stability", "content-filtered"): "CONTENT_FILTERED",
-    ("azure", "failed"): "InvalidImage: Unsupported format",
-    ("github-actions", "completed-failure"): "conclusion: failure",
-    ("celery-flower", "failure"): "ValueError('boom')",
-    ("celery-flower", "revoked"): "TaskRevokedError('terminated')",
-    ("step-functions", "timed-out"): "States.Timeout: The execution timed out",
-    ("databricks-run", "terminated-failed"): "FAILED: Task main failed with exit code 1",
-    ("kubernetes-job", "failed"): "BackoffLimitExceeded",
-    ("huggingface-job", "error"): "OOM",
-}
 
 
 @pytest.mark.parametrize("vendor", [v for v in SCENARIOS if v != "stability"])

@@ -10,8 +10,11 @@ A job is a script (``server.script(vendor, phases)``): a list of phases, one ser
 request (the last one repeats), or one per ``at`` second when the phases are
 ``Step(at=...)``. A phase is a word (the vendor's skeleton with that status), a dict merged
 into the skeleton (a trap: ``{"status": "completed", "conclusion": "failure"}``), or a raw
-``Step`` (a code, headers, bytes). Every request is counted: ``job.polls``,
-``job.results``, ``job.cancels``, ``server.starts``, ``server.start_bodies``.
+``Step`` (a code, headers, bytes). Every request is counted: ``job.starts``, ``job.polls``,
+``job.results``, ``job.cancels`` (``job.requests``: all of them), ``server.starts``,
+``server.start_bodies``; ``job.times`` holds when each status request arrived, to measure
+the gaps a client leaves. A job can add headers to its start response (``start_hints``) and
+have its first start requests dropped without an answer (``drop_starts``: a transport error).
 """
 
 from __future__ import annotations
@@ -49,11 +52,25 @@ class Job:
     phases: list[Any]
     hints: dict[str, str] = field(default_factory=dict)
     result: bytes | dict[str, Any] | None = None
+    #: Headers added to the start response (a ``Retry-After`` before the first poll).
+    start_hints: dict[str, str] = field(default_factory=dict)
+    #: Start requests to drop without an answer (the connection closed), before one is served.
+    drop_starts: int = 0
+    #: Answer a cancel request 409 (the vendor refuses it).
+    refuse_cancel: bool = False
+    starts: int = 0
     polls: int = 0
     results: int = 0
     cancels: int = 0
     cancelled: bool = False
     started: float = field(default_factory=time.monotonic)
+    #: ``time.monotonic()`` of each status request's arrival.
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        """Every request this job got: starts, status requests, result fetches, cancels."""
+        return self.starts + self.polls + self.results + self.cancels
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,8 @@ class VendorServer:
         #: The bodies of the start requests each vendor received, in order.
         self.start_bodies: dict[str, list[bytes]] = {}
         self.requests: list[tuple[str, str]] = []
+        #: The headers of each request, with its path (lower-case names).
+        self.headers: list[tuple[str, dict[str, str]]] = []
         self._ids = itertools.count(1)
         outer = self
 
@@ -105,7 +124,7 @@ class VendorServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(
@@ -122,17 +141,28 @@ class VendorServer:
         hints: dict[str, str] | None = None,
         result: bytes | dict[str, Any] | None = None,
         started: bool = False,
+        start_hints: dict[str, str] | None = None,
+        drop_starts: int = 0,
+        refuse_cancel: bool = False,
     ) -> Job:
         """A job; the next start request of ``vendor`` takes it, unless ``started`` (a job
         that exists already, for a wait on ``status_url(job)``)."""
         spec = VENDORS[vendor]
         job = Job(vendor, _new_id(vendor, next(self._ids)), list(phases), dict(hints or {}),
-                  result)
+                  result, dict(start_hints or {}), drop_starts, refuse_cancel)
         with self.lock:
             self.jobs[(spec.name, job.id)] = job
             if not started and spec.start is not None:
                 self.pending.setdefault(spec.name, []).append(job)
         return job
+
+    def discard(self, job: Job) -> None:
+        """Take a job that was never (or not fully) started off its vendor's queue, so that
+        the next start request gets the next job (after a dropped start, say)."""
+        with self.lock:
+            queue = self.pending.get(VENDORS[job.vendor].name, [])
+            if job in queue:
+                queue.remove(job)
 
     def start_url(self, vendor: str) -> str:
         spec = VENDORS[vendor]
@@ -150,10 +180,16 @@ class VendorServer:
         raw = h.rfile.read(length) if length else b""
         with self.lock:
             self.requests.append((h.command, h.path))
+            self.headers.append((h.path, {k.lower(): v for k, v in h.headers.items()}))
             reply = self._route(h.command, parts.path, parse_qs(parts.query), raw)
+        if reply is None:  # a dropped request: the connection closes with no answer
+            h.close_connection = True
+            return
         _send(h, reply)
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> Step:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], raw: bytes
+    ) -> Step | None:
         for spec in VENDORS.values():
             if spec.start is not None and (method, path) == spec.start:
                 self.start_bodies.setdefault(spec.name, []).append(raw)
@@ -170,6 +206,8 @@ class VendorServer:
                 job = self._match(spec, spec.cancel[1], path, query, raw)
                 if job is not None:
                     job.cancels += 1
+                    if job.refuse_cancel:
+                        return Step({"error": {"message": "the job cannot be cancelled"}}, 409)
                     job.cancelled = True
                     assert spec.cancel_reply is not None
                     return spec.cancel_reply(job)
@@ -193,15 +231,21 @@ class VendorServer:
                 return None
         return self.jobs.get((spec.name, str(ident)))
 
-    def _start(self, spec: Vendor) -> Step:
+    def _start(self, spec: Vendor) -> Step | None:
         self.starts[spec.name] += 1
         queue = self.pending.get(spec.name) or []
         if not queue:
             return Step({"error": {"message": "no job scripted"}}, 500)
-        job = queue.pop(0)
+        job = queue[0]
+        job.starts += 1
+        if job.drop_starts > 0:
+            job.drop_starts -= 1
+            return None
+        queue.pop(0)
         job.started = time.monotonic()
         assert spec.start_reply is not None
-        return spec.start_reply(job, self.base)
+        reply = spec.start_reply(job, self.base)
+        return Step(reply.body, reply.code, {**reply.headers, **job.start_hints})
 
     def _status(self, spec: Vendor, job: Job) -> Step:
         if job.cancelled and spec.cancelled is not None:
@@ -215,6 +259,7 @@ class VendorServer:
         else:
             phase = job.phases[min(job.polls, len(job.phases) - 1)]
         job.polls += 1
+        job.times.append(time.monotonic())
         step = _render(spec, job, phase, self.base)
         return Step(step.body, step.code, {**job.hints, **step.headers})
 
@@ -225,6 +270,21 @@ class VendorServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a test opens a few dozen
+    # at once (every vendor side by side); a vendor's front end takes them all.
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops reading (a body cut at its size limit, a cancelled wait)
+        # resets the connection: expected here, not worth a traceback on stderr.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 @contextmanager
@@ -464,6 +524,8 @@ def _dbx_word(word: str, job: Job, base: str) -> dict[str, Any]:
     if result:
         state["result_state"] = result
         state["state_message"] = "" if result == "SUCCESS" else "Task main failed"
+    elif life == "INTERNAL_ERROR":
+        state["state_message"] = "Run failed with an internal error: the cluster was lost"
     return {"state": state}
 
 
@@ -749,7 +811,8 @@ SCENARIOS: dict[str, dict[str, tuple[list[Any], str]]] = {
     },
     "ray-job": {
         "succeeded": (["PENDING", "RUNNING", "SUCCEEDED"], "succeeded"),
-        "stopped": (["RUNNING", "STOPPED"], "failed"),
+        "stopped": (["RUNNING", {"status": "STOPPED",
+                                 "message": "Job was intentionally stopped."}], "failed"),
     },
     "runpod": {
         "succeeded": (["IN_QUEUE", "IN_PROGRESS", {"status": "COMPLETED", "output": {"x": 1},
@@ -760,6 +823,51 @@ SCENARIOS: dict[str, dict[str, tuple[list[Any], str]]] = {
         "succeeded": (["SCHEDULING", "RUNNING", "COMPLETED"], "succeeded"),
         "error": (["RUNNING", {"status": {"stage": "ERROR", "message": "OOM"}}], "failed"),
     },
+}
+
+#: The documented body of each start request.
+START_BODIES: dict[str, Any] = {
+    "openai-batch": {"input_file_id": "file-in", "endpoint": "/v1/chat/completions",
+                     "completion_window": "24h"},
+    "openai-response": {"model": "o3", "input": "Write a haiku", "background": True},
+    "google-operation": {"instances": [{"prompt": "a cat in the rain"}]},
+    "replicate": {"version": "v1", "input": {"prompt": "a cat"}},
+    "fal": {"prompt": "a cat"},
+    "runway": {"model": "gen4_turbo", "promptImage": "https://x/cat.png", "ratio": "1280:720"},
+    "luma": {"prompt": "a cat", "model": "ray-2"},
+    "azure": {"urlSource": "https://x/invoice.pdf"},
+    "azure-location": None,
+    "github-actions": {"ref": "main", "return_run_details": True},
+    "celery-flower": {"args": [1, 2]},
+    "mlflow": {"experiment_id": "0"},
+    "databricks-run": {"job_id": 11},
+    "kubernetes-job": {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}},
+    "ray-job": {"entrypoint": "python train.py"},
+    "runpod": {"input": {"prompt": "a cat"}},
+    "huggingface-job": {"dockerImage": "python:3.12", "command": ["python", "-c", "print(1)"],
+                        "flavor": "cpu-basic"},
+}
+
+#: The failure's reason each trap must carry (read from where the vendor puts it).
+REASONS = {
+    ("openai-batch", "failed"): "invalid_json_line: line 3 is not JSON",
+    ("openai-response", "incomplete"): "max_output_tokens",
+    ("google-operation", "done-with-error"): "The prompt was blocked",
+    ("replicate", "aborted"): "deadline",
+    ("fal", "completed-with-error"): "runner_error: Runner crashed",
+    ("runway", "failed"): "SAFETY.INPUT.TEXT",
+    ("luma", "failed"): "prompt not allowed",
+    ("stability", "content-filtered"): "CONTENT_FILTERED",
+    ("azure", "failed"): "InvalidImage: Unsupported format",
+    ("github-actions", "completed-failure"): "conclusion: failure",
+    ("celery-flower", "failure"): "ValueError('boom')",
+    ("celery-flower", "revoked"): "TaskRevokedError('terminated')",
+    ("step-functions", "timed-out"): "States.Timeout: The execution timed out",
+    ("databricks-run", "terminated-failed"): "FAILED: Task main failed with exit code 1",
+    ("databricks-run", "internal-error"): "Run failed with an internal error",
+    ("kubernetes-job", "failed"): "BackoffLimitExceeded",
+    ("ray-job", "stopped"): "Job was intentionally stopped.",
+    ("huggingface-job", "error"): "OOM",
 }
 
 #: A job that does not end (for cancel and timeout tests).
