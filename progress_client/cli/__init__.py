@@ -24,6 +24,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: help for the top-level listing (the module's own ``add_parser`` repeats it; a test checks).
 COMMANDS: dict[str, str] = {
     "wait": "wait on a job until it ends (exit 0 ok, 1 failed, 3 timeout, 4 error)",
+    "run": "start a job, wait on it and fetch its result (exit codes as wait)",
     "plan": "compare the monthly request cost of polling strategies",
     "demo": "see the whole system run: server, worker, adaptive vs fixed 1 s polling",
     "serve": "run the reference status server (GET /jobs/{id}, /jobs/{id}/events, /healthz)",
@@ -31,7 +32,7 @@ COMMANDS: dict[str, str] = {
 }
 
 #: Commands that run no event loop: their process leaves anyio and trio unloaded until used.
-SYNC_COMMANDS = frozenset({"wait", "plan"})
+SYNC_COMMANDS = frozenset({"wait", "run", "plan"})
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 

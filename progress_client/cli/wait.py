@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._job import add_reading_options, cancel_fields, cancel_note, client_options, usage_text
 from ._started import time_left
 
 if TYPE_CHECKING:
@@ -44,23 +45,20 @@ def add_parser(sub: Any) -> None:
                    help="give up after this many seconds (exit 3)")
     p.add_argument("-H", "--header", action="append", type=parse_header, default=[],
                    metavar="'NAME: VALUE'", help="a request header (repeatable)")
-    p.add_argument("--status-field", default="status",
-                   help="dotted path of the status field, e.g. data.state")
-    p.add_argument("--success", default=None, help="comma-separated success words")
-    p.add_argument("--failure", default=None, help="comma-separated failure words")
+    p.add_argument("--status-field", default=None,
+                   help="dotted path of the status field, e.g. data.state (default: status)")
+    p.add_argument("--success", default=None,
+                   help="comma-separated success words, ADDED to the defaults (or the profile's)")
+    p.add_argument("--failure", default=None,
+                   help="comma-separated failure words, ADDED to the defaults (or the profile's)")
     p.add_argument("--change-on", default=None,
                    help="comma-separated fields whose change resets the interval")
     p.add_argument("--max-errors", type=int, default=10,
                    help="transient errors in a row before giving up (10)")
+    add_reading_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no live line, no summary")
     p.set_defaults(run=run)
-
-
-def _words(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    return [w.strip() for w in text.split(",") if w.strip()]
 
 
 def _live_text(update: Update) -> Text:
@@ -94,14 +92,11 @@ def run(args: argparse.Namespace) -> int:
             policy=policy,
             baseline=args.baseline if args.baseline > 0 else 1.0,
             headers=dict(args.header),
-            status_field=args.status_field,
-            success=_words(args.success),
-            failure=_words(args.failure),
-            change_on=_words(args.change_on),
             max_consecutive_errors=max(1, args.max_errors),
+            **client_options(args),
         )
     except ValueError as exc:
-        say(f"progress-client wait: error: {sanitize(exc)}")
+        say(f"progress-client wait: error: {usage_text(exc)}")
         return EXIT_USAGE
 
     live_on = not args.quiet and not args.json and sys.stderr.isatty()
@@ -111,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         with client, _live_display(live_on) as live:
             timeout = time_left(args.timeout, getattr(args, "started", None))
             for update in client.watch(args.url, timeout=timeout, events_url=args.events,
-                                       resume=args.resume):
+                                       resume=args.resume, cancel_on_exit=args.cancel_on_exit):
                 last, report = update.status, update.report
                 if live is not None:
                     live.update(_live_text(update), refresh=True)
@@ -123,25 +118,31 @@ def run(args: argparse.Namespace) -> int:
             token = getattr(exc, "resume_token", None)
             if token is not None:
                 out["resume_token"] = token
-            emit_json(out)
+            emit_json({**out, **cancel_fields(exc)})
         else:
             say(f"progress-client: {exc.outcome}: {exc.message}")
             if report is not None and not args.quiet:
                 word = status.status if status is not None else exc.outcome
                 say(summary_line(word, report))
+            note = cancel_note(exc, args.cancel_on_exit)
+            if note is not None:
+                say(note)
         return exc.exit_code
     except ImportError as exc:  # --events without the sse extra
         say(f"progress-client wait: error: {sanitize(exc)}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if args.json:
-            emit_json(result_dict("interrupted", last, report))
+            emit_json({**result_dict("interrupted", last, report), **cancel_fields(stop)})
         else:
             say("interrupted")
+            note = cancel_note(stop, args.cancel_on_exit)
+            if note is not None:
+                say(note)
         return EXIT_INTERRUPTED
     assert last is not None and report is not None
     if args.json:
-        emit_json(result_dict("succeeded", last, report))
+        emit_json({**result_dict("succeeded", last, report), **cancel_fields(None)})
     elif not args.quiet:
         print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout,
               flush=True)

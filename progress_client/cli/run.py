@@ -1,0 +1,334 @@
+"""``progress-client run URL``: start a job, wait on it, fetch its result.
+
+The start request (``-X``, ``-d``, ``-H``) is sent once; its answer names the status URL
+(``Operation-Location``, ``Azure-AsyncOperation``, ``Location`` on 201/202, a URL in the
+body, the profile's locators, or ``--status-url`` with ``{id}``); the job is waited on as
+``wait`` does, then its result is fetched where the profile says. A JSON result goes to stdout
+(with ``--json``, into the object's ``result``); any result goes to ``--output FILE``, streamed.
+Exit codes as ``wait``.
+
+Start-up counts as in ``wait``: ``run`` imports the sync client alone, and rich only for a
+terminal's live line; ``--timeout`` is wall time from the process's start (``_started``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._job import add_reading_options, cancel_fields, cancel_note, client_options, usage_text
+from ._started import time_left
+
+if TYPE_CHECKING:
+    from .. import ChangeEvent, JobStatus, PollReport, RequestEvent
+
+__all__ = ["add_parser", "run"]
+
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help=COMMANDS["run"],
+        description=(
+            "Send the request that starts a job (once), find its status URL in the answer, "
+            "wait on it with adaptive polling, then fetch its result: JSON on stdout, or any "
+            "result streamed to --output FILE. Exit codes as wait: 0 the result is in hand, "
+            "1 the job failed, 2 usage error, 3 timeout, 4 error, 130 interrupted."
+        ),
+    )
+    p.add_argument("url", type=_url, help="the URL that starts the job")
+    p.add_argument("-X", "--method", default="POST", type=_method,
+                   help="the start request's method (POST)")
+    p.add_argument("-d", "--data", default=None, metavar="DATA|@FILE",
+                   help="the start request's body: text, @FILE for a file, @- for stdin; sent "
+                        "as application/json when it is JSON (unless -H says otherwise)")
+    p.add_argument("-F", "--form", action="append", default=[], metavar="NAME=VALUE|NAME=@FILE",
+                   help="a multipart/form-data field of the start request, as curl's -F "
+                        "(repeatable; @FILE sends a file); not with -d")
+    p.add_argument("-H", "--header", action="append", type=parse_header, default=[],
+                   metavar="'NAME: VALUE'",
+                   help="a header for every request of the job (repeatable)")
+    p.add_argument("--status-url", default=None, metavar="TEMPLATE",
+                   help="where to poll when the answer names no URL: a URL with {id}, filled "
+                        "with the id in the answer (relative to the start URL if relative)")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="write the result to FILE (streamed: a video of many MiB is never "
+                        "held in memory)")
+    p.add_argument("--timeout", type=positive_float, default=None,
+                   help="give up after this many seconds from the start (exit 3)")
+    p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
+    p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
+    p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
+                   help="largest interval (8 s)")
+    p.add_argument("--baseline", type=positive_float, default=1.0,
+                   help="the fixed interval savings are counted against (1 s)")
+    p.add_argument("--status-field", default=None,
+                   help="dotted path of the status field, e.g. data.state (default: status)")
+    p.add_argument("--success", default=None,
+                   help="comma-separated success words, ADDED to the defaults (or the profile's)")
+    p.add_argument("--failure", default=None,
+                   help="comma-separated failure words, ADDED to the defaults (or the profile's)")
+    p.add_argument("--change-on", default=None,
+                   help="comma-separated fields whose change resets the interval")
+    p.add_argument("--max-errors", type=int, default=10,
+                   help="transient errors in a row before giving up (10)")
+    add_reading_options(p)
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (wait's fields, status_url, result, "
+                        "output, result_bytes, cancelled_remote)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no live line, no summary (a JSON result still goes to stdout)")
+    p.set_defaults(run=run)
+
+
+def _url(text: str) -> str:
+    if urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
+def _method(text: str) -> str:
+    method = text.strip().upper()
+    if not method or not set(method) <= _TOKEN:
+        raise argparse.ArgumentTypeError(f"not an HTTP method: {text!r}")
+    return method
+
+
+def _body(data: str | None, headers: dict[str, str]) -> tuple[bytes | None, dict[str, str]]:
+    """The start request's body and the headers it adds (a Content-Type for JSON)."""
+    if data is None:
+        return None, {}
+    if data == "@-":
+        content = sys.stdin.buffer.read()
+    elif data.startswith("@"):
+        try:
+            content = Path(data[1:]).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"-d {data}: cannot read it ({exc.strerror or exc})") from None
+    else:
+        content = data.encode()
+    if any(k.lower() == "content-type" for k in headers):
+        return content, {}
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError):
+        return content, {}
+    return content, ({"Content-Type": "application/json"} if isinstance(doc, (dict, list))
+                     else {})
+
+
+def _form(fields: list[str]) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body of ``NAME=VALUE`` and ``NAME=@FILE`` fields."""
+    import httpx
+
+    parts: list[tuple[str, tuple[str | None, bytes]]] = []
+    for field in fields:
+        name, sep, value = field.partition("=")
+        if not sep or not name:
+            raise ValueError(f"-F {field!r}: give NAME=VALUE or NAME=@FILE")
+        if value.startswith("@"):
+            try:
+                parts.append((name, (Path(value[1:]).name, Path(value[1:]).read_bytes())))
+            except OSError as exc:
+                raise ValueError(f"-F {name}={value}: cannot read it "
+                                 f"({exc.strerror or exc})") from None
+        else:
+            parts.append((name, (None, value.encode())))
+    request = httpx.Request("POST", "http://form.invalid/", files=parts)
+    return request.read(), {"Content-Type": request.headers["Content-Type"]}
+
+
+def _template(url: str, template: str | None) -> str | None:
+    if template is None:
+        return None
+    full = urljoin(url, template.strip())
+    if "{id}" not in full or urlsplit(full).scheme not in ("http", "https"):
+        raise ValueError("--status-url takes an http(s) URL template with {id}, e.g. "
+                         "https://api.example.com/v1/jobs/{id}")
+    return full
+
+
+def _output(path: str | None) -> Path | None:
+    """The result's file, checked before the job is started: a job may cost money, and a
+    result that cannot be written at its end is lost."""
+    if path is None:
+        return None
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise ValueError(f"--output {path}: is a directory")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ValueError(f"--output {path}: cannot write in {parent}")
+    return out
+
+
+class _Seen:
+    """What the hooks saw: the status URL polled, the latest status and report (for the
+    JSON of an interrupted run), and the live line on a terminal."""
+
+    def __init__(self, live: Any) -> None:
+        self.status_url: str | None = None
+        self.status: JobStatus | None = None
+        self.report: PollReport | None = None
+        self.live = live
+
+    def request(self, event: RequestEvent) -> None:
+        if event.kind in ("poll", "stream"):
+            self.status_url = event.url
+
+    def change(self, event: ChangeEvent) -> None:
+        self.status, self.report = event.status, event.report
+        if self.live is not None:
+            from rich.text import Text
+
+            s = event.status
+            parts = [s.status] + ([f"{s.progress:g}%"] if s.progress is not None else [])
+            self.live.update(Text.assemble(
+                ("● ", "cyan"), (" · ".join(parts), "bold"),
+                (f"  ({event.report.requests} requests)", "dim"),
+            ), refresh=True)
+
+
+def _result_fields(value: Any) -> dict[str, Any]:
+    if isinstance(value, Path):
+        return {"result": None, "output": str(value), "result_bytes": value.stat().st_size}
+    if isinstance(value, (bytes, bytearray)):
+        return {"result": None, "output": None, "result_bytes": len(value)}
+    return {"result": value, "output": None, "result_bytes": None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
+    from .._resume import public_url
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    live_on = not args.quiet and not args.json and sys.stderr.isatty()
+    try:
+        headers = dict(args.header)
+        if args.form and args.data is not None:
+            raise ValueError("-d and -F both give the start request's body: give one")
+        content, start_headers = (
+            _form(args.form) if args.form else _body(args.data, headers)
+        )
+        template = _template(args.url, args.status_url)
+        output = _output(args.output)
+        policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
+        options = client_options(args)
+    except ValueError as exc:
+        say(f"progress-client run: error: {usage_text(exc)}")
+        return EXIT_USAGE
+
+    with _live_display(live_on) as live:
+        seen = _Seen(live)
+        try:
+            client = ProgressClient(
+                policy=policy, baseline=args.baseline, headers=headers,
+                max_consecutive_errors=max(1, args.max_errors),
+                on_request=seen.request, on_change=seen.change, **options,
+            )
+            with client:
+                timeout = time_left(args.timeout, getattr(args, "started", None))
+                result = client.run(
+                    args.url, method=args.method, data=content, headers=start_headers,
+                    status_url=template, timeout=timeout, output=output,
+                    cancel_on_exit=args.cancel_on_exit,
+                )
+        except PollError as exc:
+            return _failed(args, exc, seen, say)
+        except ValueError as exc:  # a bad URL, a bad option value
+            say(f"progress-client run: error: {sanitize(exc)}")
+            return EXIT_USAGE
+        except KeyboardInterrupt as stop:
+            if args.json:
+                emit_json({**result_dict("interrupted", seen.status, seen.report),
+                           "status_url": seen.status_url, **_result_fields(None),
+                           **cancel_fields(stop)})
+            else:
+                say("interrupted")
+                note = cancel_note(stop, args.cancel_on_exit)
+                if note is not None:
+                    say(note)
+            return EXIT_INTERRUPTED
+    url = public_url(result.status_url) if result.status_url else seen.status_url
+    if args.json:
+        emit_json({**result_dict("succeeded", result.status, result.report),
+                   "status_url": url, **_result_fields(result.result), **cancel_fields(None)})
+        if isinstance(result.result, (bytes, bytearray)):
+            say(f"a binary result of {len(result.result)} bytes was not printed: give "
+                "--output FILE to keep it")
+        return EXIT_OK
+    if not args.quiet:
+        say(summary_line(result.status.status, result.report))
+    _deliver(result.result, args.quiet, say)
+    return EXIT_OK
+
+
+def _deliver(value: Any, quiet: bool, say: Any) -> None:
+    """The result: where it was written, or on stdout (bytes only when stdout is not a
+    terminal, as curl does)."""
+    if isinstance(value, Path):
+        if not quiet:
+            say(f"result written to {value} ({value.stat().st_size} bytes)")
+    elif isinstance(value, (bytes, bytearray)):
+        if sys.stdout.isatty():
+            say(f"a binary result of {len(value)} bytes was not printed on a terminal: give "
+                "--output FILE (or redirect stdout) to keep it")
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(value)
+            sys.stdout.buffer.flush()
+    elif value is not None:
+        sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    elif not quiet:
+        say("the job has no result to fetch")
+
+
+def _failed(args: argparse.Namespace, exc: Any, seen: _Seen, say: Any) -> int:
+    status = exc.status if exc.status is not None else seen.status
+    report = exc.report if exc.report is not None else seen.report
+    token = getattr(exc, "resume_token", None)
+    # A timed-out wait's token names its status URL (credentials removed), to go on with
+    # 'wait URL --resume TOKEN'; otherwise the URL the hooks saw (sanitized) is all there is.
+    url = json.loads(token)["url"] if token is not None else seen.status_url
+    if args.json:
+        out = {**result_dict(exc.outcome, status, report, exc), "status_url": url,
+               **_result_fields(None), **cancel_fields(exc)}
+        if token is not None:
+            out["resume_token"] = token
+        emit_json(out)
+        return int(exc.exit_code)
+    say(f"progress-client: {exc.outcome}: {exc.message}")
+    if not args.quiet:
+        if report is not None:
+            say(summary_line(status.status if status is not None else exc.outcome, report))
+        if token is not None:
+            say(f"status URL: {url} (to go on: progress-client wait URL --resume TOKEN; "
+                "--json prints the token)")
+    note = cancel_note(exc, args.cancel_on_exit)
+    if note is not None:
+        say(note)
+    return int(exc.exit_code)
+
+
+def _live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
+    """rich's Live line on stderr when it is a terminal (rich is imported only then)."""
+    if not on:
+        return contextlib.nullcontext()
+    from rich.console import Console
+    from rich.live import Live
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    return Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
+                redirect_stderr=False)
