@@ -181,7 +181,8 @@ class PollEngine(Transitions):
     def cancel_request(self, now: float) -> Request | None:
         """The one request that cancels the remote job, for a caller who gives up (its
         deadline, Ctrl-C, a cancellation); ``None`` when the job has ended, nothing says how
-        to cancel it, or a cancel was already sent. Feed its answer to ``receive_cancel``."""
+        to cancel it, or a cancel was already sent. Feed its answer to ``receive_response``
+        (or ``receive_error``); ``cancelled_remote`` then says whether it was accepted."""
         if self.cancelled_remote is not None or self._in_flight is not None:
             return None
         if self._stopped is not None and self._stopped.outcome in ("succeeded", "failed"):
