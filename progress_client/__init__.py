@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._models import JobStatus, Reader, Reading, StatusSpec
     from ._observer import ChangeEvent, RequestEvent
     from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
+    from ._profile import Profile, ProfileError, load_profile
     from ._report import Counters, PollReport
     from ._results import JobOutcome, WaitResult
     from ._sanitize import sanitize
@@ -64,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "PollError": "._errors",
     "PollReport": "._report",
     "PollTimeout": "._errors",
+    "Profile": "._profile",
+    "ProfileError": "._profile",
     "ProgressClient": "._sync",
     "ReadStream": "._actions",
     "Reader": "._models",
@@ -82,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "VirtualClock": "._clock",
     "WaitConfig": "._config",
     "WaitResult": "._results",
+    "load_profile": "._profile",
     "parse_retry_after": "._hints",
     "sanitize": "._sanitize",
     "simulate": "._simulate",
@@ -107,6 +111,8 @@ __all__ = [
     "PollError",
     "PollReport",
     "PollTimeout",
+    "Profile",
+    "ProfileError",
     "ProgressClient",
     "ReadStream",
     "Reader",
@@ -126,6 +132,7 @@ __all__ = [
     "WaitConfig",
     "WaitResult",
     "__version__",
+    "load_profile",
     "parse_retry_after",
     "sanitize",
     "simulate",
