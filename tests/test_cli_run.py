@@ -375,3 +375,64 @@ def test_long_poll_against_a_server_that_holds_polls() -> None:
     # 3 s schedule; two or three requests in all.
     assert out["mode"] == "long-poll" and out["requests"] <= 3
     assert out["elapsed_s"] < 2.5
+
+
+# -- wall time ---------------------------------------------------------------------------------
+
+
+def test_run_timeout_is_wall_time_from_the_process_start(server: VendorServer) -> None:
+    # A start request that is never answered, and a job that never ends: exit 3 within
+    # T + 0.3 s of the launch, start-up included (the deadline counts from the process's start).
+    from benchmarks.startup import StubbornServer
+
+    endless = server.script("fal", ["IN_PROGRESS"])
+    with StubbornServer() as stubborn:
+        silent = stubborn.url("silent")
+        a, b = together(
+            lambda: cli("run", silent, "-d", "{}", "--timeout", "1.5", "--json"),
+            lambda: cli("run", server.start_url("fal"), "--profile", "fal", *body("fal"),
+                        *FAST, "--timeout", "1.5", "--json"),
+        )
+        assert stubborn.arrivals(silent)  # the start request was sent, once
+        assert len(stubborn.arrivals(silent)) == 1
+    for ran in (a, b):
+        assert ran.code == 3, ran.stderr
+        assert ran.elapsed <= 1.5 + 0.3, ran.elapsed
+        assert ran.json()["outcome"] == "timeout"
+    assert a.json()["status"] is None and a.json()["status_url"] is None
+    assert b.json()["status"] == "IN_PROGRESS" and endless.polls >= 3
+
+
+#: Reports the exit code of ``main()`` run as the process's command line, and which of the
+#: given modules were imported for real by then (a deferred stand-in does not count).
+PROBE = """
+import json, sys
+watch = json.loads(sys.argv[1])
+sys.argv = ["progress-client", *sys.argv[2:]]
+from progress_client.cli import main
+from progress_client.cli._imports import is_loaded
+code = main()
+print(json.dumps({"code": code, "loaded": [m for m in watch if is_loaded(m)]}))
+"""
+
+
+def test_run_imports_only_what_it_uses(server: VendorServer) -> None:
+    # As wait: the sync client alone; no event loop, no rich off a terminal, no server; the
+    # profile machinery only with --profile.
+    watch = ["anyio", "trio", "rich", "progress_client._async", "progress_client.server",
+             "starlette", "httpx_sse", "httpx", "progress_client._sync",
+             "progress_client._profile", "jmespath"]
+    loaded = {}
+    for extra in ([], ["--profile", "fal"]):
+        server.script("fal", ["COMPLETED"], result={"a": 1})
+        p = subprocess.run(
+            [sys.executable, "-c", PROBE, json.dumps(watch), "run", server.start_url("fal"),
+             *extra, "-d", "{}", "--initial", "0.05", "-q"],
+            capture_output=True, text=True, timeout=30, cwd=ROOT,
+        )
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        assert out["code"] == 0, p.stderr
+        loaded[bool(extra)] = out["loaded"]
+    assert loaded[False] == ["httpx", "progress_client._sync"]
+    assert loaded[True] == ["httpx", "progress_client._sync", "progress_client._profile",
+                            "jmespath"]
