@@ -143,7 +143,8 @@ class Transitions:
         self.url, self._start_pending = url, False
         self._next_at = now + (hint or 0.0)
         if hint:
-            self._hinted = None
+            # The first poll waits for it; past the deadline, the wait ends at once.
+            self._hinted = self._next_at
             self.state.tally.hint_waits += 1
         if not self.lifecycle.start_has_status:
             return  # the first poll brings the first status

@@ -73,6 +73,26 @@ def test_a_start_answer_is_a_status_only_where_the_profile_says() -> None:
     assert isinstance(e.next_action(0.0), Sleep)
 
 
+def test_a_start_hint_past_the_deadline_ends_the_wait_at_once() -> None:
+    # Azure's 202 + Operation-Location + Retry-After: 60, with 10 s left: no sleep to the
+    # deadline, a timeout that says when to come back, with a token for the status URL.
+    e = engine("azure", start=f"{BASE}/documents:analyze")
+    send(e)
+    feed(e, 202, None, {"Operation-Location": f"{BASE}/operations/o1", "Retry-After": "60"})
+    stop = e.next_action(0.0, 10.0)
+    assert isinstance(stop, Stop) and stop.outcome == "timeout"
+    assert stop.error is not None
+    assert "asked to be polled again in 60s, after the deadline" in stop.error.message
+    token = getattr(stop.error, "resume_token", None)
+    assert token is not None and json.loads(token)["url"] == f"{BASE}/operations/o1"
+    # Within the deadline it is honoured: the first poll waits for it.
+    e = engine("azure", start=f"{BASE}/documents:analyze")
+    send(e)
+    feed(e, 202, None, {"Operation-Location": f"{BASE}/operations/o2", "Retry-After": "3"})
+    assert e.next_action(0.0, 10.0) == Sleep(3.0)
+    assert e.report().hint_waits == 1
+
+
 def test_a_plain_wait_cancels_where_its_last_status_says() -> None:
     # No start response: fal's cancel URL is found from the status URL and its document.
     url = f"{BASE}/fal-ai/fast-sdxl/requests/r1/status"
