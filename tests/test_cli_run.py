@@ -163,11 +163,14 @@ def test_a_hint_past_the_deadline_ends_the_wait_at_once(server: VendorServer) ->
     job = server.script("github-actions", ["in_progress"], hints={"X-Poll-Interval": "60"},
                         started=True)
     slow = server.script("openai-batch", ["in_progress"], hints={"openai-poll-after-ms": "30000"})
-    a, b = together(
+    later = server.script("azure", ["Running"], start_hints={"Retry-After": "60"})
+    a, b, c = together(
         lambda: cli("wait", server.status_url(job), "--profile", "github-actions", *FAST,
                     "--timeout", "5", "--json"),
         lambda: cli("run", server.start_url("openai-batch"), "--profile", "openai-batch",
                     *body("openai-batch"), *FAST, "--timeout", "10"),
+        lambda: cli("run", server.start_url("azure"), "--profile", "azure", *body("azure"),
+                    *FAST, "--timeout", "10", "--json"),
     )
     assert a.code == 3 and a.elapsed < 2.5  # not 5 s: it ends as soon as the hint is read
     out = a.json()
@@ -177,6 +180,11 @@ def test_a_hint_past_the_deadline_ends_the_wait_at_once(server: VendorServer) ->
     assert b.code == 3 and b.elapsed < 5
     assert "polled again in 30s" in b.stderr and slow.polls == 1
     assert "status URL: http" in b.stderr
+    # The start's own Retry-After (Azure's 202) follows the same rule: no poll at all.
+    assert c.code == 3 and c.elapsed < 5 and later.polls == 0
+    out = c.json()
+    assert "polled again in 60s" in out["error"] and out["resume_token"]
+    assert out["status_url"] == server.status_url(later)
 
 
 # -- the remote cancel -------------------------------------------------------------------------
