@@ -47,8 +47,8 @@ def build_app(redis_url: str, prefix: str, cluster: bool = False,
 
     from progress_client.server import RedisStore, create_app
 
-    options = {} if cache_size is None else {"cache_size": cache_size}
-    store = RedisStore(redis_url, prefix=prefix, cluster=cluster, **options)
+    store = (RedisStore(redis_url, prefix=prefix, cluster=cluster) if cache_size is None
+             else RedisStore(redis_url, prefix=prefix, cluster=cluster, cache_size=cache_size))
     counts: Counter[str] = Counter()
     app = create_app(store, close_store=True)
 

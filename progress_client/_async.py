@@ -38,7 +38,15 @@ from ._http import (
 from ._models import Reader
 from ._observer import ChangeHook, RequestHook
 from ._policy import Policy
-from ._results import MAX_RESULT, JobOutcome, WaitResult, decode_result, finish, result_too_large
+from ._results import (
+    MAX_RESULT,
+    JobOutcome,
+    ResultNotWritten,
+    WaitResult,
+    decode_result,
+    finish,
+    result_too_large,
+)
 from ._shared import SharedWait, Subscriber
 
 __all__ = ["AsyncProgressClient"]
@@ -307,8 +315,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     error, fatal = describe_transport_error(exc)
                     self._failed(shared, anyio.current_time(), deadline, error, fatal)
                     fed = True
-                except ResponseTooLarge as exc:
-                    error = exc.message
+                except (ResponseTooLarge, ResultNotWritten) as exc:
+                    error = exc.message  # fatal: fetching it again would not help
                     self._failed(shared, anyio.current_time(), deadline, error, True)
                     fed = True
             if not fed:  # the exchange's time ran out
@@ -456,10 +464,14 @@ async def _result_of(response: httpx.Response) -> Any:
 async def _save(response: httpx.Response, output: Path) -> Path:
     """Stream a result body to ``output`` (written beside it, then renamed into place)."""
     part = anyio.Path(output.with_name(output.name + ".part"))
-    async with await part.open("wb") as f:
-        async for chunk in response.aiter_bytes():
-            await f.write(chunk)
-    await part.replace(output)
+    try:
+        async with await part.open("wb") as f:
+            async for chunk in response.aiter_bytes():
+                await f.write(chunk)
+        await part.replace(output)
+    except OSError as exc:  # the file, not the network (httpx raises its own errors)
+        await part.unlink(missing_ok=True)
+        raise ResultNotWritten(output, exc) from None
     return output
 
 

@@ -18,12 +18,13 @@ from pydantic import BaseModel
 from ._actions import Request, Stop
 from ._config import WaitConfig, config_from_options
 from ._engine import PollEngine
+from ._errors import RequestFailed
 from ._http import check_url, client_kwargs, import_httpx_sse, request_options
 from ._lifecycle import DefaultLifecycle, Job, Lifecycle
 from ._models import Reader
 from ._observer import ChangeHook, Observer, RequestHook
 from ._policy import Policy
-from ._results import WaitResult, finish, write_result
+from ._results import ResultNotWritten, WaitResult, finish, write_result
 from ._sanitize import install_log_redaction
 from ._shared import Registry, SharedWait
 from ._state import EngineState
@@ -206,7 +207,11 @@ class ClientBase(Generic[H]):
         result = finish(stop, call.status_url)
         if call.output is None or result.result is None or isinstance(result.result, Path):
             return result
-        return replace(result, result=write_result(call.output, result.result))
+        try:
+            return replace(result, result=write_result(call.output, result.result))
+        except ResultNotWritten as exc:
+            raise RequestFailed(exc.message, url=result.status_url, status=result.status,
+                                report=result.report) from None
 
     def _options(self, request: Request) -> dict[str, Any]:
         """The httpx keyword arguments of one of the engine's requests."""

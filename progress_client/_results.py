@@ -18,6 +18,7 @@ from ._report import PollReport
 __all__ = [
     "MAX_RESULT",
     "JobOutcome",
+    "ResultNotWritten",
     "WaitResult",
     "decode_result",
     "finish",
@@ -100,6 +101,15 @@ def result_too_large(limit: int) -> str:
     )
 
 
+class ResultNotWritten(Exception):
+    """``output=`` could not be written. A local failure: the result is not fetched again
+    (the drivers end the wait with ``RequestFailed``, saying so)."""
+
+    def __init__(self, output: Path, exc: OSError) -> None:
+        self.message = f"the result could not be written to {output}: {exc.strerror or exc}"
+        super().__init__(self.message)
+
+
 def write_result(output: Path, value: Any) -> Path:
     """Write a result held in memory to ``output`` (bytes as they are, anything else as
     JSON), beside it first and then renamed into place, as a streamed result is."""
@@ -108,6 +118,9 @@ def write_result(output: Path, value: Any) -> Path:
     else:
         data = json.dumps(value, ensure_ascii=False).encode()
     part = output.with_name(output.name + ".part")
-    part.write_bytes(data)
-    part.replace(output)
+    try:
+        part.write_bytes(data)
+        part.replace(output)
+    except OSError as exc:
+        raise ResultNotWritten(output, exc) from None
     return output

@@ -40,6 +40,7 @@ from ._policy import Policy
 from ._results import (
     MAX_RESULT,
     JobOutcome,
+    ResultNotWritten,
     WaitResult,
     decode_result,
     finish,
@@ -300,8 +301,8 @@ class ProgressClient(ClientBase[httpx.Client]):
             if bound is not None and clock.now() >= bound:
                 error, fatal = "timed out", False  # the watchdog ended it: the time ran out
             self._failed(shared, clock.now(), deadline, error, fatal)
-        except ResponseTooLarge as exc:
-            error = exc.message
+        except (ResponseTooLarge, ResultNotWritten) as exc:
+            error = exc.message  # fatal: fetching it again would not help
             self._failed(shared, clock.now(), deadline, error, True)
         except BaseException:
             with shared.lock:
@@ -398,10 +399,14 @@ def _result_of(response: httpx.Response) -> Any:
 def _save(response: httpx.Response, output: Path) -> Path:
     """Stream a result body to ``output`` (written beside it, then renamed into place)."""
     part = output.with_name(output.name + ".part")
-    with part.open("wb") as f:
-        for chunk in response.iter_bytes():
-            f.write(chunk)
-    part.replace(output)
+    try:
+        with part.open("wb") as f:
+            for chunk in response.iter_bytes():
+                f.write(chunk)
+        part.replace(output)
+    except OSError as exc:  # the file, not the network (httpx raises its own errors)
+        part.unlink(missing_ok=True)
+        raise ResultNotWritten(output, exc) from None
     return output
 
 

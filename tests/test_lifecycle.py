@@ -20,6 +20,7 @@ from progress_client import (
     PollEngine,
     ProgressClient,
     Request,
+    RequestFailed,
     Sleep,
     Stop,
     WaitConfig,
@@ -183,3 +184,51 @@ async def test_output_gets_a_result_that_came_in_hand_async(tmp_path: Path) -> N
     async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
         result = await client.run(f"{BASE}/start", profile="stability", output=out)
     assert result.result == out and out.read_bytes() == b"\x00\x01mp4"
+
+
+class _Fal:
+    """fal's queue in a MockTransport: the start, a COMPLETED status, the result; counted."""
+
+    def __init__(self) -> None:
+        self.fetches = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        root = f"{BASE}/fal-ai/x/requests/r1"
+        if request.method == "POST":
+            return httpx.Response(200, json={"request_id": "r1", "status_url": f"{root}/status",
+                                             "response_url": root})
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json={"status": "COMPLETED", "response_url": root})
+        self.fetches += 1
+        return httpx.Response(200, json={"images": []})
+
+
+@pytest.mark.parametrize("handler", [_Fal, lambda: _stability])
+def test_an_output_that_cannot_be_written_ends_the_wait_once(
+    tmp_path: Path, handler: Any
+) -> None:
+    # A result fetched to a file that cannot be written is not fetched again (10 times, as a
+    # network error would be): one RequestFailed that says so. Nor is one that came in hand.
+    transport = handler()
+    out = tmp_path / "missing" / "result.json"
+    http = httpx.Client(transport=httpx.MockTransport(transport))
+    profile = "fal" if handler is _Fal else "stability"
+    with ProgressClient(client=http, policy=FixedPolicy(0.0)) as client, pytest.raises(
+        RequestFailed
+    ) as caught:
+        client.run(f"{BASE}/start", profile=profile, output=out)
+    assert "the result could not be written" in caught.value.message
+    assert caught.value.report is not None
+    if isinstance(transport, _Fal):
+        assert transport.fetches == 1 and caught.value.report.requests == 3
+    assert not out.parent.exists()
+
+
+@pytest.mark.anyio
+async def test_an_output_that_cannot_be_written_ends_the_wait_once_async(tmp_path: Path) -> None:
+    fal = _Fal()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(fal))
+    async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
+        with pytest.raises(RequestFailed) as caught:
+            await client.run(f"{BASE}/start", profile="fal", output=tmp_path / "no" / "r.json")
+    assert "the result could not be written" in caught.value.message and fal.fetches == 1
