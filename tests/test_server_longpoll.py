@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from progress_client.server import MemoryStore, RunningServer, create_app, serve_in_thread
-from progress_client.server.prefer import MAX_WAIT, parse_prefer, prefer_wait
+from progress_client.server.prefer import MAX_WAIT, applied_wait, parse_prefer, prefer_wait
 
 # -- the header ---------------------------------------------------------------------------------
 
@@ -56,6 +56,11 @@ from progress_client.server.prefer import MAX_WAIT, parse_prefer, prefer_wait
 )
 def test_prefer_wait(headers: list[str], wait: float | None) -> None:
     assert prefer_wait(headers) == wait
+
+
+def test_applied_wait_is_plain_decimal() -> None:
+    assert [applied_wait(x) for x in (60, 0, 2.5, 0.000001, 10.0)] == [
+        "wait=60", "wait=0", "wait=2.5", "wait=0.000001", "wait=10"]
 
 
 def test_parse_prefer_keeps_names_and_values() -> None:

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from .browser import browser_routes
 from .cors import cors_middleware
 from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
-from .prefer import prefer_wait
+from .prefer import applied_wait, prefer_wait
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
 
@@ -112,7 +112,7 @@ def create_app(
         if hint is not None and not record.terminal:
             headers["Retry-After"] = hint
         if wait is not None:
-            headers["Preference-Applied"] = f"wait={wait:g}"
+            headers["Preference-Applied"] = applied_wait(wait)
         if if_none_match(match, tag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)

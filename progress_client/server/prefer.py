@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["MAX_WAIT", "parse_prefer", "prefer_wait"]
+__all__ = ["MAX_WAIT", "applied_wait", "parse_prefer", "prefer_wait"]
 
 #: The longest hold the server grants, in seconds; a longer ``wait`` is cut to this.
 MAX_WAIT = 60
@@ -86,3 +86,9 @@ def prefer_wait(headers: Iterable[str], cap: float = MAX_WAIT) -> float | None:
         return cap
     seconds = int(whole) + float("0." + (found.group("fraction") or "0"))
     return min(seconds, cap)
+
+
+def applied_wait(seconds: float) -> str:
+    """The ``Preference-Applied`` value for a wait: ``wait=60``, ``wait=2.5``."""
+    text = f"{seconds:.6f}".rstrip("0").rstrip(".")
+    return f"wait={text}"
