@@ -20,7 +20,8 @@ Server-Sent Events stream, and a health check. Writes happen only through the st
   goes on from what the store holds then, even when its versions started again at 1.
   A reconnect with nothing
   left to send (after the terminal event, or to an unknown job) gets 204 (``streams.py``).
-- ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis"}``, 503 if the store is down.
+- ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis" | "redis-cluster"}``, 503
+  if the store does not answer (1.5 s at most).
 """
 
 from __future__ import annotations
