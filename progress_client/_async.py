@@ -196,6 +196,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         deadline = None if timeout is None else anyio.current_time() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
+        shared.trusted = call.trusted
         stop: Stop | None = None
         try:
             while stop is None:
@@ -294,8 +295,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         try:
             with anyio.move_on_after(math.inf if request.timeout is None else request.timeout):
                 try:
+                    options = self._options(request, shared.trusted)
                     async with self._http.stream(
-                        request.method, request.url, **self._options(request)
+                        request.method, request.url, **options
                     ) as response:
                         code = response.status_code
                         body, truncated, result = b"", False, None
@@ -339,8 +341,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         stack = AsyncExitStack()
         try:
             with anyio.fail_after(math.inf if request.timeout is None else request.timeout):
+                options = self._options(request, shared.trusted)
                 source = await stack.enter_async_context(import_httpx_sse().aconnect_sse(
-                    self._http, request.method, request.url, **self._options(request)
+                    self._http, request.method, request.url, **options
                 ))
             response: httpx.Response = source.response
             code = response.status_code

@@ -19,7 +19,14 @@ from ._actions import Request, Stop
 from ._config import WaitConfig, config_from_options
 from ._engine import PollEngine
 from ._errors import RequestFailed
-from ._http import check_url, client_kwargs, import_httpx_sse, request_options
+from ._http import (
+    check_url,
+    client_kwargs,
+    import_httpx_sse,
+    is_credential_header,
+    origin_of,
+    request_options,
+)
 from ._lifecycle import DefaultLifecycle, Job, Lifecycle
 from ._models import Reader
 from ._observer import ChangeHook, Observer, RequestHook
@@ -53,6 +60,8 @@ class Call:
     status_url: str | None = None
     #: Whether the caller takes every update (``watch``), not only the end.
     watching: bool = False
+    #: The URL the caller named: only its origin gets credentials for URLs a server named.
+    trusted: str | None = None
 
 
 class ClientBase(Generic[H]):
@@ -173,7 +182,8 @@ class ClientBase(Generic[H]):
 
         tag = None if profile is None else str(profile if isinstance(profile, str) else id(profile))
         return Call(
-            (url, events, tag), make, resume is not None, cancel_on_exit, None, url, watching
+            (url, events, tag), make, resume is not None, cancel_on_exit, None, url, watching,
+            url,
         )
 
     def _run_call(
@@ -198,7 +208,7 @@ class ClientBase(Generic[H]):
         job = Job(method.upper(), url, lifecycle, sent, content, status_url)
         key = (f"run:{next(_run_ids)}:{url}", None, None)
         return Call(key, lambda: PollEngine(config, job=job), False, cancel_on_exit,
-                    Path(output) if output is not None else None)
+                    Path(output) if output is not None else None, trusted=url)
 
     @staticmethod
     def _finished(stop: Stop, call: Call) -> WaitResult:
@@ -213,17 +223,25 @@ class ClientBase(Generic[H]):
             raise RequestFailed(exc.message, url=result.status_url, status=result.status,
                                 report=result.report) from None
 
-    def _options(self, request: Request) -> dict[str, Any]:
-        """The httpx keyword arguments of one of the engine's requests."""
+    def _options(self, request: Request, trusted: str | None = None) -> dict[str, Any]:
+        """The httpx keyword arguments of one of the engine's requests. ``trusted``: the URL
+        the caller named; a URL a server named (``run``'s status URL, a result or cancel URL)
+        gets the caller's credentials only on that URL's origin (a status document could name
+        any host)."""
+        if request.purpose in ("start", "stream"):
+            trusted = None  # the caller's own URLs
         # A result may take long to arrive whole: the caller's deadline bounds it, and each
         # read the request timeout.
         per_read = self._config.request_timeout if request.purpose == "result" else (
             request.timeout
         )
-        options = request_options(request.url, per_read, self._auth)
-        options["headers"] = {**self._headers, **request.headers} if self._headers else (
-            request.headers
-        )
+        mine, auth = self._headers, self._auth
+        if trusted is not None and origin_of(trusted) != origin_of(request.url):
+            # A client passed in has no hook of ours: keep its credentials home here.
+            mine = {k: v for k, v in mine.items() if not is_credential_header(k)}
+            auth = None
+        options = request_options(request.url, per_read, auth, trusted)
+        options["headers"] = {**mine, **request.headers} if mine else request.headers
         if request.content is not None:
             options["content"] = request.content
         return options

@@ -25,6 +25,7 @@ __all__ = [
     "describe_transport_error",
     "framed_within",
     "import_httpx_sse",
+    "is_credential_header",
     "origin_of",
     "request_options",
     "strip_cross_origin_credentials",
@@ -43,13 +44,17 @@ def _timeout(seconds: float | None) -> httpx.Timeout:
     return httpx.Timeout(None if seconds is None else max(0.001, seconds), pool=None)
 
 
-def request_options(url: str, timeout: float | None, auth: Any) -> dict[str, Any]:
+def request_options(
+    url: str, timeout: float | None, auth: Any, trusted: str | None = None
+) -> dict[str, Any]:
     """Per-request options: the timeout, the caller's own auth (for a client passed in), and
-    the origin the caller named (so a redirect elsewhere drops credentials)."""
+    the origin that may receive credentials: ``trusted``'s (the URL the caller named, for a
+    URL a server named: a status, result or cancel URL) or ``url``'s own. A request, or a
+    redirect, to any other origin goes without credential headers."""
     options: dict[str, Any] = {
         # The common timeouts (the full request timeout) repeat: build each once.
         "timeout": _timeout(timeout if timeout is None or timeout >= 1 else round(timeout, 3)),
-        "extensions": {ORIGIN_EXTENSION: origin_of(url)},
+        "extensions": {ORIGIN_EXTENSION: origin_of(trusted or url)},
     }
     if auth is not None:
         options["auth"] = auth
@@ -101,6 +106,12 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
     return (parsed.scheme, parsed.host, parsed.port)
 
 
+def is_credential_header(name: str) -> bool:
+    """Whether a request header carries credentials (``Authorization``, a cookie, an API
+    key, a session or signature header ...)."""
+    return _CREDENTIAL_HEADER.match(name) is not None
+
+
 def strip_cross_origin_credentials(request: httpx.Request) -> None:
     """An httpx request hook: on a hop to another origin than the one the caller named,
     remove every credential-bearing header (a same-origin hop keeps them)."""
@@ -108,7 +119,7 @@ def strip_cross_origin_credentials(request: httpx.Request) -> None:
     url = request.url
     if origin is None or origin == (url.scheme, url.host, url.port):
         return
-    for name in [n for n in request.headers if _CREDENTIAL_HEADER.match(n)]:
+    for name in [n for n in request.headers if is_credential_header(n)]:
         del request.headers[name]
 
 

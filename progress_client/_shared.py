@@ -67,6 +67,8 @@ class SharedWait:
         self.stop: Stop | None = None
         #: The open event stream the driver reads (the driver's own kind of object).
         self.connection: Any = None
+        #: The URL the caller named (its origin may get credentials for URLs servers name).
+        self.trusted: str | None = None
 
     def publish(self, observer: Observer, events: list[Update | FellBack]) -> None:
         """Hand the engine's updates to every subscriber (after the hooks and logs)."""

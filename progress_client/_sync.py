@@ -197,6 +197,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         deadline = None if timeout is None else clock.now() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
+        shared.trusted = call.trusted
         stop: Stop | None = None
         try:
             while stop is None:
@@ -283,7 +284,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         bound = None if request.timeout is None else began + request.timeout
         try:
             with self._http.stream(
-                request.method, request.url, **self._options(request)
+                request.method, request.url, **self._options(request, shared.trusted),
             ) as response, self._watchdog.guard(response, bound):
                 code = response.status_code
                 body, truncated, result = b"", False, None
@@ -318,8 +319,9 @@ class ProgressClient(ClientBase[httpx.Client]):
         error: str | None = None
         stack = ExitStack()
         try:
+            options = self._options(request, shared.trusted)
             source = stack.enter_context(import_httpx_sse().connect_sse(
-                self._http, request.method, request.url, **self._options(request)
+                self._http, request.method, request.url, **options
             ))
             response: httpx.Response = source.response
             stack.enter_context(self._watchdog.guard(response, deadline))
