@@ -1,6 +1,7 @@
 """Client overhead: marginal CPU per poll of ProgressClient / AsyncProgressClient against a
 hand-written httpx loop making the same requests to the same local endpoint; with and without
-a deadline (``timeout=``), and over httpx-aiohttp's transport (the ``fast`` extra).
+a deadline (``timeout=``), and over httpx-aiohttp's transport (the ``fast`` extra); the async
+rows also against aiohttp alone (no httpx), the floor of an async poll.
 
 Marginal CPU per poll is a run of N polls minus a run of one, over N - 1: what one more poll
 costs, without the client's construction, the first connection or the event loop's start. The
@@ -69,6 +70,26 @@ def _hand_async(base: str, n: int, fast: bool = False) -> int:
     return asyncio.run(go())
 
 
+def _aiohttp_loop(base: str, n: int) -> int:
+    """The floor of an async poll: aiohttp alone, no httpx (GET, read, parse the JSON)."""
+    import json
+
+    import aiohttp
+
+    async def go() -> int:
+        url = f"{base}/count/a{next(_keys)}/{n}"
+        sent = 0
+        async with aiohttp.ClientSession() as session:
+            while True:
+                async with session.get(url) as response:
+                    body = await response.read()
+                sent += 1
+                if json.loads(body)["status"] == "completed":
+                    return sent
+
+    return asyncio.run(go())
+
+
 def _client_async(base: str, n: int, timeout: float | None = None, fast: bool = False) -> int:
     async def go() -> int:
         url = f"{base}/count/ca{next(_keys)}/{n}"
@@ -85,6 +106,7 @@ def _client_async(base: str, n: int, timeout: float | None = None, fast: bool = 
 SYNC_LOOP = "httpx loop (sync)"
 ASYNC_LOOP = "httpx loop (async)"
 FAST_LOOP = "httpx loop (async, httpx-aiohttp)"
+AIOHTTP_LOOP = "aiohttp loop (no httpx)"
 
 #: name -> (run N polls, the hand-written loop it is compared with).
 CONTENDERS: dict[str, tuple[Callable[[str, int], int], str]] = {
@@ -100,7 +122,11 @@ CONTENDERS: dict[str, tuple[Callable[[str, int], int], str]] = {
                                             FAST_LOOP),
     "AsyncProgressClient (httpx-aiohttp), timeout=120": (
         lambda b, n: _client_async(b, n, DEADLINE, fast=True), FAST_LOOP),
+    AIOHTTP_LOOP: (_aiohttp_loop, AIOHTTP_LOOP),
 }
+#: The async rows are also compared with aiohttp alone.
+ASYNC_ROWS = frozenset(name for name, (_, loop) in CONTENDERS.items()
+                       if loop in (ASYNC_LOOP, FAST_LOOP, AIOHTTP_LOOP))
 
 
 @dataclass(frozen=True)
@@ -136,11 +162,13 @@ class OverheadResult:
             f"{self.requests - 1}, `FixedPolicy(0.0)`, median of {self.rounds} rounds, "
             "`time.process_time()` of the client process (the server is another process).",
             "",
-            "| client | CPU per poll (µs) | ratio to its httpx loop |",
-            "|---|---:|---:|",
+            "| client | CPU per poll (µs) | ratio to its httpx loop | ratio to the aiohttp loop |",
+            "|---|---:|---:|---:|",
         ]
+        floor = self.cpu_per_poll_us.get(AIOHTTP_LOOP)
         for name, us in self.cpu_per_poll_us.items():
-            lines.append(f"| {name} | {us:.0f} | {self.ratio(name):.2f}x |")
+            vs = f"{us / floor:.2f}x" if floor and name in ASYNC_ROWS else "-"
+            lines.append(f"| {name} | {us:.0f} | {self.ratio(name):.2f}x | {vs} |")
         return "\n".join(lines)
 
 
