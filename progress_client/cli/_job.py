@@ -11,6 +11,7 @@ model are imported inside the functions, and only when an option needs them."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from ._common import positive_float
@@ -32,9 +33,26 @@ MAX_LONG_POLL = 60.0
 
 
 def add_reading_options(p: argparse.ArgumentParser) -> None:
-    """``--profile``, ``--only-success``, ``--only-failure``, ``--long-poll``,
-    ``--cancel-on-exit`` (``--success``/``--failure``/``--status-field``/``--change-on`` are
-    the command's own)."""
+    """The options ``wait`` and ``run`` share: the policy (``--initial``, ``--step``,
+    ``--max``, ``--baseline``), how a document is read (``--status-field``, ``--success``,
+    ``--failure``, ``--only-success``, ``--only-failure``, ``--change-on``, ``--profile``),
+    ``--max-errors``, ``--long-poll`` and ``--cancel-on-exit``."""
+    p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
+    p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
+    p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
+                   help="largest interval (8 s)")
+    p.add_argument("--baseline", type=positive_float, default=1.0,
+                   help="the fixed interval savings are counted against (1 s)")
+    p.add_argument("--status-field", default=None,
+                   help="dotted path of the status field, e.g. data.state (default: status)")
+    p.add_argument("--success", default=None,
+                   help="comma-separated success words, ADDED to the defaults (or the profile's)")
+    p.add_argument("--failure", default=None,
+                   help="comma-separated failure words, ADDED to the defaults (or the profile's)")
+    p.add_argument("--change-on", default=None,
+                   help="comma-separated fields whose change resets the interval")
+    p.add_argument("--max-errors", type=int, default=10,
+                   help="transient errors in a row before giving up (10)")
     p.add_argument("--profile", default=None, metavar="NAME|FILE",
                    help="how the job API is read, started and cancelled: a built-in profile "
                         "('progress-client profiles' lists them) or a .toml/.json file")
@@ -147,3 +165,15 @@ def cancel_note(exc: BaseException, asked: bool) -> str | None:
 def cancel_fields(exc: BaseException | None) -> dict[str, Any]:
     """``cancelled_remote`` for ``--json``: true, false, or null when none was sent."""
     return {"cancelled_remote": getattr(exc, "cancelled_remote", None) if exc else None}
+
+
+def live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
+    """rich's Live line on stderr when it is a terminal (rich is imported only then)."""
+    if not on:
+        return contextlib.nullcontext()
+    from rich.console import Console
+    from rich.live import Live
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    return Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
+                redirect_stderr=False)

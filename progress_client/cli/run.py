@@ -13,7 +13,6 @@ terminal's live line; ``--timeout`` is wall time from the process's start (``_st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -23,7 +22,14 @@ from urllib.parse import urljoin, urlsplit
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
-from ._job import add_reading_options, cancel_fields, cancel_note, client_options, usage_text
+from ._job import (
+    add_reading_options,
+    cancel_fields,
+    cancel_note,
+    client_options,
+    live_display,
+    usage_text,
+)
 from ._started import time_left
 
 if TYPE_CHECKING:
@@ -65,22 +71,6 @@ def add_parser(sub: Any) -> None:
                         "held in memory)")
     p.add_argument("--timeout", type=positive_float, default=None,
                    help="give up after this many seconds from the start (exit 3)")
-    p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
-    p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
-    p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
-                   help="largest interval (8 s)")
-    p.add_argument("--baseline", type=positive_float, default=1.0,
-                   help="the fixed interval savings are counted against (1 s)")
-    p.add_argument("--status-field", default=None,
-                   help="dotted path of the status field, e.g. data.state (default: status)")
-    p.add_argument("--success", default=None,
-                   help="comma-separated success words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--failure", default=None,
-                   help="comma-separated failure words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--change-on", default=None,
-                   help="comma-separated fields whose change resets the interval")
-    p.add_argument("--max-errors", type=int, default=10,
-                   help="transient errors in a row before giving up (10)")
     add_reading_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout (wait's fields, status_url, result, "
@@ -229,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"progress-client run: error: {usage_text(exc)}")
         return EXIT_USAGE
 
-    with _live_display(live_on) as live:
+    with live_display(live_on) as live:
         seen = _Seen(live)
         try:
             client = ProgressClient(
@@ -320,15 +310,3 @@ def _failed(args: argparse.Namespace, exc: Any, seen: _Seen, say: Any) -> int:
     if note is not None:
         say(note)
     return int(exc.exit_code)
-
-
-def _live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
-    """rich's Live line on stderr when it is a terminal (rich is imported only then)."""
-    if not on:
-        return contextlib.nullcontext()
-    from rich.console import Console
-    from rich.live import Live
-
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    return Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
-                redirect_stderr=False)

@@ -7,13 +7,19 @@ terminal. ``--timeout`` is wall time from the process's start (see ``_started``)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
-from ._job import add_reading_options, cancel_fields, cancel_note, client_options, usage_text
+from ._job import (
+    add_reading_options,
+    cancel_fields,
+    cancel_note,
+    client_options,
+    live_display,
+    usage_text,
+)
 from ._started import time_left
 
 if TYPE_CHECKING:
@@ -35,26 +41,10 @@ def add_parser(sub: Any) -> None:
                    help="an SSE endpoint to listen on; polling the status URL is the fallback")
     p.add_argument("--resume", default=None, metavar="TOKEN",
                    help="continue a wait from the resume_token a timed-out --json run printed")
-    p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
-    p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
-    p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
-                   help="largest interval (8 s)")
-    p.add_argument("--baseline", type=positive_float, default=1.0,
-                   help="the fixed interval savings are counted against (1 s)")
     p.add_argument("--timeout", type=positive_float, default=None,
                    help="give up after this many seconds (exit 3)")
     p.add_argument("-H", "--header", action="append", type=parse_header, default=[],
                    metavar="'NAME: VALUE'", help="a request header (repeatable)")
-    p.add_argument("--status-field", default=None,
-                   help="dotted path of the status field, e.g. data.state (default: status)")
-    p.add_argument("--success", default=None,
-                   help="comma-separated success words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--failure", default=None,
-                   help="comma-separated failure words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--change-on", default=None,
-                   help="comma-separated fields whose change resets the interval")
-    p.add_argument("--max-errors", type=int, default=10,
-                   help="transient errors in a row before giving up (10)")
     add_reading_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no live line, no summary")
@@ -103,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     last: JobStatus | None = None
     report: PollReport | None = None
     try:
-        with client, _live_display(live_on) as live:
+        with client, live_display(live_on) as live:
             timeout = time_left(args.timeout, getattr(args, "started", None))
             for update in client.watch(args.url, timeout=timeout, events_url=args.events,
                                        resume=args.resume, cancel_on_exit=args.cancel_on_exit):
@@ -147,15 +137,3 @@ def run(args: argparse.Namespace) -> int:
         print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout,
               flush=True)
     return EXIT_OK
-
-
-def _live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
-    """rich's Live line on stderr when it is a terminal (rich is imported only then)."""
-    if not on:
-        return contextlib.nullcontext()
-    from rich.console import Console
-    from rich.live import Live
-
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    return Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
-                redirect_stderr=False)
