@@ -263,7 +263,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         if isinstance(action, Stop):
             shared.end(sub, action)
         elif isinstance(action, Sleep):
-            await anyio.sleep(action.until - anyio.current_time())
+            await anyio.sleep(max(0.0, action.until - anyio.current_time()))
         elif isinstance(action, ReadStream):
             await self._read(shared, sub.deadline)
         elif action.purpose == "stream":

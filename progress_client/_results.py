@@ -78,10 +78,10 @@ def finish(stop: Stop, status_url: str | None = None) -> WaitResult:
 
 def outcome_error(exc: PollError | ValueError) -> PollError:
     """A job's error for its ``JobOutcome``: a ``PollError`` as it is; a ``ValueError`` (an
-    invalid URL) as a ``PollError`` that says so."""
+    invalid URL, a bad argument) as a ``PollError`` that says so."""
     if isinstance(exc, PollError):
         return exc
-    return PollError(f"the wait could not start: {exc}")
+    return PollError(f"the wait failed: {exc}")
 
 
 def decode_result(body: bytes, content_type: str | None) -> Any:
