@@ -32,9 +32,9 @@ if TYPE_CHECKING:
         ResponseTooLarge,
         TooManyErrors,
     )
+    from ._events import ChangeEvent, RequestEvent
     from ._hints import parse_retry_after
-    from ._models import JobStatus, Reader, Reading, StatusSpec
-    from ._observer import ChangeEvent, RequestEvent
+    from ._models import Reader, Reading, StatusSpec
     from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
     from ._profile import Profile, ProfileError, load_profile
     from ._report import Counters, PollReport
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ._sanitize import sanitize
     from ._simulate import SimulationResult, simulate
     from ._state import EngineState
+    from ._status import JobStatus
     from ._sync import ProgressClient
 
 #: Each exported name and the private module that defines it.
@@ -49,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "AdaptivePolicy": "._policy",
     "AsyncProgressClient": "._async",
     "BadResponse": "._errors",
-    "ChangeEvent": "._observer",
+    "ChangeEvent": "._events",
     "Clock": "._clock",
     "Counters": "._report",
     "EngineState": "._state",
@@ -59,7 +60,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidResumeToken": "._errors",
     "JobFailed": "._errors",
     "JobOutcome": "._results",
-    "JobStatus": "._models",
+    "JobStatus": "._status",
     "Policy": "._policy",
     "PollEngine": "._engine",
     "PollError": "._errors",
@@ -72,7 +73,7 @@ _EXPORTS: dict[str, str] = {
     "Reader": "._models",
     "Reading": "._models",
     "Request": "._actions",
-    "RequestEvent": "._observer",
+    "RequestEvent": "._events",
     "RequestFailed": "._errors",
     "ResponseTooLarge": "._errors",
     "SimulationResult": "._simulate",

@@ -7,13 +7,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import PollError
-from ._models import JobStatus
 from ._report import Outcome, PollReport
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._status import JobStatus
 
 __all__ = ["Action", "FellBack", "Purpose", "ReadStream", "Request", "Sleep", "Stop", "Update"]
 

@@ -10,10 +10,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from ._actions import Request, Stop
 from ._config import WaitConfig, config_from_options
@@ -27,7 +26,6 @@ from ._http import (
     origin_of,
     request_options,
 )
-from ._lifecycle import DefaultLifecycle, Job, Lifecycle
 from ._models import Reader
 from ._observer import ChangeHook, Observer, RequestHook
 from ._policy import Policy
@@ -35,6 +33,11 @@ from ._results import ResultNotWritten, WaitResult, finish, write_result
 from ._sanitize import install_log_redaction
 from ._shared import Registry, SharedWait
 from ._state import EngineState
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._lifecycle import Lifecycle
 
 __all__ = ["Call", "ClientBase", "ProfileArg"]
 
@@ -111,7 +114,8 @@ class ClientBase(Generic[H]):
             raise ValueError("max_concurrency must be an integer >= 1")
         self._max_concurrency = max_concurrency
         self._words = (success, failure)
-        self._lifecycle: Lifecycle = DefaultLifecycle()
+        # None: the common patterns (``_lifecycle.DefaultLifecycle``, loaded when needed).
+        self._lifecycle: Lifecycle | None = None
         self._profiles: dict[Any, tuple[WaitConfig, Lifecycle]] = {}
         if profile is not None:
             self._config, self._lifecycle = self._with_profile(profile)
@@ -145,7 +149,9 @@ class ClientBase(Generic[H]):
 
     # -- what both drivers do the same way ---------------------------------------------------
 
-    def _with_profile(self, profile: ProfileArg | None) -> tuple[WaitConfig, Lifecycle]:
+    def _with_profile(
+        self, profile: ProfileArg | None
+    ) -> tuple[WaitConfig, Lifecycle | None]:
         """The configuration and lifecycle of a wait with ``profile`` (``None``: the
         client's own). Loaded once per profile."""
         if profile is None:
@@ -205,7 +211,9 @@ class ClientBase(Generic[H]):
         elif data is not None:
             content = bytes(data)
         config, lifecycle = self._with_profile(profile)
-        job = Job(method.upper(), url, lifecycle, sent, content, status_url)
+        from ._lifecycle import DefaultLifecycle, Job
+
+        job = Job(method.upper(), url, lifecycle or DefaultLifecycle(), sent, content, status_url)
         key = (f"run:{next(_run_ids)}:{url}", None, None)
         return Call(key, lambda: PollEngine(config, job=job), False, cancel_on_exit,
                     Path(output) if output is not None else None, trusted=url)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from ._hints import DEFAULT_HINT_HEADERS
 from ._models import DEFAULT_FAILURE, DEFAULT_SUCCESS, Reader, StatusSpec
 from ._policy import AdaptivePolicy, Policy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = [
     "DEFAULT_MAX_BODY",

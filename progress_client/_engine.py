@@ -58,7 +58,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._actions import Action, FellBack, Purpose, ReadStream, Request, Sleep, Stop, Update
 from ._config import WaitConfig
@@ -69,12 +69,13 @@ from ._errors import (
     ResponseTooLarge,
 )
 from ._hints import Validators, read_hint
-from ._lifecycle import DefaultLifecycle, Job, Lifecycle, Seen
 from ._models import Reading
 from ._reading import Verdict
-from ._sse import EventStream
 from ._state import EngineState
-from ._transitions import Transitions
+from ._transitions import NO_STREAM, Transitions
+
+if TYPE_CHECKING:
+    from ._lifecycle import Job, Lifecycle, Seen
 
 __all__ = ["PollEngine"]
 
@@ -100,9 +101,7 @@ class PollEngine(Transitions):
         self.config = config if config is not None else WaitConfig()
         self.url = url
         self.job = job
-        self.lifecycle: Lifecycle = (
-            job.lifecycle if job is not None else lifecycle or DefaultLifecycle()
-        )
+        self._lifecycle = job.lifecycle if job is not None else lifecycle
         #: The remote job was cancelled (``True``), refused the cancel (``False``), or no
         #: cancel was sent (``None``).
         self.cancelled_remote: bool | None = None
@@ -121,9 +120,13 @@ class PollEngine(Transitions):
         self._long_poll = self.config.long_poll is not None
         # The stream: on while an events URL is to be used.
         self._streaming = events_url is not None
-        self._stream = EventStream(
-            max_event=self.config.max_body, max_failures=self.config.sse_max_failures
-        )
+        self._stream = NO_STREAM
+        if events_url is not None:
+            from ._sse import EventStream  # a plain poll never loads the stream's code
+
+            self._stream = EventStream(
+                max_event=self.config.max_body, max_failures=self.config.sse_max_failures
+            )
         # A job's life: the start still to send, what it answered, the latest status
         # response, and a succeeded stop waiting for its result.
         self._start_pending = job is not None and url is None
@@ -190,6 +193,8 @@ class PollEngine(Transitions):
         last = self._last
         if last is None and self.url is not None:
             # A plain wait keeps no response (memory): its last document serves.
+            from ._lifecycle import Seen
+
             last = Seen(self.url, 200, {}, self.state.last_document)
         plan = self.lifecycle.cancel(self._start, last, self.url)
         if plan is None:

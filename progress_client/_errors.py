@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ._sanitize import sanitize
 
 if TYPE_CHECKING:
-    from ._models import JobStatus
     from ._report import PollReport
+    from ._status import JobStatus
 
 __all__ = [
     "BadResponse",

@@ -14,7 +14,6 @@ milliseconds, ``retry-after`` as above, and GitHub's ``x-poll-interval`` in seco
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +49,8 @@ def parse_retry_after(value: str | None, now_wall: float) -> float | None:
     if not value.isascii():
         return None
     try:
+        import email.utils  # only for an HTTP-date (start-up time)
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None

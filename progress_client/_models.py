@@ -1,4 +1,4 @@
-"""JobStatus and StatusSpec: how a status document is read, when it is terminal, what a change is.
+"""StatusSpec: how a status document is read, when it is terminal, what a change is.
 
 ``StatusSpec`` is the one place that knows the shape of a user's status endpoint: the dotted
 path of the status field (``status``, ``data.state`` ...), the success and failure words
@@ -16,17 +16,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._errors import BadResponse
-from ._sanitize import sanitize
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._status import JobStatus
 
 __all__ = [
     "DEFAULT_FAILURE",
     "DEFAULT_SUCCESS",
-    "JobStatus",
     "Reader",
     "Reading",
     "StatusSpec",
@@ -48,27 +49,6 @@ DEFAULT_FAILURE: frozenset[str] = frozenset(
 )
 
 Outcome = Literal["succeeded", "failed"]
-
-
-class JobStatus(BaseModel):
-    """A job's status document. Unknown fields are kept (``model_extra``)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    status: str
-    step: str | int | None = None
-    progress: float | None = None
-    error: str | None = None
-
-    def __repr__(self) -> str:
-        parts = [f"status={self.status!r}"]
-        if self.step is not None:
-            parts.append(f"step={self.step!r}")
-        if self.progress is not None:
-            parts.append(f"progress={self.progress!r}")
-        if self.error is not None:
-            parts.append(f"error={sanitize(self.error)!r}")
-        return f"JobStatus({', '.join(parts)})"
 
 
 @dataclass(frozen=True)
@@ -206,6 +186,8 @@ class StatusSpec:
         status = self._status(doc, status_word)
         document: BaseModel = status
         if self.model is not None:
+            from pydantic import ValidationError
+
             try:
                 document = self.model.model_validate(doc)
             except ValidationError as exc:
@@ -238,6 +220,10 @@ class StatusSpec:
         if err is not None and not isinstance(err, str):
             err = json.dumps(err, ensure_ascii=False, default=str)[:4096]
         fields["error"] = err
+        from pydantic import ValidationError  # pydantic loads with the first response read
+
+        from ._status import JobStatus
+
         try:
             return JobStatus.model_validate(fields)
         except ValidationError as exc:  # pragma: no cover - fields are coerced above

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._actions import FellBack, Purpose, Request, Update
-from ._engine import PollEngine
-from ._models import JobStatus
-from ._report import PollReport
+from ._actions import FellBack
 from ._sanitize import sanitize
+
+if TYPE_CHECKING:
+    from ._actions import Request, Update
+    from ._engine import PollEngine
+    from ._events import ChangeEvent, RequestEvent
 
 __all__ = ["ChangeEvent", "ChangeHook", "Observer", "RequestEvent", "RequestHook", "logger"]
 
@@ -24,34 +25,8 @@ __all__ = ["ChangeEvent", "ChangeHook", "Observer", "RequestEvent", "RequestHook
 logger = logging.getLogger("progress_client")
 
 
-@dataclass(frozen=True)
-class RequestEvent:
-    """Handed to ``on_request`` after every request: a poll or a stream connection.
-
-    ``url`` is sanitized; ``status_code`` is ``None`` when no response came (then ``error``
-    says why); ``duration`` is seconds until the response head (for streams) or body."""
-
-    url: str
-    kind: Purpose
-    status_code: int | None
-    duration: float
-    not_modified: bool = False
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ChangeEvent:
-    """Handed to ``on_change`` for every status that differs from the previous one (and the
-    first). ``url`` is sanitized."""
-
-    url: str
-    status: JobStatus
-    terminal: bool
-    report: PollReport
-
-
-RequestHook = Callable[[RequestEvent], None]
-ChangeHook = Callable[[ChangeEvent], None]
+RequestHook = Callable[["RequestEvent"], None]
+ChangeHook = Callable[["ChangeEvent"], None]
 
 
 class Observer:
@@ -85,6 +60,8 @@ class Observer:
                 duration * 1000, tail,
             )
         if self.on_request is not None:
+            from ._events import RequestEvent
+
             event = RequestEvent(
                 url=safe,
                 kind=request.purpose,
@@ -106,6 +83,8 @@ class Observer:
                 continue
             updates.append(item)
             if self.on_change is not None and item.changed:
+                from ._events import ChangeEvent
+
                 event = ChangeEvent(
                     url=sanitize(url), status=item.status, terminal=item.terminal,
                     report=item.report,

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from ._errors import BadResponse
-from ._models import JobStatus, Reading
+from ._models import Reading
+from ._status import JobStatus
 
 if TYPE_CHECKING:
     from ._models import Reader

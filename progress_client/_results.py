@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from ._actions import Stop
 from ._errors import PollError
-from ._models import JobStatus
 from ._report import PollReport
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._status import JobStatus
 
 __all__ = [
     "MAX_RESULT",

@@ -17,7 +17,6 @@ from typing import Any
 
 from ._errors import InvalidResumeToken
 from ._report import COUNTER_NAMES, MODES, Counters, Mode, Tally, freeze
-from ._resume import decode_token, encode_token
 
 __all__ = ["EngineState"]
 
@@ -104,6 +103,8 @@ class EngineState:
     @classmethod
     def from_token(cls, token: str, url: str) -> EngineState:
         """The state a token carries, after its version, checksum and URL checks."""
+        from ._resume import decode_token  # tokens load their code when first used
+
         return cls.from_dict(decode_token(token, url))
 
 
@@ -131,4 +132,6 @@ def _text(data: Mapping[str, Any], name: str) -> str | None:
 
 
 def _encode(url: str, state: EngineState) -> str:
+    from ._resume import encode_token
+
     return encode_token(url, state.to_dict())

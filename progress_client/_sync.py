@@ -12,14 +12,12 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel
 
 from ._actions import ReadStream, Request, Sleep, Stop, Update
 from ._base import Call, ClientBase, ProfileArg
@@ -49,6 +47,9 @@ from ._results import (
 )
 from ._shared import SharedWait, Subscriber
 from ._watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["ProgressClient"]
 
@@ -178,6 +179,8 @@ class ProgressClient(ClientBase[httpx.Client]):
         if not todo:
             return []
         wait = functools.partial(self.wait, timeout=timeout, profile=profile)
+        from concurrent.futures import ThreadPoolExecutor  # start-up: only wait_many needs it
+
         workers = min(self._max_concurrency, len(todo))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="progress") as pool:
             return list(pool.map(functools.partial(_outcome, wait), todo))

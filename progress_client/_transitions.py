@@ -15,23 +15,41 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from ._actions import FellBack, Purpose, Stop, Update
 from ._config import WaitConfig
 from ._errors import BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors
 from ._hints import Validators
-from ._lifecycle import Job, Lifecycle, Seen
-from ._models import JobStatus, Reading
+from ._models import Reading
 from ._reading import TRANSIENT_STATUS_CODES, Verdict, fatal_status, read_response
 from ._report import Mode, PollReport
 from ._sanitize import sanitize
-from ._sse import EventStream
 from ._state import EngineState
 
-__all__ = ["Transitions"]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._status import JobStatus
+
+if TYPE_CHECKING:
+    from ._lifecycle import Job, Lifecycle, Seen
+    from ._sse import EventStream
+
+__all__ = ["NO_STREAM", "Transitions"]
+
+
+class _NoStream:
+    """The stream of a wait without an events URL: never open (a plain poll loads no stream
+    code)."""
+
+    open = False
+
+    def close(self) -> None:
+        return None
+
+
+NO_STREAM: Any = _NoStream()
 
 
 class Transitions:
@@ -40,7 +58,7 @@ class Transitions:
     config: WaitConfig
     url: str | None
     job: Job | None
-    lifecycle: Lifecycle
+    _lifecycle: Lifecycle | None
     state: EngineState
     every_update: bool
     _first_sent: float | None
@@ -62,6 +80,16 @@ class Transitions:
     _result_url: str | None
     _reuse_readings: bool
     _same_body: tuple[int, bytes, Verdict] | None
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """How the job is started, ended and cancelled (the common patterns unless a job or a
+        profile says otherwise; loaded when first asked)."""
+        if self._lifecycle is None:
+            from ._lifecycle import DefaultLifecycle
+
+            self._lifecycle = DefaultLifecycle()
+        return self._lifecycle
 
     @property
     def last_status(self) -> JobStatus | None:
@@ -112,6 +140,8 @@ class Transitions:
         assert verdict.reading is not None
         if self.job is not None:
             raw = verdict.reading.raw
+            from ._lifecycle import Seen
+
             self._last = Seen(self.url or "", code, headers, raw or None)
             self._last_body = None if truncated else body
         self._observe(now, verdict.reading, hint, mode)
@@ -130,6 +160,8 @@ class Transitions:
                                      status_code=code, url=self.job.url))
             return
         doc = _json_or_none(body)
+        from ._lifecycle import Seen
+
         self._start = Seen(self.job.url, code, headers, doc)
         url = self.lifecycle.status_url(self._start, self.job.status_template)
         if url is None:
