@@ -3,11 +3,16 @@ actions with an ``httpx.AsyncClient`` on the event loop's clock; ``ProgressClien
 twin, line for line.
 
 Concurrent waits on one job share one loop (``_shared``). Requests in flight are bounded by a
-FIFO ``CapacityLimiter``, so thousands of waits queue in order and never hit a pool timeout.
-A deadline bounds every exchange through a cancel scope."""
+FIFO limiter, so thousands of waits queue in order and never hit a pool timeout. A deadline
+bounds every exchange through a cancel scope.
+
+On asyncio the driver reads the loop's own clock (``loop.time()``, the clock anyio reads there)
+and queues in an asyncio-native FIFO (``_fast.FifoLimiter``); with the ``fast`` extra, polls
+go over aiohttp directly (``_fast.FastPolls``, ``transport=``)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import os
@@ -16,13 +21,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, M
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
-from pydantic import BaseModel
 
-from . import _many
+from . import _fast, _many
 from ._actions import ReadStream, Request, Sleep, Stop, Update
 from ._base import Call, ClientBase, ProfileArg
 from ._config import DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT
@@ -49,6 +53,9 @@ from ._results import (
 )
 from ._shared import SharedWait, Subscriber
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = ["AsyncProgressClient"]
 
 
@@ -60,6 +67,14 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     HTTP-date hints. One client can wait on thousands of jobs at once (``wait_many``,
     ``as_completed``): at most ``max_concurrency`` requests are in flight, the rest queue in
     FIFO order.
+
+    ``transport``: how polls travel on asyncio. ``"auto"`` (the default) sends them over
+    aiohttp directly when the ``fast`` extra is installed, the client built its own HTTP client
+    (no ``client=``), ``auth`` is ``None`` or a ``(user, password)`` tuple and no proxy is
+    set in the environment; otherwise, and always on trio, over httpx. ``"httpx"`` never uses
+    aiohttp; ``"aiohttp"`` insists (an ``ImportError`` without the extra). Starts, results,
+    cancel requests and event streams always go over httpx. ``transport_for_polls`` says
+    which was chosen.
     """
 
     def __init__(
@@ -90,7 +105,10 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
         wall_clock: Callable[[], float] = time.time,
+        transport: str = "auto",
     ) -> None:
+        fast = _fast_polls(transport, client, auth, headers, verify, max_redirects,
+                           max_concurrency)
         super().__init__(
             _make_http, policy=policy, baseline=baseline, headers=headers, auth=auth,
             client=client, spec=spec, status_field=status_field, success=success,
@@ -103,10 +121,23 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
+        self._fifo: _fast.FifoLimiter | None = None
+        self._fast = fast
+        #: The clock of the loop the last wait started on: ``loop.time`` on asyncio (what
+        #: ``self._now()`` reads there, without finding the backend on every call).
+        self._now: Callable[[], float] = anyio.current_time
+        self._on_asyncio = False
+
+    @property
+    def transport_for_polls(self) -> str:
+        """``"aiohttp"`` when polls on asyncio go over aiohttp directly, else ``"httpx"``."""
+        return "httpx" if self._fast is None else "aiohttp"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        if self._fast is not None:
+            await self._fast.aclose()
         if self._owns_client:
             await self._http.aclose()
 
@@ -193,7 +224,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     async def _run(
         self, call: Call, timeout: float | None
     ) -> AsyncGenerator[Update | Stop, None]:
-        deadline = None if timeout is None else anyio.current_time() + timeout
+        self._pick_clock()
+        deadline = None if timeout is None else self._now() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
@@ -213,9 +245,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     continue
                 if sub.queue or shared.driver is sub:
                     continue
-                left = math.inf if deadline is None else deadline - anyio.current_time()
+                left = math.inf if deadline is None else deadline - self._now()
                 if left <= 0:
-                    stop = shared.timeout(anyio.current_time())
+                    stop = shared.timeout(self._now())
                     break
                 with anyio.move_on_after(left):
                     await sub.wait()
@@ -237,7 +269,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         if shared.driver is sub and shared.connection is not None:
             await _close_stream(shared)
             with shared.lock:
-                shared.engine.interrupt(anyio.current_time())
+                shared.engine.interrupt(self._now())
         self._waits.leave(shared, sub)
 
     async def _cancel_remote(self, shared: SharedWait, sub: Subscriber) -> bool | None:
@@ -246,7 +278,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             if shared.subscribers != [sub] or shared.connection is not None:
                 return None
-            request = shared.engine.cancel_request(anyio.current_time())
+            request = shared.engine.cancel_request(self._now())
         if request is None:
             return None
         with anyio.CancelScope(shield=True):
@@ -257,13 +289,14 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _step(self, shared: SharedWait, sub: Subscriber) -> None:
         with shared.lock:
-            action = shared.engine.next_action(anyio.current_time(), sub.deadline)
+            action = shared.engine.next_action(self._now(), sub.deadline)
         if not isinstance(action, ReadStream):
             await _close_stream(shared)
         if isinstance(action, Stop):
             shared.end(sub, action)
         elif isinstance(action, Sleep):
-            await anyio.sleep(max(0.0, action.until - anyio.current_time()))
+            pause = max(0.0, action.until - self._now())
+            await (asyncio.sleep(pause) if self._on_asyncio else anyio.sleep(pause))
         elif isinstance(action, ReadStream):
             await self._read(shared, sub.deadline)
         elif action.purpose == "stream":
@@ -278,6 +311,13 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         self, shared: SharedWait, request: Request, deadline: float | None,
         output: Path | None = None,
     ) -> None:
+        fast = self._fast
+        if (
+            fast is not None and request.purpose == "poll" and self._on_asyncio
+            and fast.serves(asyncio.get_running_loop()) and not self._http.cookies
+        ):
+            await self._send_fast(fast, shared, request, deadline)
+            return
         engine = shared.engine
         limiter = self._acquire_limiter()
         # FIFO: with thousands of waits, requests queue here in order, not in the pool.
@@ -288,7 +328,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         except anyio.WouldBlock:
             if not await self._queue_for(limiter, shared, deadline):
                 return
-        began = anyio.current_time()
+        began = self._now()
         code: int | None = None
         error: str | None = None
         fed = False
@@ -309,33 +349,33 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                             body, truncated = await _read_body(response, self._config.max_body)
                         with shared.lock:
                             engine.receive_response(
-                                anyio.current_time(), code, response.headers, body,
+                                self._now(), code, response.headers, body,
                                 wall=self._wall(), truncated=truncated, result=result,
                             )
                         fed = True
                 except (httpx.HTTPError, OSError) as exc:
                     error, fatal = describe_transport_error(exc)
-                    self._failed(shared, anyio.current_time(), deadline, error, fatal)
+                    self._failed(shared, self._now(), deadline, error, fatal)
                     fed = True
                 except (ResponseTooLarge, ResultNotWritten) as exc:
                     error = exc.message  # fatal: fetching it again would not help
-                    self._failed(shared, anyio.current_time(), deadline, error, True)
+                    self._failed(shared, self._now(), deadline, error, True)
                     fed = True
             if not fed:  # the exchange's time ran out
                 error = "timed out"
-                self._failed(shared, anyio.current_time(), deadline, error, False)
+                self._failed(shared, self._now(), deadline, error, False)
         except BaseException:
             with shared.lock:
-                engine.interrupt(anyio.current_time())
+                engine.interrupt(self._now())
             raise
         finally:
             limiter.release()
-        now = anyio.current_time()
+        now = self._now()
         self._observer.request(engine, request, code, now - began, now, error)
 
     async def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine = shared.engine
-        began = anyio.current_time()
+        began = self._now()
         code: int | None = None
         error: str | None = None
         stack = AsyncExitStack()
@@ -349,62 +389,138 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             code = response.status_code
             shared.connection = (stack, response.aiter_bytes())
             with shared.lock:
-                engine.receive_response(anyio.current_time(), code, response.headers)
+                engine.receive_response(self._now(), code, response.headers)
         except (httpx.HTTPError, TimeoutError) as exc:
             await _shielded_close(stack)
             error, fatal = describe_transport_error(exc)
-            self._failed(shared, anyio.current_time(), deadline, error, fatal)
+            self._failed(shared, self._now(), deadline, error, fatal)
         except BaseException:
             shared.connection = None
             await _shielded_close(stack)
             with shared.lock:
-                engine.interrupt(anyio.current_time())
+                engine.interrupt(self._now())
             raise
-        now = anyio.current_time()
+        now = self._now()
         self._observer.request(engine, request, code, now - began, now, error)
 
     async def _read(self, shared: SharedWait, deadline: float | None) -> None:
         engine = shared.engine
         _, chunks = shared.connection
         chunk: bytes | None = None
-        with anyio.move_on_after(math.inf if deadline is None else deadline - anyio.current_time()):
+        with anyio.move_on_after(math.inf if deadline is None else deadline - self._now()):
             try:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 with shared.lock:
-                    engine.receive_end(anyio.current_time())
+                    engine.receive_end(self._now())
                 return
             except httpx.HTTPError as exc:
-                self._failed(shared, anyio.current_time(), deadline,
+                self._failed(shared, self._now(), deadline,
                              *describe_transport_error(exc))
                 return
         if chunk is None:  # the caller's deadline passed mid-read
-            self._failed(shared, anyio.current_time(), deadline, "timed out", False)
+            self._failed(shared, self._now(), deadline, "timed out", False)
             return
         with shared.lock:
-            engine.receive_data(anyio.current_time(), chunk)
+            engine.receive_data(self._now(), chunk)
 
-    def _acquire_limiter(self) -> anyio.CapacityLimiter:
+    async def _send_fast(
+        self, fast: _fast.FastPolls, shared: SharedWait, request: Request,
+        deadline: float | None,
+    ) -> None:
+        """``_send`` for a poll over aiohttp: the same feeding of the engine, the whole
+        exchange bounded by ``request.timeout`` on the loop's clock."""
+        engine = shared.engine
+        now = self._now
+        limiter = self._fifo_limiter()
+        if not limiter.try_acquire() and not await self._queue_fast(limiter, shared, deadline):
+            return
+        began = now()
+        got = _fast.Exchange()
+        error: str | None = None
+        try:
+            try:
+                async with _fast.timeout_after(request.timeout):
+                    await fast.fetch(
+                        request.method, request.url, request.headers, request.content,
+                        shared.trusted or request.url, self._config.max_body, got,
+                        self._http.cookies,
+                    )
+            except Exception as exc:  # a transport's failure, worded as on httpx
+                error, fatal = describe_transport_error(exc)
+                self._failed(shared, now(), deadline, error, fatal)
+            else:
+                assert got.code is not None
+                with shared.lock:
+                    engine.receive_response(now(), got.code, got.headers, got.body,
+                                            wall=self._wall(), truncated=got.truncated)
+        except BaseException:
+            with shared.lock:
+                engine.interrupt(now())
+            raise
+        finally:
+            limiter.release()
+        if self._observer.on_request is not None or _debugging():
+            t = now()
+            self._observer.request(engine, request, got.code, t - began, t, error)
+
+    async def _queue_fast(
+        self, limiter: _fast.FifoLimiter, shared: SharedWait, deadline: float | None
+    ) -> bool:
+        """``_queue_for`` on asyncio's own timeout."""
+        left = None if deadline is None else max(0.0, deadline - self._now())
+        try:
+            async with _fast.timeout_after(left):
+                await limiter.acquire()
+            return True
+        except TimeoutError:
+            with shared.lock:
+                shared.engine.interrupt(self._now())
+            return False
+        except BaseException:
+            with shared.lock:
+                shared.engine.interrupt(self._now())
+            raise
+
+    def _pick_clock(self) -> None:
+        """Read the running loop's clock directly on asyncio, anyio's elsewhere."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None and _running_asyncio():
+            self._now, self._on_asyncio = loop.time, True
+        else:
+            self._now, self._on_asyncio = anyio.current_time, False
+
+    def _fifo_limiter(self) -> _fast.FifoLimiter:
+        if self._fifo is None:
+            self._fifo = _fast.FifoLimiter(self._max_concurrency)
+        return self._fifo
+
+    def _acquire_limiter(self) -> Any:
+        if self._on_asyncio:
+            return self._fifo_limiter()
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_concurrency)
         return self._limiter
 
     async def _queue_for(
-        self, limiter: anyio.CapacityLimiter, shared: SharedWait, deadline: float | None
+        self, limiter: Any, shared: SharedWait, deadline: float | None
     ) -> bool:
         """Wait in the FIFO for a token, until the caller's deadline at the latest. A
         cancellation or the deadline there abandons the request (``False``: no token)."""
-        left = math.inf if deadline is None else deadline - anyio.current_time()
+        left = math.inf if deadline is None else deadline - self._now()
         with anyio.move_on_after(left):
             try:
                 await limiter.acquire()
             except BaseException:
                 with shared.lock:
-                    shared.engine.interrupt(anyio.current_time())
+                    shared.engine.interrupt(self._now())
                 raise
             return True
         with shared.lock:
-            shared.engine.interrupt(anyio.current_time())
+            shared.engine.interrupt(self._now())
         return False
 
 
@@ -428,6 +544,53 @@ class _Waiter(Subscriber):
             await self._ready.wait()
         finally:
             self._ready = None
+
+
+def _running_asyncio() -> bool:
+    import sniffio
+
+    try:
+        return sniffio.current_async_library() == "asyncio"
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
+
+
+def _debugging() -> bool:
+    from ._observer import logger
+
+    return logger.isEnabledFor(10)  # logging.DEBUG
+
+
+def _fast_polls(
+    transport: str, client: httpx.AsyncClient | None, auth: Any,
+    headers: Mapping[str, str] | None, verify: Any, max_redirects: int, max_concurrency: int,
+) -> _fast.FastPolls | None:
+    """The aiohttp session for polls that ``transport`` asks for, or ``None`` (httpx)."""
+    if transport not in _fast.TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(map(repr, _fast.TRANSPORTS))}")
+    if transport == "httpx":
+        return None
+    simple_auth = auth is None or (
+        isinstance(auth, tuple) and len(auth) == 2 and all(isinstance(a, str) for a in auth)
+    )
+    if transport == "aiohttp":
+        if client is not None:
+            raise ValueError("transport='aiohttp' sends polls itself: it cannot use client=")
+        if not simple_auth:
+            raise ValueError("transport='aiohttp' takes auth= only as a (user, password) tuple")
+        if not _fast.aiohttp_installed():
+            raise ImportError(
+                "transport='aiohttp' needs aiohttp: pip install 'progress-client[fast]'"
+            )
+    elif (
+        client is not None or not simple_auth or os.environ.get("PROGRESS_CLIENT_TRANSPORT")
+        == "httpx" or not _fast.aiohttp_installed() or _fast.proxies_configured()
+    ):
+        return None
+    return _fast.FastPolls(
+        headers=headers, auth=auth, verify=verify, max_redirects=max_redirects,
+        max_connections=max_concurrency,
+    )
 
 
 def _make_http(**kwargs: Any) -> httpx.AsyncClient:

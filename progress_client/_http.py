@@ -20,8 +20,11 @@ __all__ = [
     "DEFAULT_MAX_REDIRECTS",
     "ORIGIN_EXTENSION",
     "USER_AGENT",
+    "InvalidRedirect",
+    "TooManyRedirects",
     "check_url",
     "client_kwargs",
+    "describe_aiohttp_error",
     "describe_transport_error",
     "framed_within",
     "import_httpx_sse",
@@ -147,11 +150,22 @@ def framed_within(response: httpx.Response, limit: int) -> bool:
     return length is not None and length.isdigit() and int(length) <= limit
 
 
+class TooManyRedirects(Exception):
+    """More redirects than ``max_redirects`` on the aiohttp fast path (``_fast``), which
+    follows them itself."""
+
+
+class InvalidRedirect(Exception):
+    """A redirect on the aiohttp fast path to a URL that cannot be requested."""
+
+
 def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     """A sanitized description of a failed request and whether it is fatal (not retried)."""
-    if isinstance(exc, httpx.TooManyRedirects):
+    if type(exc).__module__.startswith("aiohttp"):
+        return describe_aiohttp_error(exc)
+    if isinstance(exc, (httpx.TooManyRedirects, TooManyRedirects)):
         return "too many redirects (a redirect loop?)", True
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL, InvalidRedirect)):
         return f"invalid URL: {sanitize(exc)}", True
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return "timed out", False
@@ -169,6 +183,39 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, httpx.DecodingError):
         return f"the response could not be decoded ({_short(exc)})", False
     if isinstance(exc, httpx.HTTPError):
+        return f"network error ({type(exc).__name__}: {_short(exc)})", False
+    if isinstance(exc, OSError):
+        return f"network error ({type(exc).__name__})", False
+    return f"unexpected error ({type(exc).__name__})", True
+
+
+def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
+    """``describe_transport_error`` for aiohttp's errors (the fast path), in the same words
+    as httpx's: the engine and the caller cannot tell the transports apart."""
+    import aiohttp
+
+    if isinstance(exc, TimeoutError):  # ServerTimeoutError, ConnectionTimeoutError ...
+        return "timed out", False
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"invalid URL: {sanitize(exc)}", True
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return "too many redirects (a redirect loop?)", True
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError) or (
+        isinstance(exc, aiohttp.ClientConnectorError) and _certificate_failure(exc)
+    ):
+        return (
+            f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
+            "ssl.SSLContext that trusts this server's CA, never verify=False in production",
+            True,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not connect ({_short(exc.os_error)})", False
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server broke the HTTP protocol (Server disconnected without sending a " \
+            "response.)", False
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
+        return f"the server broke the HTTP protocol ({_short(exc)})", False
+    if isinstance(exc, aiohttp.ClientError):
         return f"network error ({type(exc).__name__}: {_short(exc)})", False
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False

@@ -19,6 +19,15 @@ from benchmarks.procs import free_port, redis_server
 __all__ = ["free_port"]
 
 
+@pytest.fixture(autouse=True)
+def _httpx_under_respx(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """respx mocks httpx only: a module that mocks with it keeps its async clients' polls on
+    httpx (the documented switch), where an installed ``fast`` extra would send them over
+    aiohttp to the network."""
+    if "respx" in vars(request.module):
+        monkeypatch.setenv("PROGRESS_CLIENT_TRANSPORT", "httpx")
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

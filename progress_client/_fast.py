@@ -1,0 +1,346 @@
+"""The fast path of ``AsyncProgressClient`` on asyncio: polls over an ``aiohttp.ClientSession``
+directly (the ``fast`` extra), an asyncio-native FIFO limiter and a timeout on the loop's clock.
+
+Only polls take it (the hot path of thousands of waits); a start, a result, a cancel request and
+an event stream stay on httpx. The engine decides everything, as on httpx: this module only
+carries out one ``Request`` and hands back the status code, the headers and the body (cut at the
+body limit), or raises. The rules that httpx and our request hook keep on the httpx path are
+kept here by hand:
+
+- redirects are followed here (``allow_redirects=False`` to aiohttp), up to ``max_redirects``,
+  with httpx's method rewriting (303, and 301/302 after a POST, become GET without a body); on
+  a hop to another origin than the trusted one (the URL the caller named, see
+  ``_base.ClientBase._options``) every credential-bearing header is dropped, and stays dropped;
+- TLS verification is on by default, with httpx's own context (``verify=False`` or an
+  ``ssl.SSLContext`` are honoured alike);
+- the same ``User-Agent`` and ``Accept`` headers; a ``(user, password)`` tuple is a Basic
+  ``Authorization`` header (sent up front, as ``httpx.BasicAuth`` does);
+- cookies: the session keeps none. A poll response that sets a cookie hands it to the httpx
+  client's jar, and a wait whose httpx jar holds cookies polls over httpx: one cookie jar
+  (httpx's) with httpx's rules, whatever the transport;
+- proxies from the environment: ``"auto"`` does not choose this path when any is set (httpx
+  reads them, aiohttp here does not).
+
+aiohttp is imported on the first fast request, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ssl
+import sys
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._http import (
+    DEFAULT_MAX_REDIRECTS,
+    USER_AGENT,
+    InvalidRedirect,
+    TooManyRedirects,
+    is_credential_header,
+    origin_of,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = [
+    "TRANSPORTS",
+    "Exchange",
+    "FastPolls",
+    "FifoLimiter",
+    "aiohttp_installed",
+    "proxies_configured",
+    "timeout_after",
+]
+
+#: The values of ``AsyncProgressClient(transport=...)``.
+TRANSPORTS = ("auto", "httpx", "aiohttp")
+
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+
+if sys.version_info >= (3, 11):
+    timeout_after = asyncio.timeout
+else:  # pragma: no cover - Python 3.10 (aiohttp depends on async-timeout there)
+    from async_timeout import timeout as timeout_after  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+
+def aiohttp_installed() -> bool:
+    """Whether aiohttp can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def proxies_configured() -> bool:
+    """Whether the environment names a proxy (httpx honours it; this path would not)."""
+    import urllib.request
+
+    return any(k != "no" for k in urllib.request.getproxies())
+
+
+class FifoLimiter:
+    """At most ``total`` holders; the others wait in FIFO order (asyncio only).
+
+    The same small interface as ``anyio.CapacityLimiter`` as the driver uses it, with no
+    checkpoint when a token is free and nobody queues."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, total: int) -> None:
+        self._free = total
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_acquire(self) -> bool:
+        if self._free and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    def acquire_nowait(self) -> None:
+        """Take a token now or raise ``anyio.WouldBlock`` (anyio's interface)."""
+        if not self.try_acquire():
+            import anyio
+
+            raise anyio.WouldBlock
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the token came as the waiter was cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the token goes straight to the next in line
+                return
+        self._free += 1
+
+
+class Exchange:
+    """What one poll got: the final response's status code (set as soon as its head came, so
+    a body that times out still reports it), headers and body."""
+
+    __slots__ = ("body", "code", "headers", "truncated")
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self.headers: Mapping[str, str] = {}
+        self.body = b""
+        self.truncated = False
+
+
+class FastPolls:
+    """The aiohttp session of one client and how a poll goes through it."""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+        verify: Any,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        max_connections: int,
+    ) -> None:
+        # Lower-case names: merged case-insensitively, as httpx.Headers does.
+        merged = {"user-agent": USER_AGENT, "accept": "application/json"}
+        self._basic = None if auth is None else _basic(*auth)
+        if self._basic is not None:
+            merged["authorization"] = self._basic
+        if headers:
+            merged = _merge(merged, headers)
+        if self._basic is not None:  # auth= wins over an Authorization header, as on httpx
+            merged["authorization"] = self._basic
+        #: Every header of ours, and the same without credentials (another origin's share).
+        self.headers = merged
+        self.public = {k: v for k, v in merged.items() if not is_credential_header(k)}
+        self._verify = verify
+        self._max_redirects = max_redirects
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether this session can carry requests on ``loop``: the loop it was opened on
+        (a client used on a second loop polls over httpx there)."""
+        return self._loop is None or self._loop is loop
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is not None:
+            return self._session
+        import aiohttp
+
+        verify = self._verify
+        context: ssl.SSLContext | bool
+        if isinstance(verify, ssl.SSLContext):
+            context = verify
+        elif verify is False:
+            context = False
+        else:  # httpx's own default context: the same CA bundle as the httpx path
+            import httpx
+
+            context = httpx.create_ssl_context(verify=verify)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, limit_per_host=0, ssl=context
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None),  # the driver bounds the exchange
+            auto_decompress=True,
+            trust_env=False,
+        )
+        self._loop = asyncio.get_running_loop()
+        return self._session
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        trusted: str,
+        max_body: int,
+        into: Exchange,
+        cookies: Any = None,
+    ) -> None:
+        """One exchange, redirects followed, into ``into``: the final status code, headers,
+        body (at most ``max_body`` bytes) and whether the body was longer (then not read
+        further).
+        ``trusted``: the URL whose origin may get credentials. ``cookies``: the httpx client's
+        jar, which a response's ``Set-Cookie`` goes to."""
+        from yarl import URL
+
+        session = self._open()
+        home = origin_of(trusted)
+        if origin_of(url) == home:
+            sent = _merge(self.headers, headers)
+        else:
+            sent = _public(_merge(self.public, headers))
+        target = URL(url)
+        if target.user is not None or target.password is not None:
+            # As httpx: the URL's credentials are Basic auth, unless auth= was given.
+            if self._basic is None:
+                sent = {**sent, "authorization": _basic(target.user or "", target.password or "")}
+            target = target.with_user(None)
+        hops = 0
+        while True:
+            response = await session.request(
+                method, target, headers=sent, data=content, allow_redirects=False
+            )
+            try:
+                code = response.status
+                if cookies is not None and "Set-Cookie" in response.headers:
+                    _keep_cookies(cookies, method, str(target), response)
+                location = response.headers.get("Location") if code in _REDIRECTS else None
+                if location is None:
+                    into.code, into.headers = code, response.headers
+                    into.body, into.truncated = await _read_within(response, max_body)
+                    return
+            finally:
+                response.release()
+            if hops >= self._max_redirects:
+                raise TooManyRedirects(f"more than {self._max_redirects} redirects")
+            hops += 1
+            target = _next_url(target, location)
+            if (code == 303 and method != "HEAD") or (code in (301, 302) and method == "POST"):
+                method, content = "GET", None
+                sent = {k: v for k, v in sent.items()
+                        if k not in ("content-type", "content-length")}
+            hop = str(target)
+            if origin_of(hop) != home:
+                sent = _public(sent)  # and they stay dropped, as on httpx
+            # As httpx: a hop's Cookie header is rebuilt from the jar (same origin too).
+            sent = {k: v for k, v in sent.items() if k != "cookie"}
+            if cookies:
+                sent.update(_jar_header(cookies, method, hop))
+
+
+def _basic(user: str, password: str) -> str:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _merge(base: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
+    """``base`` (lower-case names) updated with ``more``, names compared without case."""
+    if not more:
+        return base
+    merged = dict(base)
+    for name, value in more.items():
+        merged[name.lower()] = value
+    return merged
+
+
+def _public(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if not is_credential_header(k)}
+
+
+def _next_url(current: Any, location: str) -> Any:
+    from yarl import URL
+
+    try:
+        target = current.join(URL(location))
+    except ValueError:
+        raise InvalidRedirect("a redirect to an invalid URL") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise InvalidRedirect(f"a redirect to an unsupported URL scheme {target.scheme!r}")
+    return target.with_fragment(None)
+
+
+async def _read_within(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
+    length = response.content_length
+    encoding = response.headers.get("Content-Encoding")
+    if length is not None and length <= limit and (not encoding or encoding == "identity"):
+        return await response.read(), False  # framed by its length: one read
+    body = bytearray()
+    stream = response.content
+    while True:
+        chunk = await stream.read(limit + 1 - len(body))
+        if not chunk:
+            return bytes(body), False
+        body += chunk
+        if len(body) > limit:
+            del body[limit:]
+            response.close()  # read no further: the connection is not reused
+            return bytes(body), True
+
+
+def _jar_header(jar: Any, method: str, url: str) -> dict[str, str]:
+    """The ``Cookie`` header httpx's jar gives a request to ``url``."""
+    import httpx
+
+    request = httpx.Request(method, url)
+    jar.set_cookie_header(request)
+    value = request.headers.get("cookie")
+    return {} if value is None else {"cookie": value}
+
+
+def _keep_cookies(jar: Any, method: str, url: str, response: aiohttp.ClientResponse) -> None:
+    """Hand a response's cookies to the httpx client's jar (httpx's rules decide)."""
+    import httpx
+
+    raw = [(k.encode("latin-1"), v.encode("latin-1"))
+           for k, v in response.headers.items() if k.lower() == "set-cookie"]
+    jar.extract_cookies(httpx.Response(
+        response.status, headers=raw, request=httpx.Request(method, url)
+    ))

@@ -1,0 +1,215 @@
+"""The fast path of ``AsyncProgressClient`` (``transport=``): polls over aiohttp directly on
+asyncio, on 127.0.0.1. When it is chosen and when not; that httpx carries nothing then; that it
+keeps the httpx path's rules (credentials across origins on redirects, Basic auth, the body
+limit, a stalled body bounded by the deadline, errors worded alike); parity with the sync
+client. The whole async suite runs on it too (``.[all]`` installs the extra)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from progress_client import (
+    AsyncProgressClient,
+    FixedPolicy,
+    PollTimeout,
+    RequestFailed,
+    ResponseTooLarge,
+)
+
+from .faultserver import FaultServer, huge_body, redirect, stall_after_headers, status
+from .kit import JobServer, Reply
+from .test_faults import ASYNC_RUNS, _client_kwargs
+from .test_parity import SCRIPT, assert_twins, run_async, run_sync
+
+pytestmark = pytest.mark.anyio
+FAST = FixedPolicy(0.02)
+SECRETS = {"Authorization": "Bearer sekrit", "X-Api-Key": "key-123", "Cookie": "s=1"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # the fast path's loop (trio only where a test says so)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[JobServer]:
+    with JobServer() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def faults() -> Iterator[FaultServer]:
+    with FaultServer() as s:
+        yield s
+
+
+def _httpx_connections(client: AsyncProgressClient) -> int:
+    pool: Any = client._http._transport._pool  # type: ignore[attr-defined]
+    return len(pool.connections)
+
+
+# -- which transport ----------------------------------------------------------------------------
+
+
+def test_choice_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROGRESS_CLIENT_TRANSPORT", raising=False)
+    assert AsyncProgressClient().transport_for_polls == "aiohttp"
+    assert AsyncProgressClient(auth=("u", "p")).transport_for_polls == "aiohttp"
+    assert AsyncProgressClient(transport="httpx").transport_for_polls == "httpx"
+    # A caller's own httpx client, or an httpx.Auth flow: httpx carries everything.
+    assert AsyncProgressClient(client=httpx.AsyncClient()).transport_for_polls == "httpx"
+    assert AsyncProgressClient(auth=httpx.DigestAuth("u", "p")).transport_for_polls == "httpx"
+    with pytest.raises(ValueError, match="client="):
+        AsyncProgressClient(transport="aiohttp", client=httpx.AsyncClient())
+    with pytest.raises(ValueError, match="auth="):
+        AsyncProgressClient(transport="aiohttp", auth=httpx.DigestAuth("u", "p"))
+    with pytest.raises(ValueError, match="transport must be one of"):
+        AsyncProgressClient(transport="curl")
+    # The documented switch, and proxies from the environment (httpx reads them).
+    monkeypatch.setenv("PROGRESS_CLIENT_TRANSPORT", "httpx")
+    assert AsyncProgressClient().transport_for_polls == "httpx"
+    monkeypatch.delenv("PROGRESS_CLIENT_TRANSPORT")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert AsyncProgressClient().transport_for_polls == "httpx"
+
+
+def test_aiohttp_without_the_extra_is_a_clear_import_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PROGRESS_CLIENT_TRANSPORT", raising=False)
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # not importable
+    with pytest.raises(ImportError, match=r"progress-client\[fast\]"):
+        AsyncProgressClient(transport="aiohttp")
+    assert AsyncProgressClient().transport_for_polls == "httpx"
+
+
+def test_the_fault_suite_runs_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its async rows on asyncio build their clients this way: they poll over aiohttp."""
+    monkeypatch.delenv("PROGRESS_CLIENT_TRANSPORT", raising=False)
+    rows = [fault for backend, fault in ASYNC_RUNS if backend == "asyncio"]
+    assert rows
+    for fault in rows:
+        kwargs: Any = _client_kwargs(fault)
+        assert AsyncProgressClient(**kwargs).transport_for_polls == "aiohttp", fault.id
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_polls_go_over_aiohttp_on_asyncio_only(
+    server: JobServer, anyio_backend: str
+) -> None:
+    url = server.script(f"taken-{anyio_backend}", [
+        Reply(200, {"status": "running"}), Reply(200, {"status": "done"}),
+    ]).url
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+        assert (await client.wait(url, timeout=10)).status.status == "done"
+        if anyio_backend == "asyncio":
+            assert _httpx_connections(client) == 0  # httpx never connected
+            assert client._fast is not None and client._fast._session is not None
+        else:  # trio: httpx, as always
+            assert _httpx_connections(client) == 1
+            assert client._fast is not None and client._fast._session is None
+    headers = server.requests(f"/jobs/taken-{anyio_backend}")[0].headers
+    assert headers["user-agent"].startswith("progress-client/")
+    assert headers["accept"] == "application/json"
+
+
+async def test_run_starts_over_httpx_and_polls_over_aiohttp(server: JobServer) -> None:
+    status_url = server.script("run-status", [
+        Reply(200, {"status": "running"}), Reply(200, {"status": "done"}),
+    ]).url
+    start = server.script("run", [Reply(202, b"", {"Location": status_url})]).url
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+        result = await client.run(start, method="GET", timeout=10)
+        assert result.status.status == "done"
+        assert _httpx_connections(client) == 1  # the start
+    assert len(server.requests("/jobs/run-status")) == 2
+
+
+# -- the httpx path's rules, kept -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [302, 307])
+async def test_credentials_never_follow_a_hop_to_another_origin(code: int) -> None:
+    """home -> elsewhere -> home: the hop away gets no credential, nor the way back (once
+    dropped, they stay dropped, as on httpx); harmless headers pass; Basic auth from a tuple."""
+    with JobServer() as home, JobServer() as elsewhere:
+        final = home.script(f"back-{code}", [Reply(200, {"status": "done"})]).url
+        away = elsewhere.script(f"away-{code}", [Reply(code, b"", {"Location": final})]).url
+        url = home.script(f"first-{code}", [Reply(code, b"", {"Location": away})]).url
+        async with AsyncProgressClient(transport="aiohttp", headers={
+            "X-Api-Key": "key-123", "X-Trace": "t-1",
+        }, auth=("user", "pass")) as client:
+            assert (await client.wait(url, timeout=10)).status.status == "done"
+        first = home.requests(f"/jobs/first-{code}")[0].headers
+        assert first["authorization"] == "Basic dXNlcjpwYXNz" and first["x-api-key"] == "key-123"
+        for seen in (elsewhere.requests(f"/jobs/away-{code}")[0].headers,
+                     home.requests(f"/jobs/back-{code}")[0].headers):
+            assert "authorization" not in seen and "x-api-key" not in seen
+            assert seen["x-trace"] == "t-1"
+
+
+async def test_a_status_url_a_server_named_elsewhere_gets_no_credentials() -> None:
+    with JobServer() as home, JobServer() as elsewhere:
+        status_url = elsewhere.script("named", [Reply(200, {"status": "done"})]).url
+        start = home.script("start", [Reply(202, b"", {"Location": status_url})]).url
+        async with AsyncProgressClient(policy=FAST, headers=SECRETS,
+                                       transport="aiohttp") as client:
+            await client.run(start, method="GET", timeout=10)
+        assert {"authorization", "x-api-key", "cookie"} <= set(home.seen[0].headers)
+        assert not {"authorization", "x-api-key", "cookie"} & set(elsewhere.seen[0].headers)
+
+
+async def test_a_redirect_loop_is_fatal_and_worded_as_on_httpx(faults: FaultServer) -> None:
+    path = "/jobs/loop"
+    faults.route(path, *[redirect(faults.url(path))] * 10)
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+        with pytest.raises(RequestFailed, match="too many redirects"):
+            await client.wait(faults.url(path), timeout=10)
+    assert len(faults.hits(path)) == 6  # the first request and max_redirects (5) hops
+
+
+async def test_the_body_limit_reads_no_further(faults: FaultServer) -> None:
+    for declared in (True, False):
+        path = f"/jobs/huge-{declared}"
+        faults.route(path, huge_body(64 << 20, declare_length=declared))
+        async with AsyncProgressClient(policy=FAST, transport="aiohttp",
+                                       max_body=1 << 16) as client:
+            with pytest.raises(ResponseTooLarge):
+                await client.wait(faults.url(path), timeout=10)
+
+
+async def test_a_stalled_body_ends_at_the_deadline(faults: FaultServer) -> None:
+    path = "/jobs/stall"
+    faults.route(path, status("running"), stall_after_headers())
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+        started = anyio.current_time()
+        with pytest.raises(PollTimeout):
+            await client.wait(faults.url(path), timeout=0.3)
+        assert anyio.current_time() - started < 0.3 + 0.25
+
+
+async def test_a_refused_connection_is_worded_as_on_httpx() -> None:
+    from .faultserver import refused_url
+
+    errors: list[str | None] = []
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp", max_consecutive_errors=2,
+                                   on_request=lambda e: errors.append(e.error)) as client:
+        with pytest.raises(RequestFailed):
+            await client.wait(refused_url(), timeout=10)
+    assert errors and all(e is not None and e.startswith("could not connect (") for e in errors)
+
+
+# -- parity -------------------------------------------------------------------------------------
+
+
+def test_parity_with_the_sync_client(server: JobServer) -> None:
+    sync = run_sync(server.script("parity-sync", SCRIPT).url, None).record(server, "parity-sync")
+    fast = run_async("asyncio", server.script("parity-fast", SCRIPT).url, None,
+                     transport="aiohttp").record(server, "parity-fast")
+    assert_twins(sync, fast)
