@@ -18,7 +18,9 @@ Contenders:
 - ``client/aiohttp``: the same over httpx-aiohttp's transport
   (``client=httpx.AsyncClient(transport=AiohttpTransport(...))``);
 - ``client/uvloop``: the default transport on uvloop;
-- ``client/aiohttp+uvloop``: both.
+- ``client/aiohttp+uvloop``: both;
+- ``client/fast``: the client's own fast path on uvloop (``transport="aiohttp"``: polls over an
+  aiohttp session directly, no httpx; what ``progress-client[fast]`` gives on asyncio).
 
 All use a pool of ``--conns`` connections (and the client ``max_concurrency`` to match).
 
@@ -62,6 +64,7 @@ CONTENDERS: dict[str, tuple[str, str]] = {
     "client/aiohttp": ("httpx-aiohttp", "asyncio"),
     "client/uvloop": ("httpx", "uvloop"),
     "client/aiohttp+uvloop": ("httpx-aiohttp", "uvloop"),
+    "client/fast": ("aiohttp", "uvloop"),
 }
 #: Connections in the pool (and polls in flight at once). On loopback a few connections carry
 #: thousands of requests a second; more only make httpcore's pool scan longer.
@@ -198,6 +201,8 @@ async def _client(base: str, starts: list[float], rec: _Recorder, conns: int,
 
     from progress_client import AsyncProgressClient
 
+    if transport_name == "aiohttp":
+        return await _fast_client(base, starts, rec, conns)
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     inner: httpx.AsyncBaseTransport
     if transport_name == "httpx-aiohttp":
@@ -242,6 +247,40 @@ async def _client(base: str, starts: list[float], rec: _Recorder, conns: int,
         await http.aclose()
 
     return job, close
+
+
+async def _fast_client(base: str, starts: list[float], rec: _Recorder, conns: int) -> Setup:
+    from progress_client import AsyncProgressClient
+
+    client = AsyncProgressClient(max_concurrency=conns, transport="aiohttp")
+    assert client._fast is not None
+    now = time.monotonic
+    index: dict[str, int] = {}
+    fetch = client._fast.fetch
+
+    async def recording(method: str, url: str, *args: Any) -> None:
+        """Records when each job's request reaches the transport (as ``Recording`` does)."""
+        i = index.get(url)
+        if i is not None:
+            rec.sent[i].append(now())
+        await fetch(method, url, *args)
+
+    client._fast.fetch = recording  # type: ignore[method-assign]
+    await client.wait(f"{base}/count/warm/1")  # imports, first connection
+
+    async def job(i: int) -> None:
+        url = f"{base}/static/client-{i}"
+        index[url] = i
+        due = rec.due[i]
+        await asyncio.sleep(max(0.0, rec.t0 + starts[i] - now()))
+        try:
+            async for update in client.watch(url):
+                if update.next_delay is not None:
+                    due.append(now() + update.next_delay)
+        except Exception as exc:
+            rec.errors.append(type(exc).__name__)
+
+    return job, client.aclose
 
 
 # -- one run --------------------------------------------------------------------------------

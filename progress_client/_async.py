@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import os
 import time
@@ -40,7 +41,7 @@ from ._http import (
     import_httpx_sse,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import ChangeHook, RequestHook, logger
 from ._policy import Policy
 from ._results import (
     MAX_RESULT,
@@ -314,7 +315,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         fast = self._fast
         if (
             fast is not None and request.purpose == "poll" and self._on_asyncio
-            and fast.serves(asyncio.get_running_loop()) and not self._http.cookies
+            and fast.serves(asyncio.get_running_loop()) and not _fast.holds_cookies(self._http)
         ):
             await self._send_fast(fast, shared, request, deadline)
             return
@@ -460,7 +461,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             raise
         finally:
             limiter.release()
-        if self._observer.on_request is not None or _debugging():
+        if self._observer.on_request is not None or logger.isEnabledFor(logging.DEBUG):
             t = now()
             self._observer.request(engine, request, got.code, t - began, t, error)
 
@@ -553,12 +554,6 @@ def _running_asyncio() -> bool:
         return sniffio.current_async_library() == "asyncio"
     except sniffio.AsyncLibraryNotFoundError:
         return False
-
-
-def _debugging() -> bool:
-    from ._observer import logger
-
-    return logger.isEnabledFor(10)  # logging.DEBUG
 
 
 def _fast_polls(

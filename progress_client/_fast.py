@@ -46,6 +46,7 @@ from ._http import (
 
 if TYPE_CHECKING:
     import aiohttp
+    from yarl import URL
 
 __all__ = [
     "TRANSPORTS",
@@ -61,11 +62,21 @@ __all__ = [
 TRANSPORTS = ("auto", "httpx", "aiohttp")
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_URL_CACHE = 16384
 
 if sys.version_info >= (3, 11):
     timeout_after = asyncio.timeout
 else:  # pragma: no cover - Python 3.10 (aiohttp depends on async-timeout there)
     from async_timeout import timeout as timeout_after  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+
+def holds_cookies(http: Any) -> bool:
+    """Whether the httpx client's jar may hold a cookie (then polls go over httpx, which
+    sends them). Reads the standard library jar's own table: iterating the jar takes its
+    lock and walks every domain on every poll."""
+    jar = http.cookies.jar
+    table = getattr(jar, "_cookies", None)
+    return bool(table) if isinstance(table, dict) else bool(http.cookies)
 
 
 def aiohttp_installed() -> bool:
@@ -171,6 +182,9 @@ class FastPolls:
         self._verify = verify
         self._max_redirects = max_redirects
         self._max_connections = max_connections
+        #: Parsed URLs of the polls (one per running wait; cleared when it grows past
+        #: ``_URL_CACHE``): a poll's URL is parsed once per wait, not once per poll.
+        self._urls: dict[str, URL] = {}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -228,15 +242,19 @@ class FastPolls:
         further).
         ``trusted``: the URL whose origin may get credentials. ``cookies``: the httpx client's
         jar, which a response's ``Set-Cookie`` goes to."""
-        from yarl import URL
-
         session = self._open()
-        home = origin_of(trusted)
-        if origin_of(url) == home:
+        # A poll of the URL the caller named (the common case) needs no parsing here.
+        if url == trusted or origin_of(url) == origin_of(trusted):
             sent = _merge(self.headers, headers)
         else:
             sent = _public(_merge(self.public, headers))
-        target = URL(url)
+        target = self._urls.get(url)
+        if target is None:
+            from yarl import URL
+
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            target = self._urls[url] = URL(url)
         if target.user is not None or target.password is not None:
             # As httpx: the URL's credentials are Basic auth, unless auth= was given.
             if self._basic is None:
@@ -267,7 +285,7 @@ class FastPolls:
                 sent = {k: v for k, v in sent.items()
                         if k not in ("content-type", "content-length")}
             hop = str(target)
-            if origin_of(hop) != home:
+            if origin_of(hop) != origin_of(trusted):
                 sent = _public(sent)  # and they stay dropped, as on httpx
             # As httpx: a hop's Cookie header is rebuilt from the jar (same origin too).
             sent = {k: v for k, v in sent.items() if k != "cookie"}

@@ -56,6 +56,10 @@ class Subscriber:
 class SharedWait:
     """One job's wait, shared by every concurrent caller of one client."""
 
+    # Thousands may run at once: no per-wait ``__dict__`` for the collector to walk.
+    __slots__ = ("connection", "driver", "engine", "key", "last_update", "lock", "stop",
+                 "subscribers", "trusted", "url")
+
     def __init__(self, key: Key, engine: PollEngine) -> None:
         self.key = key
         self.url = key[0]

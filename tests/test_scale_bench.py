@@ -24,9 +24,9 @@ def test_the_schedule_asked_for() -> None:
 
 @pytest.mark.e2e
 def test_floor_and_client_side_by_side(tmp_path: Path) -> None:
-    runs = scale(60, ["floor", "client/aiohttp+uvloop"], seconds=3.5, spread=1.0,
-                 steady=2.0)
-    assert [r["contender"] for r in runs] == ["floor", "client/aiohttp+uvloop"]
+    runs = scale(60, ["floor", "client/aiohttp+uvloop", "client/fast"], seconds=3.5,
+                 spread=1.0, steady=2.0)
+    assert [r["contender"] for r in runs] == ["floor", "client/aiohttp+uvloop", "client/fast"]
     for r in runs:
         assert r["errors"] == 0, r
         # 60 jobs over 3.5 s: 2 requests each at most (at 0-1 s and 3 s later).
