@@ -90,14 +90,15 @@ def _aiohttp_loop(base: str, n: int) -> int:
     return asyncio.run(go())
 
 
-def _client_async(base: str, n: int, timeout: float | None = None, fast: bool = False) -> int:
+def _client_async(base: str, n: int, timeout: float | None = None, fast: bool = False,
+                  transport: str = "httpx") -> int:
     async def go() -> int:
         url = f"{base}/count/ca{next(_keys)}/{n}"
         if fast:
             async with httpx.AsyncClient(transport=_aiohttp_transport()) as http, \
                     AsyncProgressClient(policy=FixedPolicy(0.0), client=http) as client:
                 return (await client.wait(url, timeout=timeout)).report.requests
-        async with AsyncProgressClient(policy=FixedPolicy(0.0)) as client:
+        async with AsyncProgressClient(policy=FixedPolicy(0.0), transport=transport) as client:
             return (await client.wait(url, timeout=timeout)).report.requests
 
     return asyncio.run(go())
@@ -123,6 +124,12 @@ CONTENDERS: dict[str, tuple[Callable[[str, int], int], str]] = {
     "AsyncProgressClient (httpx-aiohttp), timeout=120": (
         lambda b, n: _client_async(b, n, DEADLINE, fast=True), FAST_LOOP),
     AIOHTTP_LOOP: (_aiohttp_loop, AIOHTTP_LOOP),
+    # The client's own fast path (polls over aiohttp, no httpx): what "auto" picks on asyncio
+    # with the fast extra. The rows above pin transport="httpx".
+    "AsyncProgressClient (aiohttp fast path)": (
+        lambda b, n: _client_async(b, n, transport="aiohttp"), AIOHTTP_LOOP),
+    "AsyncProgressClient (aiohttp fast path), timeout=120": (
+        lambda b, n: _client_async(b, n, DEADLINE, transport="aiohttp"), AIOHTTP_LOOP),
 }
 #: The async rows are also compared with aiohttp alone.
 ASYNC_ROWS = frozenset(name for name, (_, loop) in CONTENDERS.items()

@@ -291,13 +291,13 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
     async def _step(self, shared: SharedWait, sub: Subscriber) -> None:
         with shared.lock:
             action = shared.engine.next_action(self._now(), sub.deadline)
-        if not isinstance(action, ReadStream):
+        if shared.connection is not None and not isinstance(action, ReadStream):
             await _close_stream(shared)
-        if isinstance(action, Stop):
-            shared.end(sub, action)
-        elif isinstance(action, Sleep):
+        if isinstance(action, Sleep):  # the common action first
             pause = max(0.0, action.until - self._now())
             await (asyncio.sleep(pause) if self._on_asyncio else anyio.sleep(pause))
+        elif isinstance(action, Stop):
+            shared.end(sub, action)
         elif isinstance(action, ReadStream):
             await self._read(shared, sub.deadline)
         elif action.purpose == "stream":

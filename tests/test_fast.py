@@ -213,3 +213,33 @@ def test_parity_with_the_sync_client(server: JobServer) -> None:
     fast = run_async("asyncio", server.script("parity-fast", SCRIPT).url, None,
                      transport="aiohttp").record(server, "parity-fast")
     assert_twins(sync, fast)
+
+
+# -- the asyncio FIFO limiter -------------------------------------------------------------------
+
+
+async def test_the_limiter_serves_in_order_and_passes_a_cancelled_waiters_token_on() -> None:
+    import asyncio
+
+    from progress_client._fast import FifoLimiter
+
+    limiter = FifoLimiter(1)
+    assert limiter.try_acquire() and not limiter.try_acquire()
+    order: list[int] = []
+
+    async def take(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    tasks = [asyncio.create_task(take(i)) for i in range(3)]
+    await asyncio.sleep(0)
+    tasks[0].cancel()  # the first in line leaves: its turn goes to the next
+    limiter.release()
+    await asyncio.sleep(0)
+    assert order == [1]
+    limiter.release()
+    await asyncio.sleep(0)
+    assert order == [1, 2]
+    limiter.release()
+    assert limiter.try_acquire()  # the token came back to the pool: nobody waits
+    await asyncio.gather(*tasks, return_exceptions=True)
