@@ -31,6 +31,7 @@ import base64
 import contextlib
 import ssl
 import sys
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -66,8 +67,13 @@ _URL_CACHE = 16384
 
 if sys.version_info >= (3, 11):
     timeout_after = asyncio.timeout
-else:  # pragma: no cover - Python 3.10 (aiohttp depends on async-timeout there)
-    from async_timeout import timeout as timeout_after  # type: ignore[import-not-found,no-redef,unused-ignore]
+else:  # pragma: no cover - Python 3.10: only the fast path times out here, and aiohttp
+    # depends on async-timeout there.
+
+    def timeout_after(delay: float | None) -> Any:
+        from async_timeout import timeout  # type: ignore[import-not-found,unused-ignore]
+
+        return timeout(delay)
 
 
 def holds_cookies(http: Any) -> bool:
@@ -219,6 +225,9 @@ class FastPolls:
             trust_env=False,
         )
         self._loop = asyncio.get_running_loop()
+        # A client dropped without aclose(): its sockets close quietly, as httpx's do (aiohttp
+        # would report an unclosed session through the loop's exception handler).
+        weakref.finalize(self, _abandon, self._session)
         return self._session
 
     async def aclose(self) -> None:
@@ -291,6 +300,16 @@ class FastPolls:
             sent = {k: v for k, v in sent.items() if k != "cookie"}
             if cookies:
                 sent.update(_jar_header(cookies, method, hop))
+
+
+def _abandon(session: aiohttp.ClientSession) -> None:
+    if session.closed:
+        return
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        with contextlib.suppress(Exception):  # its loop may be closed already
+            connector._close()
 
 
 def _basic(user: str, password: str) -> str:

@@ -243,3 +243,26 @@ async def test_the_limiter_serves_in_order_and_passes_a_cancelled_waiters_token_
     limiter.release()
     assert limiter.try_acquire()  # the token came back to the pool: nobody waits
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_client_dropped_unclosed_closes_its_sockets_quietly(server: JobServer) -> None:
+    """As an unclosed httpx client: nothing reported through the loop, no ResourceWarning."""
+    import asyncio
+    import gc
+    import warnings
+
+    url = server.script("dropped", [Reply(200, {"status": "done"})]).url
+    client = AsyncProgressClient(policy=FAST, transport="aiohttp")
+    await client.wait(url, timeout=10)
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            del client
+            gc.collect()
+    finally:
+        loop.set_exception_handler(None)
+    assert reported == []
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -357,11 +357,15 @@ def _poll(
             AsyncProgressClient(policy=w.policy, baseline=1.0 / run.speed) for w in watchers
         ]
         started.append(start_worker())
-        async with anyio.create_task_group() as tg:
-            for client, w in zip(clients, watchers):
-                tg.start_soon(_watch, client, url, w, run, log)
-            if live_on:
-                tg.start_soon(_refresh, run, watchers, out)
+        try:
+            async with anyio.create_task_group() as tg:
+                for client, w in zip(clients, watchers):
+                    tg.start_soon(_watch, client, url, w, run, log)
+                if live_on:
+                    tg.start_soon(_refresh, run, watchers, out)
+        finally:
+            for client in clients:  # their connections, aiohttp's session included
+                await client.aclose()
 
     anyio.run(main)
     return started[0]
