@@ -242,7 +242,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 if stop is not None:
                     break
                 if shared.driver is sub:
-                    await self._step(shared, sub)
+                    pause = await self._step(shared, sub)
+                    if pause is not None:  # slept here: nothing of the step lives across it
+                        await (_sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
                     continue
                 if sub.queue or shared.driver is sub:
                     continue
@@ -288,14 +290,17 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     # -- the driver's steps ------------------------------------------------------------------
 
-    async def _step(self, shared: SharedWait, sub: Subscriber) -> None:
+    async def _step(self, shared: SharedWait, sub: Subscriber) -> float | None:
+        """Carry out the engine's next action and publish what came of it. A ``Sleep`` is
+        handed back as its pause, for the caller to sleep: with thousands of waits, what lives
+        across a sleep is what the garbage collector walks."""
         with shared.lock:
             action = shared.engine.next_action(self._now(), sub.deadline)
         if shared.connection is not None and not isinstance(action, ReadStream):
             await _close_stream(shared)
+        pause: float | None = None
         if isinstance(action, Sleep):  # the common action first
             pause = max(0.0, action.until - self._now())
-            await (asyncio.sleep(pause) if self._on_asyncio else anyio.sleep(pause))
         elif isinstance(action, Stop):
             shared.end(sub, action)
         elif isinstance(action, ReadStream):
@@ -307,6 +312,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
+        return pause
 
     async def _send(
         self, shared: SharedWait, request: Request, deadline: float | None,
@@ -545,6 +551,19 @@ class _Waiter(Subscriber):
             await self._ready.wait()
         finally:
             self._ready = None
+
+
+def _sleeping(seconds: float) -> asyncio.Future[None]:
+    """``asyncio.sleep`` without its coroutine: a future the loop completes in ``seconds``."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    loop.call_later(seconds, _wake, done)
+    return done
+
+
+def _wake(done: asyncio.Future[None]) -> None:
+    if not done.done():  # not cancelled meanwhile
+        done.set_result(None)
 
 
 def _running_asyncio() -> bool:
