@@ -176,8 +176,6 @@ class FastPolls:
         # Lower-case names: merged case-insensitively, as httpx.Headers does.
         merged = {"user-agent": USER_AGENT, "accept": "application/json"}
         self._basic = None if auth is None else _basic(*auth)
-        if self._basic is not None:
-            merged["authorization"] = self._basic
         if headers:
             merged = _merge(merged, headers)
         if self._basic is not None:  # auth= wins over an Authorization header, as on httpx
@@ -232,7 +230,8 @@ class FastPolls:
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
-        if session is not None and self._loop is asyncio.get_running_loop():
+        loop, self._loop = self._loop, None
+        if session is not None and loop is asyncio.get_running_loop():
             await session.close()
 
     async def fetch(
