@@ -266,3 +266,17 @@ async def test_a_client_dropped_unclosed_closes_its_sockets_quietly(server: JobS
         loop.set_exception_handler(None)
     assert reported == []
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+async def test_a_cookie_a_poll_sets_is_sent_as_httpx_would(server: JobServer) -> None:
+    """One jar, httpx's: the cookie goes there, and the polls that follow carry it."""
+    url = server.script("cookie", [
+        Reply(200, {"status": "running"}, {"Set-Cookie": "sid=abc; Path=/"}),
+        Reply(200, {"status": "running"}),
+        Reply(200, {"status": "done"}),
+    ]).url
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+        assert (await client.wait(url, timeout=10)).status.status == "done"
+        assert client._http.cookies.get("sid") == "abc"
+    seen = [s.headers.get("cookie") for s in server.requests("/jobs/cookie")]
+    assert seen == [None, "sid=abc", "sid=abc"]
