@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import math
 import os
 import time
@@ -29,7 +28,9 @@ import httpx
 
 from . import _fast, _many
 from ._actions import ReadStream, Request, Sleep, Stop, Update
+from ._async_fast import fast_polls, running_asyncio, send_fast, sleeping
 from ._base import Call, ClientBase, ProfileArg
+from ._bodies import aclose_stream, aread_body, aresult_of, asave, ashielded_close
 from ._config import DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT
 from ._errors import ResponseTooLarge
 from ._http import (
@@ -37,20 +38,16 @@ from ._http import (
     DEFAULT_MAX_REDIRECTS,
     astrip_cross_origin_credentials,
     describe_transport_error,
-    framed_within,
     import_httpx_sse,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook, logger
+from ._observer import ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
-    MAX_RESULT,
     JobOutcome,
     ResultNotWritten,
     WaitResult,
-    decode_result,
     finish,
-    result_too_large,
 )
 from ._shared import SharedWait, Subscriber
 
@@ -108,7 +105,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         wall_clock: Callable[[], float] = time.time,
         transport: str = "auto",
     ) -> None:
-        fast = _fast_polls(transport, client, auth, headers, verify, max_redirects,
+        fast = fast_polls(transport, client, auth, headers, verify, max_redirects,
                            max_concurrency)
         super().__init__(
             _make_http, policy=policy, baseline=baseline, headers=headers, auth=auth,
@@ -244,7 +241,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 if shared.driver is sub:
                     pause = await self._step(shared, sub)
                     if pause is not None:  # slept here: nothing of the step lives across it
-                        await (_sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
+                        await (sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
                     continue
                 if sub.queue or shared.driver is sub:
                     continue
@@ -270,7 +267,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
         if shared.driver is sub and shared.connection is not None:
-            await _close_stream(shared)
+            await aclose_stream(shared)
             with shared.lock:
                 shared.engine.interrupt(self._now())
         self._waits.leave(shared, sub)
@@ -297,7 +294,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             action = shared.engine.next_action(self._now(), sub.deadline)
         if shared.connection is not None and not isinstance(action, ReadStream):
-            await _close_stream(shared)
+            await aclose_stream(shared)
         pause: float | None = None
         if isinstance(action, Sleep):  # the common action first
             pause = max(0.0, action.until - self._now())
@@ -323,7 +320,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             fast is not None and request.purpose == "poll" and self._on_asyncio
             and fast.serves(asyncio.get_running_loop()) and not _fast.holds_cookies(self._http)
         ):
-            await self._send_fast(fast, shared, request, deadline)
+            await send_fast(self, fast, shared, request, deadline)
             return
         engine = shared.engine
         limiter = self._acquire_limiter()
@@ -350,10 +347,10 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                         body, truncated, result = b"", False, None
                         if request.purpose == "result" and 200 <= code < 300:
                             result = await (
-                                _save(response, output) if output else _result_of(response)
+                                asave(response, output) if output else aresult_of(response)
                             )
                         else:
-                            body, truncated = await _read_body(response, self._config.max_body)
+                            body, truncated = await aread_body(response, self._config.max_body)
                         with shared.lock:
                             engine.receive_response(
                                 self._now(), code, response.headers, body,
@@ -398,12 +395,12 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             with shared.lock:
                 engine.receive_response(self._now(), code, response.headers)
         except (httpx.HTTPError, TimeoutError) as exc:
-            await _shielded_close(stack)
+            await ashielded_close(stack)
             error, fatal = describe_transport_error(exc)
             self._failed(shared, self._now(), deadline, error, fatal)
         except BaseException:
             shared.connection = None
-            await _shielded_close(stack)
+            await ashielded_close(stack)
             with shared.lock:
                 engine.interrupt(self._now())
             raise
@@ -431,71 +428,13 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             engine.receive_data(self._now(), chunk)
 
-    async def _send_fast(
-        self, fast: _fast.FastPolls, shared: SharedWait, request: Request,
-        deadline: float | None,
-    ) -> None:
-        """``_send`` for a poll over aiohttp: the same feeding of the engine, the whole
-        exchange bounded by ``request.timeout`` on the loop's clock."""
-        engine = shared.engine
-        now = self._now
-        limiter = self._fifo_limiter()
-        if not limiter.try_acquire() and not await self._queue_fast(limiter, shared, deadline):
-            return
-        began = now()
-        got = _fast.Exchange()
-        error: str | None = None
-        try:
-            try:
-                async with _fast.timeout_after(request.timeout):
-                    await fast.fetch(
-                        request.method, request.url, request.headers, request.content,
-                        shared.trusted or request.url, self._config.max_body, got,
-                        self._http.cookies,
-                    )
-            except Exception as exc:  # a transport's failure, worded as on httpx
-                error, fatal = describe_transport_error(exc)
-                self._failed(shared, now(), deadline, error, fatal)
-            else:
-                assert got.code is not None
-                with shared.lock:
-                    engine.receive_response(now(), got.code, got.headers, got.body,
-                                            wall=self._wall(), truncated=got.truncated)
-        except BaseException:
-            with shared.lock:
-                engine.interrupt(now())
-            raise
-        finally:
-            limiter.release()
-        if self._observer.on_request is not None or logger.isEnabledFor(logging.DEBUG):
-            t = now()
-            self._observer.request(engine, request, got.code, t - began, t, error)
-
-    async def _queue_fast(
-        self, limiter: _fast.FifoLimiter, shared: SharedWait, deadline: float | None
-    ) -> bool:
-        """``_queue_for`` on asyncio's own timeout."""
-        left = None if deadline is None else max(0.0, deadline - self._now())
-        try:
-            async with _fast.timeout_after(left):
-                await limiter.acquire()
-            return True
-        except TimeoutError:
-            with shared.lock:
-                shared.engine.interrupt(self._now())
-            return False
-        except BaseException:
-            with shared.lock:
-                shared.engine.interrupt(self._now())
-            raise
-
     def _pick_clock(self) -> None:
         """Read the running loop's clock directly on asyncio, anyio's elsewhere."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is not None and _running_asyncio():
+        if loop is not None and running_asyncio():
             self._now, self._on_asyncio = loop.time, True
         else:
             self._now, self._on_asyncio = anyio.current_time, False
@@ -553,129 +492,9 @@ class _Waiter(Subscriber):
             self._ready = None
 
 
-def _sleeping(seconds: float) -> asyncio.Future[None]:
-    """``asyncio.sleep`` without its coroutine: a future the loop completes in ``seconds``."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    loop.call_later(seconds, _wake, done)
-    return done
-
-
-def _wake(done: asyncio.Future[None]) -> None:
-    if not done.done():  # not cancelled meanwhile
-        done.set_result(None)
-
-
-def _running_asyncio() -> bool:
-    import sniffio
-
-    try:
-        return sniffio.current_async_library() == "asyncio"
-    except sniffio.AsyncLibraryNotFoundError:
-        return False
-
-
-def _fast_polls(
-    transport: str, client: httpx.AsyncClient | None, auth: Any,
-    headers: Mapping[str, str] | None, verify: Any, max_redirects: int, max_concurrency: int,
-) -> _fast.FastPolls | None:
-    """The aiohttp session for polls that ``transport`` asks for, or ``None`` (httpx)."""
-    if transport not in _fast.TRANSPORTS:
-        raise ValueError(f"transport must be one of {', '.join(map(repr, _fast.TRANSPORTS))}")
-    if transport == "httpx":
-        return None
-    simple_auth = auth is None or (
-        isinstance(auth, tuple) and len(auth) == 2 and all(isinstance(a, str) for a in auth)
-    )
-    if transport == "aiohttp":
-        if client is not None:
-            raise ValueError("transport='aiohttp' sends polls itself: it cannot use client=")
-        if not simple_auth:
-            raise ValueError("transport='aiohttp' takes auth= only as a (user, password) tuple")
-        if not _fast.aiohttp_installed():
-            raise ImportError(
-                "transport='aiohttp' needs aiohttp: pip install 'progress-client[fast]'"
-            )
-    elif (
-        client is not None or not simple_auth or os.environ.get("PROGRESS_CLIENT_TRANSPORT")
-        == "httpx" or not _fast.aiohttp_installed() or _fast.proxies_configured()
-    ):
-        return None
-    return _fast.FastPolls(
-        headers=headers, auth=auth, verify=verify, max_redirects=max_redirects,
-        max_connections=max_concurrency,
-    )
-
-
 def _make_http(**kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         **kwargs, event_hooks={"request": [astrip_cross_origin_credentials]}
     )
 
 
-async def _read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
-    if framed_within(response, limit):
-        return await response.aread(), False  # one read, as httpx.get() does
-    body = bytearray()
-    truncated = False
-    # Stop at the limit by cancelling, not by ``break``: a cancellation unwinds httpx's nested
-    # async generators from the inside, where a break leaves them to the garbage collector (a
-    # ResourceWarning on trio).
-    with anyio.CancelScope() as reading:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > limit:
-                del body[limit:]
-                truncated = True
-                reading.cancel()
-    return bytes(body), truncated
-
-
-async def _result_of(response: httpx.Response) -> Any:
-    """A result held in memory: parsed JSON, else the bytes (``ResponseTooLarge`` past
-    ``MAX_RESULT``: give ``output=`` to stream it to a file)."""
-    body, truncated = await _read_body(response, MAX_RESULT)
-    if truncated:
-        raise ResponseTooLarge(result_too_large(MAX_RESULT))
-    return decode_result(body, response.headers.get("content-type"))
-
-
-async def _save(response: httpx.Response, output: Path) -> Path:
-    """Stream a result body to ``output`` (written beside it, then renamed into place)."""
-    part = anyio.Path(output.with_name(output.name + ".part"))
-    try:
-        async with await part.open("wb") as f:
-            async for chunk in response.aiter_bytes():
-                await f.write(chunk)
-        await part.replace(output)
-    except OSError as exc:  # the file, not the network (httpx raises its own errors)
-        await part.unlink(missing_ok=True)
-        raise ResultNotWritten(output, exc) from None
-    return output
-
-
-async def _shielded_close(stack: AsyncExitStack) -> None:
-    with anyio.CancelScope(shield=True):
-        await stack.aclose()
-
-
-async def _close_stream(shared: SharedWait) -> None:
-    """Close the open stream, its connection back to the pool, even mid-cancellation.
-
-    The byte iterator is first run to its end under a cancelled scope: the cancellation unwinds
-    httpx's nested async generators from the inside (an ``aclose()`` of the outer one would
-    leave the inner ones to the garbage collector)."""
-    if shared.connection is None:
-        return
-    stack, chunks = shared.connection
-    shared.connection = None
-    with anyio.CancelScope(shield=True):
-        with anyio.CancelScope() as drain:
-            drain.cancel()
-            try:
-                while True:
-                    await chunks.__anext__()
-            except (StopAsyncIteration, httpx.HTTPError):
-                pass
-        await stack.aclose()

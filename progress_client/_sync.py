@@ -21,6 +21,7 @@ import httpx
 
 from ._actions import ReadStream, Request, Sleep, Stop, Update
 from ._base import Call, ClientBase, ProfileArg
+from ._bodies import close_stream, read_body, result_of, save
 from ._clock import Clock, SystemClock
 from ._config import DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT
 from ._errors import PollError, ResponseTooLarge
@@ -28,7 +29,6 @@ from ._http import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_REDIRECTS,
     describe_transport_error,
-    framed_within,
     import_httpx_sse,
     strip_cross_origin_credentials,
 )
@@ -36,14 +36,11 @@ from ._models import Reader
 from ._observer import ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
-    MAX_RESULT,
     JobOutcome,
     ResultNotWritten,
     WaitResult,
-    decode_result,
     finish,
     outcome_error,
-    result_too_large,
 )
 from ._shared import SharedWait, Subscriber
 from ._watchdog import Watchdog
@@ -213,7 +210,9 @@ class ProgressClient(ClientBase[httpx.Client]):
                 if stop is not None:
                     break
                 if shared.driver is sub:
-                    self._step(shared, sub)
+                    pause = self._step(shared, sub)
+                    if pause is not None:  # slept here, as the async twin does
+                        clock.sleep(pause)
                     continue
                 sub.ready.clear()
                 if sub.queue or shared.driver is sub:
@@ -237,7 +236,7 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
         if shared.driver is sub and shared.connection is not None:
-            _close_stream(shared)
+            close_stream(shared)
             with shared.lock:
                 shared.engine.interrupt(self._clock.now())
         self._waits.leave(shared, sub)
@@ -256,16 +255,19 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     # -- the driver's steps ------------------------------------------------------------------
 
-    def _step(self, shared: SharedWait, sub: Subscriber) -> None:
+    def _step(self, shared: SharedWait, sub: Subscriber) -> float | None:
+        """Carry out the engine's next action and publish what came of it. A ``Sleep`` is
+        handed back as its pause, for the caller to sleep."""
         clock = self._clock
         with shared.lock:
             action = shared.engine.next_action(clock.now(), sub.deadline)
-        if not isinstance(action, ReadStream):
-            _close_stream(shared)
-        if isinstance(action, Stop):
+        if shared.connection is not None and not isinstance(action, ReadStream):
+            close_stream(shared)
+        pause: float | None = None
+        if isinstance(action, Sleep):  # the common action first
+            pause = max(0.0, action.until - clock.now())
+        elif isinstance(action, Stop):
             shared.end(sub, action)
-        elif isinstance(action, Sleep):
-            clock.sleep(action.until - clock.now())
         elif isinstance(action, ReadStream):
             self._read(shared, sub.deadline)
         elif action.purpose == "stream":
@@ -275,6 +277,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
+        return pause
 
     def _send(
         self, shared: SharedWait, request: Request, deadline: float | None,
@@ -292,9 +295,9 @@ class ProgressClient(ClientBase[httpx.Client]):
                 code = response.status_code
                 body, truncated, result = b"", False, None
                 if request.purpose == "result" and 200 <= code < 300:
-                    result = _save(response, output) if output else _result_of(response)
+                    result = save(response, output) if output else result_of(response)
                 else:
-                    body, truncated = _read_body(response, self._config.max_body)
+                    body, truncated = read_body(response, self._config.max_body)
                 with shared.lock:
                     engine.receive_response(
                         clock.now(), code, response.headers, body, wall=clock.wall(),
@@ -377,49 +380,6 @@ class _Waiter(Subscriber):
 
 def _make_http(**kwargs: Any) -> httpx.Client:
     return httpx.Client(**kwargs, event_hooks={"request": [strip_cross_origin_credentials]})
-
-
-def _read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
-    if framed_within(response, limit):
-        return response.read(), False  # one read, as httpx.get() does
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > limit:
-            del body[limit:]
-            return bytes(body), True
-    return bytes(body), False
-
-
-def _result_of(response: httpx.Response) -> Any:
-    """A result held in memory: parsed JSON, else the bytes (``ResponseTooLarge`` past
-    ``MAX_RESULT``: give ``output=`` to stream it to a file)."""
-    body, truncated = _read_body(response, MAX_RESULT)
-    if truncated:
-        raise ResponseTooLarge(result_too_large(MAX_RESULT))
-    return decode_result(body, response.headers.get("content-type"))
-
-
-def _save(response: httpx.Response, output: Path) -> Path:
-    """Stream a result body to ``output`` (written beside it, then renamed into place)."""
-    part = output.with_name(output.name + ".part")
-    try:
-        with part.open("wb") as f:
-            for chunk in response.iter_bytes():
-                f.write(chunk)
-        part.replace(output)
-    except OSError as exc:  # the file, not the network (httpx raises its own errors)
-        part.unlink(missing_ok=True)
-        raise ResultNotWritten(output, exc) from None
-    return output
-
-
-def _close_stream(shared: SharedWait) -> None:
-    if shared.connection is not None:
-        stack, _ = shared.connection
-        shared.connection = None
-        stack.close()
 
 
 def _outcome(wait: Callable[[str], WaitResult], url: str) -> JobOutcome:
