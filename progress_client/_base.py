@@ -236,8 +236,8 @@ class ClientBase(Generic[H]):
         the caller named; a URL a server named (``run``'s status URL, a result or cancel URL)
         gets the caller's credentials only on that URL's origin (a status document could name
         any host)."""
-        if request.purpose in ("start", "stream"):
-            trusted = None  # the caller's own URLs
+        if trusted == request.url or request.purpose in ("start", "stream"):
+            trusted = None  # the caller's own URLs (most polls: no origin to compare)
         # A result may take long to arrive whole: the caller's deadline bounds it, and each
         # read the request timeout.
         per_read = self._config.request_timeout if request.purpose == "result" else (

@@ -13,6 +13,7 @@ model. ``StatusSpec.read(document)`` turns a decoded JSON value into a ``Reading
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -220,16 +221,11 @@ class StatusSpec:
         if err is not None and not isinstance(err, str):
             err = json.dumps(err, ensure_ascii=False, default=str)[:4096]
         fields["error"] = err
-        from pydantic import ValidationError  # pydantic loads with the first response read
-
-        from ._status import JobStatus
-
         try:
-            return JobStatus.model_validate(fields)
-        except ValidationError as exc:  # pragma: no cover - fields are coerced above
-            raise BadResponse(
-                f"the status document is not valid: {exc.error_count()} errors"
-            ) from None
+            return _job_status().model_validate(fields)
+        except ValueError as exc:  # pragma: no cover - fields are coerced above
+            count = getattr(exc, "error_count", lambda: 1)()
+            raise BadResponse(f"the status document is not valid: {count} errors") from None
 
     def _key(self, doc: dict[str, Any]) -> str:
         """The change key: a change of it resets the adaptive interval."""
@@ -245,6 +241,15 @@ class StatusSpec:
         if not self.case_sensitive and len(self._change_paths) == 1:
             key = key.casefold()
         return key
+
+
+@functools.cache
+def _job_status() -> type[JobStatus]:
+    """``JobStatus``, imported with the first response read (pydantic is not needed before
+    the first request is sent)."""
+    from ._status import JobStatus
+
+    return JobStatus
 
 
 def _coerce_step(v: Any) -> str | int | None:
