@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -52,17 +52,49 @@ DEFAULT_FAILURE: frozenset[str] = frozenset(
 Outcome = Literal["succeeded", "failed"]
 
 
-@dataclass(frozen=True)
 class Reading:
     """One status document, read: the normalized status, the user's model, the change key
-    and whether it is terminal."""
+    and whether it is terminal.
 
-    status: JobStatus
-    document: BaseModel
-    key: str
-    outcome: Outcome | None
-    #: The decoded document as it came (what a resume token stores and reads again).
-    raw: dict[str, Any] = field(default_factory=dict)
+    ``status`` (and ``document``, the same ``JobStatus`` unless a model was given) may be
+    built on first access (``make=``): a poll whose body changed but whose status did not
+    (a progress figure ticking) needs only the key and the outcome."""
+
+    __slots__ = ("_document", "_make", "_status", "key", "outcome", "raw")
+
+    def __init__(
+        self,
+        status: JobStatus | None = None,
+        document: BaseModel | None = None,
+        key: str = "",
+        outcome: Outcome | None = None,
+        raw: dict[str, Any] | None = None,
+        *,
+        make: Callable[[], JobStatus] | None = None,
+    ) -> None:
+        if status is None and make is None:
+            raise TypeError("a Reading needs its status or a way to make it")
+        self._status = status
+        self._document = document
+        self._make = make
+        self.key = key
+        self.outcome = outcome
+        #: The decoded document as it came (what a resume token stores and reads again).
+        self.raw: dict[str, Any] = raw if raw is not None else {}
+
+    @property
+    def status(self) -> JobStatus:
+        if self._status is None:
+            assert self._make is not None
+            self._status, self._make = self._make(), None
+        return self._status
+
+    @property
+    def document(self) -> BaseModel:
+        return self._document if self._document is not None else self.status
+
+    def __repr__(self) -> str:
+        return f"Reading(key={self.key!r}, outcome={self.outcome!r})"
 
 
 class Reader(Protocol):
@@ -184,8 +216,7 @@ class StatusSpec:
                 f"the {self.status_field!r} field is not a string (got {type(raw).__name__})"
             )
         status_word = str(raw)
-        status = self._status(doc, status_word)
-        document: BaseModel = status
+        document: BaseModel | None = None
         if self.model is not None:
             from pydantic import ValidationError
 
@@ -200,7 +231,11 @@ class StatusSpec:
                 ) from None
         key = self._key(doc)
         outcome = self.outcome_of(status_word)
-        return Reading(status=status, document=document, key=key, outcome=outcome, raw=doc)
+        # The JobStatus is built when first asked for (most unchanged polls never are).
+        return Reading(
+            document=document, key=key, outcome=outcome, raw=doc,
+            make=functools.partial(self._status, doc, status_word),
+        )
 
 
     def _status(self, doc: dict[str, Any], status_word: str) -> JobStatus:
