@@ -25,12 +25,12 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["TERMINAL", "Job", "JobServer", "Reply", "Seen"]
+__all__ = ["TERMINAL", "Job", "JobServer", "Reply", "Seen", "read_sse_event"]
 
 TERMINAL = frozenset({"done", "completed", "failed"})
 
@@ -280,3 +280,17 @@ class JobServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+async def read_sse_event(lines: AsyncIterator[str]) -> dict[str, Any]:
+    """The next event with data from an SSE line stream (``response.aiter_lines()``): its id
+    and decoded document."""
+    event: dict[str, Any] = {}
+    async for line in lines:
+        if line.startswith("id: "):
+            event["id"] = int(line[4:])
+        elif line.startswith("data: "):
+            event["data"] = json.loads(line[6:])
+        elif line == "" and "data" in event:
+            return event
+    raise AssertionError("the stream ended before an event")

@@ -9,7 +9,6 @@ with the reason, unless ``PROGRESS_CLIENT_REQUIRE_REDIS=1`` (CI sets it) makes t
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -28,6 +27,7 @@ import redis.asyncio as aioredis
 
 from benchmarks.procs import free_port, redis_cluster
 from progress_client.server import PIIRefused, RedisStore, create_app, serve_in_thread
+from tests.kit import read_sse_event
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
@@ -143,17 +143,6 @@ async def test_cluster_keys_ttl_round_trip_and_pii(
     assert checkpoint is not None and checkpoint.completed == {"script"}
 
 
-async def _read_event(lines: AsyncIterator[str]) -> dict[str, Any]:
-    event: dict[str, Any] = {}
-    async for line in lines:
-        if line.startswith("id: "):
-            event["id"] = int(line[4:])
-        elif line.startswith("data: "):
-            event["data"] = json.loads(line[6:])
-        elif line == "" and "data" in event:
-            return event
-    raise AssertionError("the stream ended")
-
 
 async def test_cluster_pushes_through_two_apps_and_serves_from_the_cache(
     url: str, prefix: str, worker: RedisStore, nodes: list[aioredis.Redis]
@@ -179,8 +168,8 @@ async def test_cluster_pushes_through_two_apps_and_serves_from_the_cache(
             async with http.stream("GET", f"{a.url}/jobs/{jobs[0]}/events") as ra, \
                     http.stream("GET", f"{b.url}/jobs/{jobs[3]}/events") as rb:
                 la, lb = ra.aiter_lines(), rb.aiter_lines()
-                assert (await _read_event(la))["data"]["progress"] == 1
-                assert (await _read_event(lb))["data"]["progress"] == 1
+                assert (await read_sse_event(la))["data"]["progress"] == 1
+                assert (await read_sse_event(lb))["data"]["progress"] == 1
                 tag = (await http.get(f"{b.url}/jobs/{jobs[1]}")).headers["etag"]
 
                 async def hold() -> httpx.Response:
@@ -195,7 +184,7 @@ async def test_cluster_pushes_through_two_apps_and_serves_from_the_cache(
                     for job in jobs:
                         await worker.update(job, status="completed", progress=100)
                     with anyio.fail_after(2):
-                        got_a, got_b = await _read_event(la), await _read_event(lb)
+                        got_a, got_b = await read_sse_event(la), await read_sse_event(lb)
                 assert time.monotonic() - written < 2.0
                 assert got_a["id"] == got_b["id"] == 2
                 assert got_a["data"]["status"] == got_b["data"]["status"] == "completed"
@@ -238,10 +227,10 @@ def test_serve_command_on_a_redis_cluster(url: str, prefix: str) -> None:
                     assert r.status_code == 200 and "0f3c9a" not in r.text
                     async with http.stream("GET", f"{base}/jobs/cli-job/events") as stream:
                         lines = stream.aiter_lines()
-                        assert (await _read_event(lines))["data"]["status"] == "running"
+                        assert (await read_sse_event(lines))["data"]["status"] == "running"
                         await store.update("cli-job", status="completed")
                         with anyio.fail_after(2):
-                            pushed = await _read_event(lines)
+                            pushed = await read_sse_event(lines)
                         assert pushed["data"]["status"] == "completed"
             finally:
                 await store.aclose()

@@ -27,6 +27,7 @@ from progress_client.server import (
     create_app,
     serve_in_thread,
 )
+from tests.kit import read_sse_event
 
 from .conftest import free_port
 
@@ -171,18 +172,6 @@ async def test_unreachable_redis_is_a_clean_error() -> None:
         await store.aclose()
 
 
-async def _read_event(lines: AsyncIterator[str]) -> dict[str, Any]:
-    """The next event with data from an SSE line stream: its id and decoded document."""
-    event: dict[str, Any] = {}
-    async for line in lines:
-        if line.startswith("id: "):
-            event["id"] = int(line[4:])
-        elif line.startswith("data: "):
-            event["data"] = json.loads(line[6:])
-        elif line == "" and "data" in event:
-            return event
-    raise AssertionError("the stream ended before an event")
-
 
 async def test_pubsub_pushes_through_two_app_instances(
     redis_url: str, store: RedisStore, prefix: str
@@ -195,7 +184,7 @@ async def test_pubsub_pushes_through_two_app_instances(
             async with http.stream("GET", f"{a.url}/jobs/job-1/events") as ra, \
                     http.stream("GET", f"{b.url}/jobs/job-1/events") as rb:
                 lines_a, lines_b = ra.aiter_lines(), rb.aiter_lines()
-                first_a, first_b = await _read_event(lines_a), await _read_event(lines_b)
+                first_a, first_b = await read_sse_event(lines_a), await read_sse_event(lines_b)
                 assert first_a == first_b
                 assert first_a["id"] == 1 and first_a["data"]["status"] == "running"
                 assert "4c1e" not in json.dumps(first_a)
@@ -204,8 +193,8 @@ async def test_pubsub_pushes_through_two_app_instances(
                 await store.update("job-1", status="rendering", progress=60)
                 await store.update("job-1", status="completed", progress=100)
                 with anyio.fail_after(1.0):
-                    got_a = [await _read_event(lines_a), await _read_event(lines_a)]
-                    got_b = [await _read_event(lines_b), await _read_event(lines_b)]
+                    got_a = [await read_sse_event(lines_a), await read_sse_event(lines_a)]
+                    got_b = [await read_sse_event(lines_b), await read_sse_event(lines_b)]
                 assert time.monotonic() - written < 1.0
                 for got in (got_a, got_b):
                     assert [e["id"] for e in got] == [2, 3]
@@ -301,11 +290,11 @@ async def test_serve_command_with_redis(
 
         async with http.stream("GET", f"{base}/jobs/job-1/events") as stream:
             lines = stream.aiter_lines()
-            assert (await _read_event(lines))["data"]["status"] == "running"
+            assert (await read_sse_event(lines))["data"]["status"] == "running"
             written = time.monotonic()
             await store.update("job-1", status="completed", progress=100)
             with anyio.fail_after(1.0):
-                pushed = await _read_event(lines)
+                pushed = await read_sse_event(lines)
             assert pushed["data"]["status"] == "completed"
             assert time.monotonic() - written < 1.0
 

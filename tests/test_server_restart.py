@@ -7,9 +7,8 @@ no poll is answered with a state older than what Redis holds."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -18,6 +17,7 @@ import pytest
 
 from benchmarks.procs import RedisProcess
 from progress_client.server import RedisStore, StoreUnavailable, create_app, serve_in_thread
+from tests.kit import read_sse_event
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
@@ -34,17 +34,6 @@ def redis_proc() -> Iterator[RedisProcess]:
     with RedisProcess(extra=["--requirepass", PASSWORD]) as proc:
         yield proc
 
-
-async def _next_event(lines: AsyncIterator[str]) -> dict[str, Any]:
-    event: dict[str, Any] = {}
-    async for line in lines:
-        if line.startswith("id: "):
-            event["id"] = int(line[4:])
-        elif line.startswith("data: "):
-            event["data"] = json.loads(line[6:])
-        elif line == "" and "data" in event:
-            return event
-    raise AssertionError("the stream ended")
 
 
 async def _until(check: Any, limit: float, step: float = 0.02) -> float:
@@ -74,7 +63,7 @@ async def test_redis_restart_mid_job(redis_proc: RedisProcess) -> None:
                 http.stream("GET", f"{base}/events") as stream, \
                 anyio.create_task_group() as tg:
             lines = stream.aiter_lines()
-            first = await _next_event(lines)
+            first = await read_sse_event(lines)
             assert (first["id"], first["data"]["progress"]) == (2, 20)
             before = await http.get(base)
             assert before.json()["progress"] == 20
@@ -120,7 +109,7 @@ async def test_redis_restart_mid_job(redis_proc: RedisProcess) -> None:
             assert record.version == 1  # the versions started again
 
             with anyio.fail_after(5):
-                pushed = await _next_event(lines)
+                pushed = await read_sse_event(lines)
             assert (pushed["id"], pushed["data"]["status"]) == (1, "rendering")
             with anyio.fail_after(5):
                 while not held:
@@ -134,7 +123,7 @@ async def test_redis_restart_mid_job(redis_proc: RedisProcess) -> None:
 
             await worker.update("job", status="completed", progress=100)
             with anyio.fail_after(5):
-                last = await _next_event(lines)
+                last = await read_sse_event(lines)
             assert (last["id"], last["data"]["status"]) == (2, "completed")
             assert [line async for line in lines if line.startswith("data")] == []
             after = await http.get(base, headers={
