@@ -93,16 +93,40 @@ def create_app(
         raise ValueError("retry_after must be a finite number >= 0")
     if not (math.isfinite(keepalive) and keepalive > 0):
         raise ValueError("keepalive must be a finite number > 0")
-    retry_ms = max(0, round(sse_retry * 1000))
-    hint = None if retry_after is None else str(math.ceil(retry_after))
+    h = _Handlers(store, retry_after=retry_after, keepalive=keepalive, sse_retry=sse_retry,
+                  close_store=close_store)
+    return Starlette(
+        routes=[
+            Route("/healthz", h.healthz, methods=["GET"]),
+            Route("/jobs/{job_id}", h.job, methods=["GET"]),
+            Route("/jobs/{job_id}/events", h.events, methods=["GET"]),
+            *browser_routes(),
+        ],
+        middleware=middleware,
+        lifespan=h.lifespan,
+        exception_handlers={404: _route_not_found},
+    )
 
-    reader = JobReader(store)
 
-    async def job(request: Request) -> Response:
+class _Handlers:
+    """The routes of one app over one store."""
+
+    def __init__(
+        self, store: Store, *, retry_after: float | None, keepalive: float, sse_retry: float,
+        close_store: bool,
+    ) -> None:
+        self.store = store
+        self.keepalive = keepalive
+        self.close_store = close_store
+        self.retry_ms = max(0, round(sse_retry * 1000))
+        self.hint = None if retry_after is None else str(math.ceil(retry_after))
+        self.reader = JobReader(store)
+
+    async def job(self, request: Request) -> Response:
         match = request.headers.get("if-none-match")
         wait = prefer_wait(request.headers.getlist("prefer"))
         try:
-            record = await reader.read(request.path_params["job_id"], match, wait)
+            record = await self.reader.read(request.path_params["job_id"], match, wait)
         except StoreUnavailable as exc:
             return _unavailable(exc)
         if record is None:
@@ -110,21 +134,21 @@ def create_app(
         body = body_of(record)
         tag = job_etag(record, body)
         headers = {"ETag": tag, **_NO_STORE}
-        if hint is not None and not record.terminal:
-            headers["Retry-After"] = hint
+        if self.hint is not None and not record.terminal:
+            headers["Retry-After"] = self.hint
         if wait is not None:
             headers["Preference-Applied"] = applied_wait(wait)
         if if_none_match(match, tag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
-    async def events(request: Request) -> Response:
+    async def events(self, request: Request) -> Response:
         job_id = request.path_params["job_id"]
         # Subscribe before reading: an update that lands in between is then in the read or
         # in the mailbox, never lost (duplicates are dropped by version).
-        sub = store.subscribe(job_id)
+        sub = self.store.subscribe(job_id)
         try:
-            current = await store.get(job_id)
+            current = await self.store.get(job_id)
         except StoreUnavailable as exc:
             sub.close()
             return _unavailable(exc)
@@ -135,14 +159,15 @@ def create_app(
             sub.close()
             return _not_found()
         return StreamingResponse(
-            _stream(sub, current, _last_event_id(request)),
+            self._stream(sub, current, _last_event_id(request)),
             media_type="text/event-stream",
             headers={**_NO_STORE, "X-Accel-Buffering": "no"},
         )
 
     async def _stream(
-        sub: Subscription, current: ProgressRecord, last_id: int | None
+        self, sub: Subscription, current: ProgressRecord, last_id: int | None
     ) -> AsyncIterator[str]:
+        retry_ms = self.retry_ms
         try:
             sent = current.order
             if last_id is None or last_id != current.version:
@@ -157,11 +182,11 @@ def create_app(
                 left = expires - anyio.current_time()
                 if left <= 0:
                     return
-                record = await sub.receive(min(keepalive, left))
+                record = await sub.receive(min(self.keepalive, left))
                 if record is None and sub.take_resync():
                     # Updates may have been missed: what the store holds now is the truth,
                     # even older by (epoch, version) than what was sent (a restored Redis).
-                    record = await _reread(sub.job_id)
+                    record = await self._reread(sub.job_id)
                     if record is None or record.order == sent:
                         continue
                 elif record is None:
@@ -177,40 +202,28 @@ def create_app(
         finally:
             sub.close()
 
-    async def _reread(job_id: str) -> ProgressRecord | None:
+    async def _reread(self, job_id: str) -> ProgressRecord | None:
         try:
-            return await store.get(job_id)
+            return await self.store.get(job_id)
         except StoreUnavailable:
             return None  # still down: the next resync reads again
 
-    async def healthz(request: Request) -> Response:
-        ok = await store.ping()
+    async def healthz(self, request: Request) -> Response:
+        ok = await self.store.ping()
         return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "store": store.kind},
+            {"status": "ok" if ok else "unavailable", "store": self.store.kind},
             status_code=200 if ok else 503,
             headers=_NO_STORE,
         )
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         try:
-            async with store.events():
+            async with self.store.events():
                 yield
         finally:
-            if close_store:
-                await store.aclose()
-
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/jobs/{job_id}", job, methods=["GET"]),
-            Route("/jobs/{job_id}/events", events, methods=["GET"]),
-            *browser_routes(),
-        ],
-        middleware=middleware,
-        lifespan=lifespan,
-        exception_handlers={404: _route_not_found},
-    )
+            if self.close_store:
+                await self.store.aclose()
 
 
 async def _route_not_found(request: Request, exc: Exception) -> Response:
