@@ -205,3 +205,17 @@ async def test_async_sse_resume_sends_last_event_id(server: JobServer) -> None:
     assert len(conns) == 2 and conns[1].headers["last-event-id"] == "0"
     assert result.report.requests == 2 and result.report.mode == "sse"
     assert result.status.status == "done"
+
+
+def test_a_token_written_by_version_0_1_still_resumes() -> None:
+    # 0.1 wrote the state flat with an always-empty "extra"; the counters' names are the same.
+    old_state = {
+        "requests": 7, "changes": 2, "errors": 1, "hint_waits": 0, "not_modified": 3,
+        "bytes_received": 512, "elapsed_before": 21.5, "unchanged": 2,
+        "consecutive_errors": 0, "last_key": "s:running",
+        "last_document": {"status": "running"}, "etag": '"e7"', "last_modified": None,
+        "last_event_id": None, "mode": "poll", "next_delay": 5.0, "extra": {},
+    }
+    state = EngineState.from_token(encode_token(URL, old_state), URL)
+    assert state.counts.requests == 7 and state.counts.not_modified == 3
+    assert (state.etag, state.next_delay, state.elapsed_before) == ('"e7"', 5.0, 21.5)

@@ -34,7 +34,8 @@ COMMANDS: dict[str, str] = {
 #: Commands that run no event loop: their process leaves anyio and trio unloaded until used.
 SYNC_COMMANDS = frozenset({"wait", "run", "plan"})
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+# The job-outcome codes (1 failed, 3 timeout, 4 error) come from each PollError's exit_code.
+EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 4, 130
 
 
 class _Parser(argparse.ArgumentParser):
