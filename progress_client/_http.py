@@ -170,12 +170,7 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return "timed out", False
     if isinstance(exc, httpx.ConnectError) and _certificate_failure(exc):
-        # Not transient: retrying cannot fix a certificate, and the user should hear at once.
-        return (
-            f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
-            "ssl.SSLContext that trusts this server's CA, never verify=False in production",
-            True,
-        )
+        return _tls_failure(exc), True
     if isinstance(exc, httpx.ConnectError):
         return f"could not connect ({_short(exc)})", False
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -203,11 +198,7 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError) or (
         isinstance(exc, aiohttp.ClientConnectorError) and _certificate_failure(exc)
     ):
-        return (
-            f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
-            "ssl.SSLContext that trusts this server's CA, never verify=False in production",
-            True,
-        )
+        return _tls_failure(exc), True
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"could not connect ({_short(exc.os_error)})", False
     if isinstance(exc, aiohttp.ServerDisconnectedError):
@@ -220,6 +211,14 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False
     return f"unexpected error ({type(exc).__name__})", True
+
+
+def _tls_failure(exc: BaseException) -> str:
+    # Not transient: retrying cannot fix a certificate, and the user should hear at once.
+    return (
+        f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
+        "ssl.SSLContext that trusts this server's CA, never verify=False in production"
+    )
 
 
 def _certificate_failure(exc: BaseException) -> bool:
