@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["TERMINAL", "Job", "JobServer", "Reply", "Seen", "read_sse_event"]
+__all__ = ["TERMINAL", "Job", "JobServer", "Reply", "Seen", "read_sse_event", "wait_healthy"]
 
 TERMINAL = frozenset({"done", "completed", "failed"})
 
@@ -294,3 +294,16 @@ async def read_sse_event(lines: AsyncIterator[str]) -> dict[str, Any]:
         elif line == "" and "data" in event:
             return event
     raise AssertionError("the stream ended before an event")
+
+
+def wait_healthy(base: str, what: str = "the server") -> None:
+    """Until ``base``/healthz answers 200 (10 s at most): a server started in a subprocess."""
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not come up")

@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 
 from benchmarks.procs import free_port, redis_cluster
 from progress_client.server import PIIRefused, RedisStore, create_app, serve_in_thread
-from tests.kit import read_sse_event
+from tests.kit import read_sse_event, wait_healthy
 
 pytestmark = [pytest.mark.redis, pytest.mark.anyio]
 
@@ -207,14 +207,7 @@ def test_serve_command_on_a_redis_cluster(url: str, prefix: str) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("progress-client serve --redis-cluster did not come up")
+        wait_healthy(base, "progress-client serve --redis-cluster")
 
         async def scenario() -> None:
             store = RedisStore(url, cluster=True, prefix=prefix)

@@ -27,7 +27,7 @@ from progress_client.server import (
     create_app,
     serve_in_thread,
 )
-from tests.kit import read_sse_event
+from tests.kit import read_sse_event, wait_healthy
 
 from .conftest import free_port
 
@@ -253,14 +253,7 @@ def serve_cli(redis_url: str, prefix: str) -> Iterator[tuple[str, subprocess.Pop
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError("progress-client serve did not come up")
+        wait_healthy(base, "progress-client serve")
         yield base, proc
     finally:
         if proc.poll() is None:
