@@ -1,16 +1,17 @@
 """What the engine tells a driver to do (``Request``, ``Sleep``, ``ReadStream``, ``Stop``) and
-what it hands out while it waits (``Update``, ``FellBack``). Plain frozen values, no behaviour
-beyond the lazily built resume token."""
+what it hands out while it waits (``Update``, ``FellBack``). Plain immutable values
+(``_value.Value``: equality, hash, repr, ``match``), no behaviour beyond an update's report and
+resume token, built when first read."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import PollError
 from ._report import Outcome, PollReport
+from ._state import Snapshot, snapshot_report, snapshot_token
+from ._value import Value, setslot
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -24,77 +25,151 @@ __all__ = ["Action", "FellBack", "Purpose", "ReadStream", "Request", "Sleep", "S
 Purpose = Literal["poll", "stream", "start", "result", "cancel"]
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(Value):
     """Send one request now and feed its response (``receive_response``) or its failure
     (``receive_error``). ``timeout`` bounds the whole exchange, in seconds (``None``: no
     bound). For ``purpose="stream"`` feed the response head only; ``ReadStream`` follows."""
 
+    __slots__ = __match_args__ = ("purpose", "method", "url", "headers", "timeout", "content")
     purpose: Purpose
     method: str
     url: str
     headers: Mapping[str, str]
     timeout: float | None
-    content: bytes | None = None
+    content: bytes | None
+
+    def __init__(
+        self, purpose: Purpose, method: str, url: str, headers: Mapping[str, str],
+        timeout: float | None, content: bytes | None = None,
+    ) -> None:
+        setslot(self, "purpose", purpose)
+        setslot(self, "method", method)
+        setslot(self, "url", url)
+        setslot(self, "headers", headers)
+        setslot(self, "timeout", timeout)
+        setslot(self, "content", content)
 
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
+class Sleep(Value):
     """Wait until ``until`` (the driver's monotonic clock), then ask again."""
 
+    __slots__ = __match_args__ = ("until",)
     until: float
 
+    def __init__(self, until: float) -> None:
+        setslot(self, "until", until)
 
-@dataclass(frozen=True, slots=True)
-class ReadStream:
+
+class ReadStream(Value):
     """Read the next chunk of the open event stream and feed it (``receive_data``), its end
     (``receive_end``) or its failure (``receive_error``). If ``until`` (the caller's deadline)
     passes first, call ``interrupt``."""
 
+    __slots__ = __match_args__ = ("until",)
     until: float | None
 
+    def __init__(self, until: float | None) -> None:
+        setslot(self, "until", until)
 
-@dataclass(frozen=True)
-class Stop:
+
+class Stop(Value):
     """The wait is over for this caller. ``error`` is the exception to raise (``None`` on
     success); ``result`` the job's result when one was fetched (``run``)."""
 
+    __slots__ = __match_args__ = ("outcome", "status", "document", "error", "report", "result")
     outcome: Outcome
     status: JobStatus | None
     document: BaseModel | None
     error: PollError | None
     report: PollReport
-    result: Any = None
+    result: Any
+
+    def __init__(
+        self, outcome: Outcome, status: JobStatus | None, document: BaseModel | None,
+        error: PollError | None, report: PollReport, result: Any = None,
+    ) -> None:
+        setslot(self, "outcome", outcome)
+        setslot(self, "status", status)
+        setslot(self, "document", document)
+        setslot(self, "error", error)
+        setslot(self, "report", report)
+        setslot(self, "result", result)
+
+    def with_result(self, result: Any, report: PollReport | None = None) -> Stop:
+        """The same stop with the job's ``result`` (and a newer ``report``)."""
+        return Stop(self.outcome, self.status, self.document, self.error,
+                    self.report if report is None else report, result)
 
 
 Action = Request | Sleep | ReadStream | Stop
 
 
-@dataclass(frozen=True)
-class Update:
+class Update(Value):
     """One status seen while waiting, for ``watch()``.
 
-    ``resume_token`` continues the wait from this update (``None`` on a terminal one). It is
-    built on first access: most callers never read it, and building one (sanitizing the
+    ``report`` is what the wait had cost when this status came; ``resume_token`` continues the
+    wait from this update (``None`` on a terminal one). Both are built when first read, from a
+    snapshot of the engine's state: most callers read neither, and a token (sanitizing the
     document, canonical JSON, two SHA-256) costs more than the poll."""
 
+    __slots__ = (
+        "_report",
+        "_snapshot",
+        "changed",
+        "document",
+        "next_delay",
+        "not_modified",
+        "status",
+        "terminal",
+    )
+    __match_args__ = ("status", "document", "changed", "not_modified", "terminal",
+                      "next_delay", "report")
     status: JobStatus
     document: BaseModel
     changed: bool
     not_modified: bool
     terminal: bool
     next_delay: float | None
-    report: PollReport
-    _token: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+    _report: PollReport | None
+    _snapshot: Snapshot | None
 
-    @functools.cached_property
+    def __init__(
+        self, status: JobStatus, document: BaseModel, changed: bool, not_modified: bool,
+        terminal: bool, next_delay: float | None, report: PollReport | None = None, *,
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        if report is None and snapshot is None:
+            raise TypeError("an Update needs its report or a snapshot to build it from")
+        setslot(self, "status", status)
+        setslot(self, "document", document)
+        setslot(self, "changed", changed)
+        setslot(self, "not_modified", not_modified)
+        setslot(self, "terminal", terminal)
+        setslot(self, "next_delay", next_delay)
+        setslot(self, "_report", report)
+        setslot(self, "_snapshot", snapshot)
+
+    @property
+    def report(self) -> PollReport:
+        report: PollReport | None = self._report
+        if report is None:
+            assert self._snapshot is not None
+            report = snapshot_report(self._snapshot)
+            setslot(self, "_report", report)
+        return report
+
+    @property
     def resume_token(self) -> str | None:
-        return self._token() if self._token is not None else None
+        if self.terminal or self._snapshot is None:
+            return None
+        return snapshot_token(self._snapshot)
 
 
-@dataclass(frozen=True, slots=True)
-class FellBack:
+class FellBack(Value):
     """The event stream could not serve (``reason``, sanitized): the wait polls instead."""
 
+    __slots__ = __match_args__ = ("reason",)
     reason: str
 
+    def __init__(self, reason: str) -> None:
+        setslot(self, "reason", reason)

@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, M
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import httpx
@@ -159,23 +159,17 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         call = self._wait_call(url, events_url, resume, profile, cancel_on_exit)
         return await self._complete(call, timeout)
 
-    async def watch(
+    def watch(
         self, url: str, *, timeout: float | None = None, events_url: str | None = None,
         resume: str | None = None, profile: ProfileArg | None = None,
         cancel_on_exit: bool = False,
     ) -> AsyncIterator[Update]:
         """Yield an ``Update`` for every status seen; the last one is terminal. Raises like
-        ``wait`` when the job fails or the wait cannot go on."""
+        ``wait`` when the job fails or the wait cannot go on. (One async generator, the
+        driver's own: an async generator cannot return its ``Stop`` as the sync twin's
+        ``yield from`` does, so a watching caller's ends in ``finish`` itself.)"""
         call = self._wait_call(url, events_url, resume, profile, cancel_on_exit, watching=True)
-        stop: Stop | None = None
-        async with aclosing(self._run(call, timeout)) as items:
-            async for item in items:
-                if isinstance(item, Stop):
-                    stop = item
-                else:
-                    yield item
-        assert stop is not None
-        finish(stop)
+        return cast("AsyncIterator[Update]", self._run(call, timeout))
 
     async def run(
         self, url: str, *, method: str = "POST", json: Any = None, data: Any = None,
@@ -263,6 +257,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         finally:
             call.status_url = shared.engine.url
             await self._leave(shared, sub)
+        if call.watching:
+            finish(stop)  # the job's error raised; a watch ends after its terminal update
+            return
         yield stop
 
     async def _leave(self, shared: SharedWait, sub: Subscriber) -> None:

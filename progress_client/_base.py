@@ -7,8 +7,8 @@ from __future__ import annotations
 import itertools
 import json as _json
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -37,7 +37,7 @@ from ._state import EngineState
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ._lifecycle import Lifecycle
+    from ._lifecycle import Job, Lifecycle
 
 __all__ = ["Call", "ClientBase", "ProfileArg"]
 
@@ -48,23 +48,50 @@ ProfileArg = Any
 _run_ids = itertools.count()
 
 
-@dataclass
 class Call:
     """One caller's wait: which shared wait it joins (``key``), how that wait's engine is
-    built, and what the caller asked of its end."""
+    built (``make_engine``: from a status URL, or a ``job`` to start), and what the caller
+    asked of its end. A plain object of fields: one per running wait."""
 
-    key: tuple[str, str | None, str | None]
-    make_engine: Callable[[], PollEngine]
-    resume: bool = False
-    cancel_on_exit: bool = False
-    #: Where a fetched result's body goes (``run(output=...)``); ``None``: into memory.
-    output: Path | None = None
-    #: The status URL the wait ended on (``run`` finds it in the start response).
-    status_url: str | None = None
-    #: Whether the caller takes every update (``watch``), not only the end.
-    watching: bool = False
-    #: The URL the caller named: only its origin gets credentials for URLs a server named.
-    trusted: str | None = None
+    __slots__ = ("cancel_on_exit", "config", "events_url", "job", "key", "lifecycle", "output",
+                 "resume_token", "status_url", "trusted", "watching")
+
+    def __init__(
+        self, key: tuple[str, str | None, str | None], config: WaitConfig, *,
+        url: str | None = None, events_url: str | None = None, lifecycle: Lifecycle | None = None,
+        resume_token: str | None = None, job: Job | None = None, cancel_on_exit: bool = False,
+        output: Path | None = None, watching: bool = False, trusted: str | None = None,
+    ) -> None:
+        self.key = key
+        self.config = config
+        #: The status URL: the one asked for, then the one the wait ended on (``run`` finds
+        #: it in the start response).
+        self.status_url = url
+        self.events_url = events_url
+        self.lifecycle = lifecycle
+        self.resume_token = resume_token
+        self.job = job
+        self.cancel_on_exit = cancel_on_exit
+        #: Where a fetched result's body goes (``run(output=...)``); ``None``: into memory.
+        self.output = output
+        #: Whether the caller takes every update (``watch``), not only the end.
+        self.watching = watching
+        #: The URL the caller named: only its origin gets credentials for URLs a server named.
+        self.trusted = trusted
+
+    @property
+    def resume(self) -> bool:
+        return self.resume_token is not None
+
+    def make_engine(self) -> PollEngine:
+        if self.job is not None:
+            return PollEngine(self.config, job=self.job)
+        url = self.status_url
+        assert url is not None
+        token = self.resume_token
+        state = EngineState.from_token(token, url) if token is not None else None
+        return PollEngine(self.config, url=url, events_url=self.events_url, state=state,
+                          lifecycle=self.lifecycle)
 
 
 class ClientBase(Generic[H]):
@@ -179,17 +206,10 @@ class ClientBase(Generic[H]):
         if events is not None:
             import_httpx_sse()
         config, lifecycle = self._with_profile(profile)
-
-        def make() -> PollEngine:
-            state = EngineState.from_token(resume, url) if resume is not None else None
-            return PollEngine(
-                config, url=url, events_url=events, state=state, lifecycle=lifecycle
-            )
-
         tag = None if profile is None else str(profile if isinstance(profile, str) else id(profile))
         return Call(
-            (url, events, tag), make, resume is not None, cancel_on_exit, None, url, watching,
-            url,
+            (url, events, tag), config, url=url, events_url=events, lifecycle=lifecycle,
+            resume_token=resume, cancel_on_exit=cancel_on_exit, watching=watching, trusted=url,
         )
 
     def _run_call(
@@ -215,8 +235,8 @@ class ClientBase(Generic[H]):
 
         job = Job(method.upper(), url, lifecycle or DefaultLifecycle(), sent, content, status_url)
         key = (f"run:{next(_run_ids)}:{url}", None, None)
-        return Call(key, lambda: PollEngine(config, job=job), False, cancel_on_exit,
-                    Path(output) if output is not None else None, trusted=url)
+        return Call(key, config, job=job, cancel_on_exit=cancel_on_exit,
+                    output=Path(output) if output is not None else None, trusted=url)
 
     @staticmethod
     def _finished(stop: Stop, call: Call) -> WaitResult:

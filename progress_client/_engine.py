@@ -71,7 +71,7 @@ from ._errors import (
 from ._hints import Validators, read_hint
 from ._models import Reading
 from ._reading import Verdict
-from ._state import EngineState
+from ._state import EngineState, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class PollEngine(Transitions):
 
     def resume_token(self, now: float | None = None) -> str | None:
         """A token that continues this wait where it stands (``None`` without a URL)."""
-        return self._token_factory(now)()
+        return snapshot_token(self._snapshot(now))
 
     def timeout(self, now: float, why: str = "") -> Stop:
         """The timed-out ``Stop`` for a caller whose deadline passed; the engine goes on for

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from ._value import Value, setslot
 
 __all__ = ["DEFAULT_HINT_HEADERS", "Validators", "parse_retry_after", "read_hint"]
 
@@ -109,13 +110,17 @@ def read_hint(
     return None
 
 
-@dataclass(frozen=True)
-class Validators:
+class Validators(Value):
     """ETag and Last-Modified from a response, to send back as If-None-Match and
     If-Modified-Since."""
 
-    etag: str | None = None
-    last_modified: str | None = None
+    __slots__ = __match_args__ = ("etag", "last_modified")
+    etag: str | None
+    last_modified: str | None
+
+    def __init__(self, etag: str | None = None, last_modified: str | None = None) -> None:
+        setslot(self, "etag", etag)
+        setslot(self, "last_modified", last_modified)
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Validators:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._errors import BadResponse, PollError, RequestFailed, ResponseTooLarge
 from ._models import Reader, Reading
 from ._sanitize import sanitize
+from ._value import Value, setslot
 
 __all__ = ["TRANSIENT_STATUS_CODES", "Verdict", "error_detail", "read_response"]
 
@@ -32,15 +32,24 @@ TRANSIENT_STATUS_CODES: frozenset[int] = frozenset({408, 425, 429, 500, 502, 503
 Kind = Literal["status", "not_modified", "transient", "fatal"]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(Value):
     """What one response means. ``reading`` for a status, ``error`` for a fatal one,
     ``description`` for a transient one."""
 
+    __slots__ = __match_args__ = ("kind", "reading", "error", "description")
     kind: Kind
-    reading: Reading | None = None
-    error: PollError | None = None
-    description: str = ""
+    reading: Reading | None
+    error: PollError | None
+    description: str
+
+    def __init__(
+        self, kind: Kind, reading: Reading | None = None, error: PollError | None = None,
+        description: str = "",
+    ) -> None:
+        setslot(self, "kind", kind)
+        setslot(self, "reading", reading)
+        setslot(self, "error", error)
+        setslot(self, "description", description)
 
 
 _NOT_MODIFIED = Verdict("not_modified")

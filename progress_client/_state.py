@@ -9,22 +9,24 @@ every field's type and range and raises ``InvalidResumeToken`` on anything else.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from ._errors import InvalidResumeToken
-from ._report import COUNTER_NAMES, MODES, Counters, Mode, Tally, freeze
+from ._report import COUNTER_NAMES, MODES, Counters, Mode, PollReport, Tally, freeze
 
-__all__ = ["EngineState"]
+#: A tally's counts, as a tuple in ``COUNTER_NAMES`` order.
+_counts = attrgetter(*COUNTER_NAMES)
+
+__all__ = ["STATE_NAMES", "EngineState", "Snapshot", "snapshot_report", "snapshot_token"]
 
 
-@dataclass
+@dataclass(slots=True)
 class EngineState:
-    """What a resumed wait continues from. The engine rebinds these fields, never mutates the
-    values in place, so a shallow copy is a snapshot."""
+    """What a resumed wait continues from; ``snapshot()`` copies it as it stands."""
 
     #: The counters as they run (a ``Tally``: ``Counters``'s fields, mutable).
     tally: Any = field(default_factory=Tally)
@@ -46,11 +48,7 @@ class EngineState:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (for resume tokens), counters flat."""
-        out: dict[str, Any] = {name: getattr(self.tally, name) for name in COUNTER_NAMES}
-        for f in fields(self):
-            if f.name != "tally":
-                out[f.name] = getattr(self, f.name)
-        return out
+        return dict(zip(STATE_NAMES, self.snapshot(None, 0.0, self.elapsed_before, None)[2:]))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineState:
@@ -59,7 +57,7 @@ class EngineState:
         # ``extra`` was an always-empty field of 0.1's tokens: accepted when empty.
         if data.get("extra", {}) != {}:
             raise InvalidResumeToken("the resume token's extra is not empty")
-        known = set(COUNTER_NAMES) | {f.name for f in fields(cls)} | {"extra"}
+        known = {*STATE_NAMES, "extra"}
         unknown = sorted(set(data) - known - {"tally"})
         if unknown or "tally" in data:
             raise InvalidResumeToken(
@@ -87,18 +85,16 @@ class EngineState:
             next_delay=_duration(data, "next_delay"),
         )
 
-    def token_factory(
-        self, url: str, elapsed: float, next_delay: float | None
-    ) -> Callable[[], str]:
-        """A resume token of this state as it stands now, built when called. The snapshot is
-        a shallow copy: the engine rebinds the state's fields, never mutates them."""
-        snapshot = EngineState.__new__(EngineState)
-        snapshot.__dict__.update(self.__dict__)
-        snapshot.tally = freeze(self.tally)  # the same names, frozen
-        snapshot.elapsed_before = elapsed
-        if next_delay is not None:
-            snapshot.next_delay = next_delay
-        return functools.partial(_encode, url, snapshot)
+    def snapshot(self, url: str | None, baseline: float, elapsed: float,
+                 next_delay: float | None) -> Snapshot:
+        """This state as it stands now, as plain values: a tuple, so it costs the garbage
+        collector nothing to keep (an ``Update`` keeps one for its report and token)."""
+        return (
+            url, baseline, *_counts(self.tally), elapsed, self.unchanged,
+            self.consecutive_errors, self.last_key,
+            self.last_document, self.etag, self.last_modified, self.last_event_id, self.mode,
+            self.next_delay if next_delay is None else next_delay,
+        )
 
     @classmethod
     def from_token(cls, token: str, url: str) -> EngineState:
@@ -131,7 +127,28 @@ def _text(data: Mapping[str, Any], name: str) -> str | None:
     return v
 
 
-def _encode(url: str, state: EngineState) -> str:
+#: ``to_dict()``'s names, in the order of a snapshot's values: the counters, then the other
+#: fields (``snapshot()`` lists their values in this order; a test holds it to it).
+STATE_NAMES: tuple[str, ...] = (
+    *COUNTER_NAMES, *(f.name for f in fields(EngineState) if f.name != "tally"),
+)
+#: ``(url, baseline interval, *values in STATE_NAMES order)``: one flat tuple.
+Snapshot = tuple[Any, ...]
+_COUNTS = slice(2, 2 + len(COUNTER_NAMES))
+_ELAPSED, _MODE = 2 + STATE_NAMES.index("elapsed_before"), 2 + STATE_NAMES.index("mode")
+
+
+def snapshot_report(snapshot: Snapshot) -> PollReport:
+    """The ``PollReport`` of a snapshot."""
+    return PollReport.of(Counters(*snapshot[_COUNTS]), elapsed=snapshot[_ELAPSED],
+                         baseline_interval=snapshot[1], mode=snapshot[_MODE])
+
+
+def snapshot_token(snapshot: Snapshot) -> str | None:
+    """The resume token of a snapshot (``None`` without a URL)."""
+    url = snapshot[0]
+    if url is None:
+        return None
     from ._resume import encode_token
 
-    return encode_token(url, state.to_dict())
+    return encode_token(url, dict(zip(STATE_NAMES, snapshot[2:])))

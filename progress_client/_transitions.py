@@ -13,8 +13,7 @@ that follows is one of these methods: a status observed and the schedule set (``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._actions import FellBack, Purpose, Stop, Update
@@ -25,7 +24,7 @@ from ._models import Reading
 from ._reading import TRANSIENT_STATUS_CODES, Verdict, fatal_status, read_response
 from ._report import Mode, PollReport
 from ._sanitize import sanitize
-from ._state import EngineState
+from ._state import EngineState, Snapshot
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -95,12 +94,15 @@ class Transitions:
     def last_status(self) -> JobStatus | None:
         return self._reading.status if self._reading is not None else None
 
-    def report(self) -> PollReport:
+    def _elapsed(self) -> float:
         elapsed = self.state.elapsed_before
         if self._first_sent is not None and self._last_response is not None:
             elapsed += max(0.0, self._last_response - self._first_sent)
+        return elapsed
+
+    def report(self) -> PollReport:
         return PollReport.of(
-            self.state.tally, elapsed=elapsed, baseline_interval=self.config.baseline,
+            self.state.tally, elapsed=self._elapsed(), baseline_interval=self.config.baseline,
             mode=self.state.mode,
         )
 
@@ -204,7 +206,7 @@ class Transitions:
             return
         self._result_url = None
         # The report counts the result's request too (the success was seen before it).
-        self._finish(replace(self._success, result=result, report=self.report()))
+        self._finish(self._success.with_result(result, self.report()))
 
     def _land(self, now: float) -> Purpose:
         purpose = self._in_flight
@@ -284,12 +286,16 @@ class Transitions:
             delay = self._schedule(now, hint, held=mode == "long-poll")
         if not (changed or terminal or self.every_update):
             return
-        # One snapshot serves the update and, on a terminal status, the stop and its error.
+        if not terminal:  # the report and token are built if the caller reads them
+            self._events.append(Update(
+                reading.status, reading.document, changed, not_modified, False, delay,
+                snapshot=self._snapshot(now),
+            ))
+            return
+        # One report serves the update, the stop and its error.
         report = self.report()
         self._events.append(Update(
-            status=reading.status, document=reading.document, changed=changed,
-            not_modified=not_modified, terminal=terminal, next_delay=delay, report=report,
-            _token=None if terminal else self._token_factory(now, report.elapsed),
+            reading.status, reading.document, changed, not_modified, True, None, report,
         ))
         if reading.outcome == "succeeded":
             self._succeeded(now, Stop("succeeded", reading.status, reading.document, None,
@@ -310,11 +316,11 @@ class Transitions:
             return
         plan = self.lifecycle.result(self._start, last, self.url or "")
         if plan.kind == "document":
-            self._finish(replace(stop, result=plan.value))
+            self._finish(stop.with_result(plan.value))
         elif plan.kind == "body" and self._last_body is not None and not (
             self._last_body == b"" and last.status_code == 202
         ):
-            self._finish(replace(stop, result=self._last_body))
+            self._finish(stop.with_result(self._last_body))
         elif plan.kind in ("url", "body"):
             self._success, self._result_url = stop, plan.url or self.url
             self._next_at = now
@@ -355,23 +361,12 @@ class Transitions:
         self._result_url = None
         self._stream.close()
 
-    def _token_factory(
-        self, now: float | None, elapsed: float | None = None
-    ) -> Callable[[], str | None]:
-        """The state as it stands now, captured cheaply; the token is built when (if ever)
-        it is asked for."""
-        if self.url is None:
-            return _no_token
+    def _snapshot(self, now: float | None) -> Snapshot:
+        """The state as it stands now (for a resume token), as plain values."""
         next_delay = None
         if now is not None and self._next_at is not None:
             next_delay = max(0.0, self._next_at - now)
-        return self.state.token_factory(
-            self.url, self.report().elapsed if elapsed is None else elapsed, next_delay
-        )
-
-
-def _no_token() -> None:
-    return None
+        return self.state.snapshot(self.url, self.config.baseline, self._elapsed(), next_delay)
 
 
 def _json_or_none(body: bytes) -> Any:
