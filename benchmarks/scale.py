@@ -33,6 +33,7 @@ garbage collector (``gc.callbacks``).
 
     python -m benchmarks.scale --jobs 10000                  # every contender, a table
     python -m benchmarks.scale --jobs 2000 --contenders floor,client
+    python -m benchmarks.scale --jobs 10000 --contenders floor,client/fast --rounds 3
     python -m benchmarks.scale --child client --url URL ...  # one contender, one JSON line
 """
 
@@ -52,8 +53,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CONTENDERS", "ScaleRun", "markdown", "plot", "run_child", "scale",
-           "scheduled_times"]
+__all__ = ["CONTENDERS", "ScaleRun", "markdown", "median_runs", "plot", "run_child", "say",
+           "scale", "scheduled_times"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -379,29 +380,51 @@ def run_child(argv: list[str]) -> ScaleRun:
 
 
 def scale(jobs: int, contenders: list[str], *, seconds: float = 40.0, spread: float = 8.0,
-          steady: float = 26.0, conns: int = CONNS,
+          steady: float = 26.0, conns: int = CONNS, rounds: int = 1,
           progress: Callable[[str], None] | None = None) -> list[ScaleRun]:
-    """Run each contender in turn, each in its own process against its own server."""
+    """Run each contender in turn, each in its own process against its own server; with
+    ``rounds`` > 1, the contenders take turns that many times (floor, client, floor, client
+    ...) and each one's run of median CPU per request stands for it, its every round's CPU per
+    request kept beside (``cpu_per_request_rounds_us``): a shared machine's CPU time drifts by
+    tens of percent from one minute to the next, and a ratio of two single runs drifts with
+    it."""
     from benchmarks.procs import free_port, spawn
 
+    every: dict[str, list[ScaleRun]] = {name: [] for name in contenders}
+    for turn in range(rounds):
+        for name in contenders:
+            if progress is not None:
+                of = f", round {turn + 1} of {rounds}" if rounds > 1 else ""
+                progress(f"scale: {name}, {jobs} jobs, {seconds:g} s{of}")
+            port = free_port()
+            server = [sys.executable, "-m", "benchmarks.tinyserver", "--port", str(port),
+                      "--uvloop"]
+            with spawn(server, port):
+                base = f"http://127.0.0.1:{port}"
+                proc = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.scale", "--child", name, "--url", base,
+                     "--jobs", str(jobs), "--seconds", str(seconds), "--spread", str(spread),
+                     "--steady", str(steady), "--conns", str(conns)],
+                    cwd=ROOT, capture_output=True, text=True, check=False,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=seconds + 120,
+                )
+            if proc.returncode != 0:
+                raise RuntimeError(
+                    f"scale run ({name}, {jobs} jobs) failed: {proc.stderr[-800:]}")
+            every[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return median_runs(every)
+
+
+def median_runs(every: dict[str, list[ScaleRun]]) -> list[ScaleRun]:
+    """Per contender (in order), its run of median CPU per request (the lower of the two
+    middle ones for an even count), with ``rounds`` and every round's CPU per request."""
     runs: list[ScaleRun] = []
-    for name in contenders:
-        if progress is not None:
-            progress(f"scale: {name}, {jobs} jobs, {seconds:g} s")
-        port = free_port()
-        server = [sys.executable, "-m", "benchmarks.tinyserver", "--port", str(port), "--uvloop"]
-        with spawn(server, port):
-            base = f"http://127.0.0.1:{port}"
-            proc = subprocess.run(
-                [sys.executable, "-m", "benchmarks.scale", "--child", name, "--url", base,
-                 "--jobs", str(jobs), "--seconds", str(seconds), "--spread", str(spread),
-                 "--steady", str(steady), "--conns", str(conns)],
-                cwd=ROOT, capture_output=True, text=True, check=False,
-                env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=seconds + 120,
-            )
-        if proc.returncode != 0:
-            raise RuntimeError(f"scale run ({name}, {jobs} jobs) failed: {proc.stderr[-800:]}")
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    for rounds in every.values():
+        ordered = sorted(rounds, key=lambda r: r["cpu_per_request_us"])
+        median = dict(ordered[(len(ordered) - 1) // 2])
+        median["rounds"] = len(ordered)
+        median["cpu_per_request_rounds_us"] = [r["cpu_per_request_us"] for r in rounds]
+        runs.append(median)
     return runs
 
 
@@ -420,7 +443,8 @@ COLUMNS = [
 
 
 def markdown(runs: list[ScaleRun]) -> str:
-    """One table; each client row also as a ratio to the floor of the same job count."""
+    """One table; each client row also as a ratio to the floor of the same job count (a row
+    of several rounds is its median run, every round's CPU per request below the table)."""
     lines = ["| jobs | contender | " + " | ".join(h for _, h in COLUMNS)
              + " | CPU/req vs floor | delivered vs floor |",
              "|---:|---|" + "---:|" * (len(COLUMNS) + 2)]
@@ -437,6 +461,13 @@ def markdown(runs: list[ScaleRun]) -> str:
         else:
             cells += ["-", "-"]
         lines.append(f"| {r['jobs']:,} | {r['contender']} | " + " | ".join(cells) + " |")
+    several = [r for r in runs if r.get("rounds", 1) > 1]
+    if several:
+        lines.append("")
+        for r in several:
+            each = ", ".join(f"{v:.1f}" for v in r["cpu_per_request_rounds_us"])
+            lines.append(f"- {r['jobs']:,} jobs, {r['contender']}: {r['rounds']} rounds, "
+                         f"CPU/req (µs) in turn: {each}; the median run is in the table.")
     return "\n".join(lines)
 
 
@@ -466,6 +497,11 @@ def plot(runs: list[ScaleRun], path: Path) -> None:
     plt.close(fig)
 
 
+def say(line: str) -> None:
+    """Progress, on standard error."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--child" in argv:
@@ -482,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady", type=float, default=26.0,
                         help="drift after this many seconds counts as steady state (26)")
     parser.add_argument("--conns", type=int, default=CONNS, help=f"pool size ({CONNS})")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="turns each contender takes; the median run stands (1)")
     parser.add_argument("--json", action="store_true", help="print the runs as JSON lines")
     args = parser.parse_args(argv)
     names = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -491,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[ScaleRun] = []
     for n in (int(j) for j in args.jobs.split(",")):
         runs += scale(n, names, seconds=args.seconds, spread=args.spread, steady=args.steady,
-                      conns=args.conns, progress=lambda s: print(s, file=sys.stderr, flush=True))
+                      conns=args.conns, rounds=args.rounds, progress=say)
     if args.json:
         for r in runs:
             print(json.dumps(r))

@@ -16,6 +16,7 @@ from ._value import Value, setslot
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._models import Reading
     from ._status import JobStatus
 
 __all__ = ["Action", "FellBack", "Purpose", "ReadStream", "Request", "Sleep", "Stop", "Update"]
@@ -108,46 +109,58 @@ class Update(Value):
     """One status seen while waiting, for ``watch()``.
 
     ``report`` is what the wait had cost when this status came; ``resume_token`` continues the
-    wait from this update (``None`` on a terminal one). Both are built when first read, from a
-    snapshot of the engine's state: most callers read neither, and a token (sanitizing the
-    document, canonical JSON, two SHA-256) costs more than the poll."""
+    wait from this update (``None`` on a terminal one). They, and ``status`` and ``document``
+    when the update holds the engine's reading of the response, are built when first read:
+    most callers read few of them, and a token (sanitizing the document, canonical JSON, two
+    SHA-256) costs more than the poll."""
 
-    __slots__ = (
-        "_report",
-        "_snapshot",
-        "changed",
-        "document",
-        "next_delay",
-        "not_modified",
-        "status",
-        "terminal",
-    )
+    __slots__ = ("_document", "_reading", "_report", "_snapshot", "_status", "changed",
+                 "next_delay", "not_modified", "terminal")
     __match_args__ = ("status", "document", "changed", "not_modified", "terminal",
                       "next_delay", "report")
-    status: JobStatus
-    document: BaseModel
     changed: bool
     not_modified: bool
     terminal: bool
     next_delay: float | None
+    _status: JobStatus | None
+    _document: BaseModel | None
+    _reading: Reading | None
     _report: PollReport | None
     _snapshot: Snapshot | None
 
     def __init__(
-        self, status: JobStatus, document: BaseModel, changed: bool, not_modified: bool,
-        terminal: bool, next_delay: float | None, report: PollReport | None = None, *,
-        snapshot: Snapshot | None = None,
+        self, status: JobStatus | None, document: BaseModel | None, changed: bool,
+        not_modified: bool, terminal: bool, next_delay: float | None,
+        report: PollReport | None = None, *, snapshot: Snapshot | None = None,
+        reading: Reading | None = None,
     ) -> None:
         if report is None and snapshot is None:
             raise TypeError("an Update needs its report or a snapshot to build it from")
-        setslot(self, "status", status)
-        setslot(self, "document", document)
+        if reading is None and (status is None or document is None):
+            raise TypeError("an Update needs its status and document, or the reading of them")
+        setslot(self, "_status", status)
+        setslot(self, "_document", document)
+        setslot(self, "_reading", reading)
         setslot(self, "changed", changed)
         setslot(self, "not_modified", not_modified)
         setslot(self, "terminal", terminal)
         setslot(self, "next_delay", next_delay)
         setslot(self, "_report", report)
         setslot(self, "_snapshot", snapshot)
+
+    @property
+    def status(self) -> JobStatus:
+        if self._status is not None:
+            return self._status
+        assert self._reading is not None
+        return self._reading.status
+
+    @property
+    def document(self) -> BaseModel:
+        if self._document is not None:
+            return self._document
+        assert self._reading is not None
+        return self._reading.document
 
     @property
     def report(self) -> PollReport:

@@ -120,6 +120,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
         self._fifo: _fast.FifoLimiter | None = None
+        #: Request timeouts of the fast path: one timer for every poll in flight.
+        self._deadlines = _fast.Deadlines()
         self._fast = fast
         #: The clock of the loop the last wait started on: ``loop.time`` on asyncio (what
         #: ``self._now()`` reads there, without finding the backend on every call).
@@ -301,6 +303,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             await self._read(shared, sub.deadline)
         elif action.purpose == "stream":
             await self._open(shared, action, sub.deadline)
+        elif action.purpose == "poll" and self._polls_fast():
+            assert self._fast is not None
+            await send_fast(self, self._fast, shared, action, sub.deadline)
         else:
             await self._send(shared, action, sub.deadline, getattr(sub, "output", None))
         with shared.lock:
@@ -308,17 +313,18 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         shared.publish(self._observer, events)
         return pause
 
+    def _polls_fast(self) -> bool:
+        """Whether a poll goes over the aiohttp session (``send_fast``) rather than httpx."""
+        fast = self._fast
+        return (
+            fast is not None and self._on_asyncio and fast.serves(asyncio.get_running_loop())
+            and not _fast.holds_cookies(self._http)
+        )
+
     async def _send(
         self, shared: SharedWait, request: Request, deadline: float | None,
         output: Path | None = None,
     ) -> None:
-        fast = self._fast
-        if (
-            fast is not None and request.purpose == "poll" and self._on_asyncio
-            and fast.serves(asyncio.get_running_loop()) and not _fast.holds_cookies(self._http)
-        ):
-            await send_fast(self, fast, shared, request, deadline)
-            return
         engine = shared.engine
         limiter = self._acquire_limiter()
         # FIFO: with thousands of waits, requests queue here in order, not in the pool.

@@ -41,18 +41,26 @@ async def send_fast(
     began = now()
     got = _fast.Exchange()
     error: str | None = None
+    deadlines = driver._deadlines
     try:
+        entry = deadlines.enter(request.timeout)
         try:
-            async with _fast.timeout_after(request.timeout):
-                await fast.fetch(
-                    request.method, request.url, request.headers, request.content,
-                    shared.trusted or request.url, driver._config.max_body, got,
-                    driver._http.cookies,
-                )
+            await fast.fetch(
+                request.method, request.url, request.headers, request.content,
+                shared.trusted or request.url, driver._config.max_body, got,
+                driver._http.cookies,
+            )
+        except asyncio.CancelledError:
+            if not deadlines.leave(entry, cancelled=True):
+                raise
+            error = "timed out"
+            driver._failed(shared, now(), deadline, error, False)
         except Exception as exc:  # a transport's failure, worded as on httpx
+            deadlines.leave(entry)
             error, fatal = describe_transport_error(exc)
             driver._failed(shared, now(), deadline, error, fatal)
         else:
+            deadlines.leave(entry)
             assert got.code is not None
             with shared.lock:
                 engine.receive_response(now(), got.code, got.headers, got.body,

@@ -114,7 +114,7 @@ class PollEngine(Transitions):
         self._in_flight: Purpose | None = None
         self._stopped: Stop | None = None
         self._reading: Reading | None = None
-        self._events: list[Update | FellBack] = []
+        self._events: list[Update | FellBack] | None = None  # none yet: no list kept
         #: When the schedule was set by a hint: the time it named (past-deadline rule).
         self._hinted: float | None = None
         self._long_poll = self.config.long_poll is not None
@@ -137,7 +137,9 @@ class PollEngine(Transitions):
         self._result_url: str | None = None
         # The last body read and its verdict, reused for an identical body (most polls).
         self._reuse_readings = not self.config.reader.reads_headers
-        self._same_body: tuple[int, bytes, Verdict] | None = None
+        self._same_body: bytes | None = None
+        self._same_code = 0
+        self._same_verdict: Verdict | None = None
         #: Whether an ``Update`` is wanted for every status (``watch``) or only for changes
         #: and the end (``wait``: an unchanged poll then costs no update, report or token).
         self.every_update = True
@@ -160,8 +162,8 @@ class PollEngine(Transitions):
 
     def take_events(self) -> list[Update | FellBack]:
         """What the feeds since the last call produced, once."""
-        events, self._events = self._events, []
-        return events
+        events, self._events = self._events, None
+        return events if events is not None else []
 
     def resume_token(self, now: float | None = None) -> str | None:
         """A token that continues this wait where it stands (``None`` without a URL)."""

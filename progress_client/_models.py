@@ -57,10 +57,11 @@ class Reading:
     and whether it is terminal.
 
     ``status`` (and ``document``, the same ``JobStatus`` unless a model was given) may be
-    built on first access (``make=``): a poll whose body changed but whose status did not
-    (a progress figure ticking) needs only the key and the outcome."""
+    built on first access (``make(raw, word)``): a poll whose body changed but whose status
+    did not (a progress figure ticking) needs only the key and the outcome, and an update
+    nobody reads the status of never builds it."""
 
-    __slots__ = ("_document", "_make", "_status", "key", "outcome", "raw")
+    __slots__ = ("_document", "_make", "_status", "_word", "key", "outcome", "raw")
 
     def __init__(
         self,
@@ -70,13 +71,15 @@ class Reading:
         outcome: Outcome | None = None,
         raw: dict[str, Any] | None = None,
         *,
-        make: Callable[[], JobStatus] | None = None,
+        make: Callable[[dict[str, Any], str], JobStatus] | None = None,
+        word: str = "",
     ) -> None:
         if status is None and make is None:
             raise TypeError("a Reading needs its status or a way to make it")
         self._status = status
         self._document = document
         self._make = make
+        self._word = word
         self.key = key
         self.outcome = outcome
         #: The decoded document as it came (what a resume token stores and reads again).
@@ -86,7 +89,7 @@ class Reading:
     def status(self) -> JobStatus:
         if self._status is None:
             assert self._make is not None
-            self._status, self._make = self._make(), None
+            self._status, self._make = self._make(self.raw, self._word), None
         return self._status
 
     @property
@@ -167,6 +170,10 @@ class StatusSpec:
     case_sensitive: bool = False
     _status_path: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _change_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    #: ``_status`` bound once (a reading keeps it, not a bound method or a partial of its own).
+    _make_status: Callable[[dict[str, Any], str], JobStatus] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "success", _words(self.success, self.case_sensitive))
@@ -180,6 +187,7 @@ class StatusSpec:
             change_on = tuple(c.strip() for c in change_on.split(",") if c.strip())
         object.__setattr__(self, "change_on", tuple(change_on))
         object.__setattr__(self, "_change_paths", tuple(_split(c) for c in change_on))
+        object.__setattr__(self, "_make_status", self._status)
 
     def outcome_of(self, status: str) -> Outcome | None:
         word = status if self.case_sensitive else status.casefold()
@@ -233,8 +241,8 @@ class StatusSpec:
         outcome = self.outcome_of(status_word)
         # The JobStatus is built when first asked for (most unchanged polls never are).
         return Reading(
-            document=document, key=key, outcome=outcome, raw=doc,
-            make=functools.partial(self._status, doc, status_word),
+            document=document, key=key, outcome=outcome, raw=doc, make=self._make_status,
+            word=status_word,
         )
 
 

@@ -66,7 +66,7 @@ class Transitions:
     _in_flight: Purpose | None
     _stopped: Stop | None
     _reading: Reading | None
-    _events: list[Update | FellBack]
+    _events: list[Update | FellBack] | None
     _hinted: float | None
     _long_poll: bool
     _streaming: bool
@@ -78,7 +78,9 @@ class Transitions:
     _success: Stop | None
     _result_url: str | None
     _reuse_readings: bool
-    _same_body: tuple[int, bytes, Verdict] | None
+    _same_body: bytes | None
+    _same_code: int
+    _same_verdict: Verdict | None
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -93,6 +95,12 @@ class Transitions:
     @property
     def last_status(self) -> JobStatus | None:
         return self._reading.status if self._reading is not None else None
+
+    def _emit(self, event: Update | FellBack) -> None:
+        if self._events is None:
+            self._events = [event]
+        else:
+            self._events.append(event)
 
     def _elapsed(self) -> float:
         elapsed = self.state.elapsed_before
@@ -110,16 +118,15 @@ class Transitions:
         self, now: float, code: int, headers: Mapping[str, str], body: bytes,
         hint: float | None, truncated: bool,
     ) -> None:
-        same = self._same_body
-        if same is not None and same[0] == code and same[1] == body and not truncated:
-            verdict = same[2]  # the very body read last time: the same reading
-        else:
+        # The very body read last time (most polls) is the same reading: not read again.
+        verdict = self._same_verdict
+        if verdict is None or self._same_code != code or self._same_body != body or truncated:
             verdict = read_response(
                 self.config.reader, code, headers, body, truncated=truncated,
                 have_status=self._reading is not None, url=self.url,
             )
             if verdict.kind == "status" and self._reuse_readings:
-                self._same_body = (code, body, verdict)
+                self._same_code, self._same_body, self._same_verdict = code, body, verdict
         if verdict.kind == "transient":
             self._transient(now, verdict.description, hint)
             return
@@ -242,7 +249,7 @@ class Transitions:
         self._stream.close()
         self._streaming = False
         self.state.mode = "poll"
-        self._events.append(FellBack(sanitize(why)))
+        self._emit(FellBack(sanitize(why)))
         if self._stopped is None:
             self._next_at = now
 
@@ -287,14 +294,14 @@ class Transitions:
         if not (changed or terminal or self.every_update):
             return
         if not terminal:  # the report and token are built if the caller reads them
-            self._events.append(Update(
-                reading.status, reading.document, changed, not_modified, False, delay,
-                snapshot=self._snapshot(now),
+            self._emit(Update(
+                None, None, changed, not_modified, False, delay, snapshot=self._snapshot(now),
+                reading=reading,
             ))
             return
         # One report serves the update, the stop and its error.
         report = self.report()
-        self._events.append(Update(
+        self._emit(Update(
             reading.status, reading.document, changed, not_modified, True, None, report,
         ))
         if reading.outcome == "succeeded":

@@ -12,7 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.scale import CONTENDERS, markdown, plot, scale, scheduled_times  # noqa: E402
+from benchmarks.scale import (  # noqa: E402
+    CONTENDERS,
+    markdown,
+    median_runs,
+    plot,
+    scale,
+    scheduled_times,
+)
 
 
 def test_the_schedule_asked_for() -> None:
@@ -40,3 +47,24 @@ def test_floor_and_client_side_by_side(tmp_path: Path) -> None:
     png = tmp_path / "scale.png"
     plot(runs, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rounds_keep_each_contenders_median_run() -> None:
+    """With several rounds, the run of median CPU per request stands for a contender, every
+    round's figure beside it, and the table says so."""
+    def run(name: str, cpu: float, requests: int) -> dict[str, object]:
+        return {"contender": name, "jobs": 100, "cpu_per_request_us": cpu,
+                "requests": requests, "requests_per_s": 1.0, "delivered": 1.0,
+                "drift_p50_ms": 0.1, "drift_p99_ms": 1.0, "steady_drift_p99_ms": 1.0,
+                "rss_per_job_kib": 3.0, "gc_s": 0.0, "gc_longest_ms": 0.0, "errors": 0}
+
+    runs = median_runs({
+        "floor": [run("floor", 90.0, 10), run("floor", 120.0, 11), run("floor", 85.0, 12)],
+        "client/fast": [run("client/fast", 110.0, 20), run("client/fast", 100.0, 21)],
+    })
+    assert [(r["contender"], r["requests"], r["rounds"]) for r in runs] == [
+        ("floor", 10, 3), ("client/fast", 21, 2)]
+    assert runs[0]["cpu_per_request_rounds_us"] == [90.0, 120.0, 85.0]
+    md = markdown(runs)
+    assert "| 1.11x |" in md  # 100 / 90
+    assert "floor: 3 rounds, CPU/req (µs) in turn: 90.0, 120.0, 85.0" in md

@@ -143,3 +143,19 @@ def test_an_updates_report_and_token_are_the_state_when_it_was_made() -> None:
     # Equality and repr read the report like a field.
     assert "report=PollReport(requests=1" in repr(first)
     assert first == first and first != engine.pop_update()
+
+
+def test_an_updates_status_is_built_when_first_read() -> None:
+    """A watch whose caller reads only ``next_delay`` (a scheduler, a progress bar of its
+    own) never builds a ``JobStatus``; one that reads it gets the document's status."""
+    engine = Driven(FixedPolicy(10), url=URL)
+    engine.next_action(0.0)
+    engine.receive_response(1.0, 200, {}, json.dumps({"status": "queued", "step": 2}).encode())
+    update = engine.pop_update()
+    assert update is not None
+    reading = update._reading
+    assert reading is not None and reading._status is None  # not built yet
+    assert update.status.status == "queued" and update.status.step == 2
+    assert update.document is update.status and reading._status is update.status
+    with pytest.raises(TypeError):
+        Update(None, None, True, False, False, 1.0, PollReport())
