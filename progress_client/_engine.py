@@ -88,6 +88,8 @@ class PollEngine(Transitions):
     This class decides and takes what happened; the state changes themselves are
     ``_transitions.Transitions``."""
 
+    __slots__ = ()
+
     def __init__(
         self,
         config: WaitConfig | None = None,

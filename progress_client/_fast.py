@@ -65,6 +65,8 @@ __all__ = [
 TRANSPORTS = ("auto", "httpx", "aiohttp")
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+#: A timer is due this close to its time (uvloop's timers count whole milliseconds).
+_RESOLUTION = 0.001
 _URL_CACHE = 16384
 
 if sys.version_info >= (3, 11):
@@ -226,7 +228,9 @@ class Deadlines:
     def _fire(self) -> None:
         self._handle, self._armed = None, float("inf")
         assert self._loop is not None
-        now = self._loop.time()
+        # As the loop itself reads its timers: what is due within its clock's resolution is
+        # due now (one wake-up for requests that began within a millisecond of each other).
+        now = self._loop.time() + _RESOLUTION
         heap = self._heap
         while heap:
             when, _, entry = heap[0]
@@ -273,9 +277,12 @@ class FastPolls:
             merged = _merge(merged, headers)
         if self._basic is not None:  # auth= wins over an Authorization header, as on httpx
             merged["authorization"] = self._basic
-        #: Every header of ours, and the same without credentials (another origin's share).
-        self.headers = merged
+        #: Our headers without credentials (every origin's share), and the credentials: the
+        #: session sends the public ones itself, a request adds the credentials only for the
+        #: trusted origin (most polls then pass no headers of their own to aiohttp, which
+        #: spares it merging two header sets on every request).
         self.public = {k: v for k, v in merged.items() if not is_credential_header(k)}
+        self.private = {k: v for k, v in merged.items() if is_credential_header(k)}
         self._verify = verify
         self._max_redirects = max_redirects
         self._max_connections = max_connections
@@ -313,6 +320,7 @@ class FastPolls:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
+            headers=self.public,
             cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=None),  # the driver bounds the exchange
             auto_decompress=True,
@@ -347,11 +355,13 @@ class FastPolls:
         ``trusted``: the URL whose origin may get credentials. ``cookies``: the httpx client's
         jar, which a response's ``Set-Cookie`` goes to."""
         session = self._open()
-        # A poll of the URL the caller named (the common case) needs no parsing here.
+        # Beside the session's public headers: the credentials for the trusted origin (a poll
+        # of the URL the caller named, the common case, needs no parsing here), and the
+        # request's own.
         if url == trusted or origin_of(url) == origin_of(trusted):
-            sent = _merge(self.headers, headers)
+            sent = _merge(self.private, headers)
         else:
-            sent = _public(_merge(self.public, headers))
+            sent = _public(_merge({}, headers))
         target = self._urls.get(url)
         if target is None:
             from yarl import URL
@@ -367,7 +377,7 @@ class FastPolls:
         hops = 0
         while True:
             response = await session.request(
-                method, target, headers=sent, data=content, allow_redirects=False
+                method, target, headers=sent or None, data=content, allow_redirects=False
             )
             try:
                 code = response.status

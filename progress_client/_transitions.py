@@ -54,6 +54,40 @@ NO_STREAM: Any = _NoStream()
 class Transitions:
     """The state of a wait and every change of it (``PollEngine`` sets it up)."""
 
+    # Slots: an engine per running wait, thousands at once, each no bigger than its fields.
+    __slots__ = (
+        "_events",
+        "_first_sent",
+        "_hinted",
+        "_in_flight",
+        "_last",
+        "_last_body",
+        "_last_response",
+        "_lifecycle",
+        "_long_poll",
+        "_next_at",
+        "_reading",
+        "_result_url",
+        "_resumed",
+        "_reuse_readings",
+        "_same_body",
+        "_same_code",
+        "_same_verdict",
+        "_start",
+        "_start_pending",
+        "_stopped",
+        "_stream",
+        "_streaming",
+        "_success",
+        "cancelled_remote",
+        "config",
+        "events_url",
+        "every_update",
+        "job",
+        "state",
+        "url",
+    )
+
     config: WaitConfig
     url: str | None
     job: Job | None

@@ -22,7 +22,14 @@ from progress_client import (
     ResponseTooLarge,
 )
 
-from .faultserver import FaultServer, huge_body, redirect, stall_after_headers, status
+from .faultserver import (
+    FaultServer,
+    huge_body,
+    redirect,
+    stall_after_headers,
+    stall_before_headers,
+    status,
+)
 from .kit import JobServer, Reply
 from .test_faults import ASYNC_RUNS, _client_kwargs
 from .test_parity import SCRIPT, assert_twins, run_async, run_sync
@@ -192,6 +199,99 @@ async def test_a_stalled_body_ends_at_the_deadline(faults: FaultServer) -> None:
         with pytest.raises(PollTimeout):
             await client.wait(faults.url(path), timeout=0.3)
         assert anyio.current_time() - started < 0.3 + 0.25
+
+
+async def test_request_timeouts_of_many_polls_share_one_timer(
+    faults: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty waits whose polls get no answer: each poll ends at its request timeout as a
+    transient "timed out" (worded as on httpx), the waits go on polling, and at their
+    deadline end as PollTimeout; one loop timer served every request."""
+    import asyncio
+
+    path = "/jobs/silent-many"
+    faults.route(path, stall_before_headers())
+    errors: list[tuple[float, str | None]] = []
+    async with AsyncProgressClient(
+        policy=FixedPolicy(0.05), transport="aiohttp", request_timeout=0.2,
+        max_concurrency=32, on_request=lambda e: errors.append((e.duration, e.error)),
+    ) as client:
+        from progress_client._fast import Deadlines
+
+        armed: list[float] = []
+        deadlines = client._deadlines
+        arm = Deadlines._arm
+
+        def counting_arm(self: Deadlines, when: float) -> None:
+            armed.append(when)
+            arm(self, when)
+
+        monkeypatch.setattr(Deadlines, "_arm", counting_arm)
+        started = anyio.current_time()
+        results = await asyncio.gather(
+            *(client.wait(faults.url(path) + f"?n={i}", timeout=0.7) for i in range(20)),
+            return_exceptions=True,
+        )
+        took = anyio.current_time() - started
+    assert all(isinstance(r, PollTimeout) for r in results), results
+    assert took < 0.7 + 0.25
+    # Every wait polled at least twice (0.2 s each, then 0.05 s apart), each poll timed out.
+    assert len(errors) >= 40 and all(e == "timed out" for _, e in errors), errors[:5]
+    assert all(0.15 <= took_s < 0.45 for took_s, _ in errors)
+    # One timer for all of them, armed far fewer times than there were polls (an
+    # asyncio.timeout per poll arms and cancels a timer each).
+    assert len(armed) <= len(errors) // 2, (len(armed), len(errors))
+    assert not deadlines._heap  # nothing left behind
+
+
+async def test_a_cancel_from_outside_during_a_poll_stays_a_cancel(faults: FaultServer) -> None:
+    """A caller's cancellation while a poll is in flight is not taken for a timeout, even
+    when the request's deadline passes in the same moment."""
+    import asyncio
+
+    path = "/jobs/silent-cancel"
+    faults.route(path, stall_before_headers())
+    async with AsyncProgressClient(policy=FAST, transport="aiohttp",
+                                   request_timeout=0.1) as client:
+        task = asyncio.ensure_future(client.wait(faults.url(path), timeout=10))
+        await asyncio.sleep(0.1)  # in flight, its deadline about now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not client._deadlines._heap
+
+
+async def test_deadlines_rearm_for_an_earlier_one_and_forget_ended_requests() -> None:
+    """The timer moves earlier for a request with a nearer deadline (a caller's deadline
+    close by); ended requests leave the heap, however many."""
+    import asyncio
+
+    from progress_client._fast import Deadlines
+
+    deadlines = Deadlines()
+    fired: list[str] = []
+
+    async def request(name: str, timeout: float, lasts: float) -> None:
+        entry = deadlines.enter(timeout)
+        try:
+            await asyncio.sleep(lasts)
+        except asyncio.CancelledError:
+            assert deadlines.leave(entry, cancelled=True)
+            fired.append(name)
+            return
+        assert not deadlines.leave(entry)
+
+    for _ in range(500):  # ended requests: nothing kept
+        await request("quick", 30.0, 0)
+    assert len(deadlines._heap) <= 1
+    long = asyncio.ensure_future(request("long", 5.0, 0.3))
+    await asyncio.sleep(0)
+    short = asyncio.ensure_future(request("short", 0.05, 5.0))
+    started = anyio.current_time()
+    await short
+    assert fired == ["short"] and anyio.current_time() - started < 0.2
+    await long  # ends by itself before its deadline
+    assert fired == ["short"] and not deadlines._heap
 
 
 async def test_a_refused_connection_is_worded_as_on_httpx() -> None:
