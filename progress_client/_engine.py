@@ -70,7 +70,6 @@ from ._errors import (
 )
 from ._hints import Validators, read_hint
 from ._models import Reading
-from ._reading import Verdict
 from ._state import EngineState, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
@@ -141,7 +140,7 @@ class PollEngine(Transitions):
         self._reuse_readings = not self.config.reader.reads_headers
         self._same_body: bytes | None = None
         self._same_code = 0
-        self._same_verdict: Verdict | None = None
+        self._same_reading: Reading | None = None
         #: Whether an ``Update`` is wanted for every status (``watch``) or only for changes
         #: and the end (``wait``: an unchanged poll then costs no update, report or token).
         self.every_update = True
@@ -254,8 +253,11 @@ class PollEngine(Transitions):
                 headers["Last-Event-ID"] = self.state.last_event_id
         else:
             purpose, url = "poll", self.url or ""
-            if cfg.conditional and self._reading is not None:
-                headers = Validators(self.state.etag, self.state.last_modified).request_headers()
+            st = self.state
+            if cfg.conditional and self._reading is not None and (
+                st.etag is not None or st.last_modified is not None
+            ):
+                headers = Validators(st.etag, st.last_modified).request_headers()
             if self._long_poll and cfg.long_poll is not None:
                 headers["Prefer"] = f"wait={cfg.long_poll:g}"
                 budget += cfg.long_poll

@@ -21,7 +21,7 @@ from ._config import WaitConfig
 from ._errors import BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors
 from ._hints import Validators
 from ._models import Reading
-from ._reading import TRANSIENT_STATUS_CODES, Verdict, fatal_status, read_response
+from ._reading import TRANSIENT_STATUS_CODES, fatal_status, read_response
 from ._report import Mode, PollReport
 from ._sanitize import sanitize
 from ._state import EngineState, Snapshot
@@ -72,7 +72,7 @@ class Transitions:
         "_reuse_readings",
         "_same_body",
         "_same_code",
-        "_same_verdict",
+        "_same_reading",
         "_start",
         "_start_pending",
         "_stopped",
@@ -114,7 +114,7 @@ class Transitions:
     _reuse_readings: bool
     _same_body: bytes | None
     _same_code: int
-    _same_verdict: Verdict | None
+    _same_reading: Reading | None
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -153,20 +153,21 @@ class Transitions:
         hint: float | None, truncated: bool,
     ) -> None:
         # The very body read last time (most polls) is the same reading: not read again.
-        verdict = self._same_verdict
-        if verdict is None or self._same_code != code or self._same_body != body or truncated:
+        reading = self._same_reading
+        if reading is None or self._same_code != code or self._same_body != body or truncated:
             verdict = read_response(
                 self.config.reader, code, headers, body, truncated=truncated,
                 have_status=self._reading is not None, url=self.url,
             )
-            if verdict.kind == "status" and self._reuse_readings:
-                self._same_code, self._same_body, self._same_verdict = code, body, verdict
-        if verdict.kind == "transient":
-            self._transient(now, verdict.description, hint)
-            return
-        if verdict.error is not None:
-            self._fail(verdict.error)
-            return
+            if verdict.kind == "transient":
+                self._transient(now, verdict.description, hint)
+                return
+            if verdict.error is not None:
+                self._fail(verdict.error)
+                return
+            reading = verdict.reading  # None: not modified
+            if reading is not None and self._reuse_readings:
+                self._same_code, self._same_body, self._same_reading = code, body, reading
         self.state.consecutive_errors = 0
         self._remember_validators(headers)
         mode: Mode = "poll"
@@ -175,19 +176,17 @@ class Transitions:
                 mode = "long-poll"
             else:
                 self._long_poll = False  # the server does not hold polls: the schedule rules
-        if verdict.kind == "not_modified":
+        if reading is None:  # 304: the last status still holds
             assert self._reading is not None
             self.state.tally.not_modified += 1
             self._observe(now, self._reading, hint, mode, not_modified=True)
             return
-        assert verdict.reading is not None
         if self.job is not None:
-            raw = verdict.reading.raw
             from ._lifecycle import Seen
 
-            self._last = Seen(self.url or "", code, headers, raw or None)
+            self._last = Seen(self.url or "", code, headers, reading.raw or None)
             self._last_body = None if truncated else body
-        self._observe(now, verdict.reading, hint, mode)
+        self._observe(now, reading, hint, mode)
 
     def _started(
         self, now: float, code: int, headers: Mapping[str, str], body: bytes,
