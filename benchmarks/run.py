@@ -125,11 +125,14 @@ def run_scale(out: list[str], targets: list[str], quick: bool) -> None:
         drift_bound = max(250.0, floor["steady_drift_p99_ms"])
         ok = (cpu <= 1.3 and got >= 0.9 and r["steady_drift_p99_ms"] <= drift_bound
               and r["errors"] == 0 and r["rss_per_job_kib"] <= 20)
+        # The target is the client as the fast extra makes it (transport="auto" picks the
+        # aiohttp path); the httpx rows are there to compare, not to meet it.
+        mark = _mark(ok) if r["contender"] == "client/fast" else "for comparison"
         targets.append(
             f"| scale | {top:,} jobs, {r['contender']}: CPU/request {cpu:.2f}x the floor's "
             f"(<= 1.3x), {got:.0%} of its requests (>= 90%), steady p99 drift "
             f"{r['steady_drift_p99_ms']:,.0f} ms (<= {drift_bound:.0f}), {r['errors']} errors, "
-            f"{r['rss_per_job_kib']} KiB/job (<= 20) | {_mark(ok)} |")
+            f"{r['rss_per_job_kib']} KiB/job (<= 20) | {mark} |")
     if not quick:
         (RESULTS / "scale.md").write_text(md + "\n")
         (RESULTS / "scale.json").write_text(json.dumps(runs, indent=1) + "\n")
