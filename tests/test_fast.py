@@ -305,6 +305,50 @@ async def test_a_refused_connection_is_worded_as_on_httpx() -> None:
     assert errors and all(e is not None and e.startswith("could not connect (") for e in errors)
 
 
+async def test_a_waiting_job_keeps_few_objects_for_the_collector() -> None:
+    """With thousands of waits, the garbage collector's full passes while they start cost
+    about the square of the objects each keeps (measured by ``benchmarks/scale.py``): 300
+    watchers parked between polls, each holding its last update as a caller's loop does,
+    keep at most 32 tracked objects each (task and timer included; 50 before the engine's
+    values, the update's snapshot and the request timeouts were made lean). The endpoint is
+    the benchmarks' tiny server in a process of its own: only the client's objects count."""
+    import asyncio
+    import gc
+
+    from benchmarks.procs import free_port, spawn
+
+    n = 300
+    parked = asyncio.Event()
+    seen = 0
+    port = free_port()
+    with spawn([sys.executable, "-m", "benchmarks.tinyserver", "--port", str(port)], port):
+        base = f"http://127.0.0.1:{port}"
+        async with AsyncProgressClient(policy=FixedPolicy(3600), transport="aiohttp",
+                                       max_concurrency=16) as client:
+            await client.wait(f"{base}/count/warm/1", timeout=10)
+
+            async def watcher(i: int) -> None:
+                nonlocal seen
+                async for update in client.watch(f"{base}/static/objects-{i}", timeout=3600):
+                    seen += 1
+                    if seen == n:
+                        parked.set()
+                    assert update.next_delay == 3600
+
+            gc.collect()
+            before = len(gc.get_objects())
+            tasks = [asyncio.ensure_future(watcher(i)) for i in range(n)]
+            await asyncio.wait_for(parked.wait(), 20)
+            await asyncio.sleep(0.05)
+            gc.collect()
+            per_job = (len(gc.get_objects()) - before) / n
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    print(f"tracked objects per waiting job: {per_job:.1f}")
+    assert per_job <= 32
+
+
 # -- parity -------------------------------------------------------------------------------------
 
 
