@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 import httpx
 
-from . import _fast, _many
+from . import _deadlines, _fast, _many
 from ._actions import ReadStream, Request, Sleep, Stop, Update
 from ._async_fast import fast_polls, running_asyncio, send_fast, sleeping
 from ._base import Call, ClientBase, ProfileArg
@@ -121,7 +121,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         self._limiter: anyio.CapacityLimiter | None = None
         self._fifo: _fast.FifoLimiter | None = None
         #: Request timeouts of the fast path: one timer for every poll in flight.
-        self._deadlines = _fast.Deadlines()
+        self._deadlines = _deadlines.Deadlines()
         self._fast = fast
         #: The clock of the loop the last wait started on: ``loop.time`` on asyncio (what
         #: ``self._now()`` reads there, without finding the backend on every call).

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import heapq
 import ssl
 import sys
 import weakref
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRANSPORTS",
-    "Deadlines",
     "Exchange",
     "FastPolls",
     "FifoLimiter",
@@ -65,8 +63,6 @@ __all__ = [
 TRANSPORTS = ("auto", "httpx", "aiohttp")
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
-#: A timer is due this close to its time (uvloop's timers count whole milliseconds).
-_RESOLUTION = 0.001
 _URL_CACHE = 16384
 
 if sys.version_info >= (3, 11):
@@ -150,99 +146,6 @@ class FifoLimiter:
                 waiter.set_result(None)  # the token goes straight to the next in line
                 return
         self._free += 1
-
-
-class Deadline:
-    """One request's deadline in ``Deadlines``."""
-
-    __slots__ = ("cancelling", "done", "expired", "task", "when")
-
-    def __init__(self, when: float, task: asyncio.Task[Any]) -> None:
-        self.when = when
-        self.task = task
-        #: The task's cancel requests already pending when the request began (3.11+).
-        self.cancelling = 0
-        if sys.version_info >= (3, 11):
-            self.cancelling = task.cancelling()
-        self.done = False
-        self.expired = False
-
-
-class Deadlines:
-    """The request timeouts of one client's polls on asyncio, with one timer for them all.
-
-    ``asyncio.timeout`` arms a loop timer per request and cancels it when the request ends,
-    some 6-8 µs of CPU per poll on uvloop (a timer handle, a libuv timer, a context copy), a
-    tenth of what a whole poll costs. Here each request is an entry in a heap by deadline and
-    the one timer is armed at the earliest: a request that ends drops out (lazily: entries at
-    the top that are done are popped, and polls mostly end in the order they began, so the
-    heap stays about as long as the polls in flight). When the timer fires, every request
-    past its deadline has its task cancelled; ``leave`` turns that cancellation into a
-    timeout exactly as ``asyncio.timeout`` does (a cancel from elsewhere stays a cancel)."""
-
-    __slots__ = ("_armed", "_handle", "_heap", "_loop", "_seq")
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Deadline]] = []
-        self._handle: asyncio.TimerHandle | None = None
-        self._armed = float("inf")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._seq = 0
-
-    def enter(self, timeout: float | None) -> Deadline | None:
-        """The current task's request ends within ``timeout`` seconds (``None``: unbounded)."""
-        if timeout is None:
-            return None
-        loop = self._loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        entry = Deadline(loop.time() + timeout, task)
-        self._seq += 1
-        heapq.heappush(self._heap, (entry.when, self._seq, entry))
-        if entry.when < self._armed:
-            self._arm(entry.when)
-        return entry
-
-    def leave(self, entry: Deadline | None, cancelled: bool = False) -> bool:
-        """The request ended (``cancelled``: by a ``CancelledError``). True when that
-        cancellation was this deadline's (then it is a timeout)."""
-        if entry is None:
-            return False
-        entry.done = True
-        heap = self._heap
-        while heap and heap[0][2].done:
-            heapq.heappop(heap)
-        if not entry.expired:
-            return False
-        if sys.version_info >= (3, 11):
-            return entry.task.uncancel() <= entry.cancelling and cancelled
-        return cancelled  # pragma: no cover - 3.10 counts no cancel requests
-
-    def _arm(self, when: float) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        assert self._loop is not None
-        self._handle = self._loop.call_at(when, self._fire)
-        self._armed = when
-
-    def _fire(self) -> None:
-        self._handle, self._armed = None, float("inf")
-        assert self._loop is not None
-        # As the loop itself reads its timers: what is due within its clock's resolution is
-        # due now (one wake-up for requests that began within a millisecond of each other).
-        now = self._loop.time() + _RESOLUTION
-        heap = self._heap
-        while heap:
-            when, _, entry = heap[0]
-            if entry.done:
-                heapq.heappop(heap)
-            elif when <= now:
-                heapq.heappop(heap)
-                entry.expired = True
-                entry.task.cancel()
-            else:
-                self._arm(when)
-                return
 
 
 class Exchange:
