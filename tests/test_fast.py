@@ -216,7 +216,7 @@ async def test_request_timeouts_of_many_polls_share_one_timer(
         policy=FixedPolicy(0.05), transport="aiohttp", request_timeout=0.2,
         max_concurrency=32, on_request=lambda e: errors.append((e.duration, e.error)),
     ) as client:
-        from progress_client._fast import Deadlines
+        from progress_client._deadlines import Deadlines
 
         armed: list[float] = []
         deadlines = client._deadlines
@@ -266,7 +266,7 @@ async def test_deadlines_rearm_for_an_earlier_one_and_forget_ended_requests() ->
     close by); ended requests leave the heap, however many."""
     import asyncio
 
-    from progress_client._fast import Deadlines
+    from progress_client._deadlines import Deadlines
 
     deadlines = Deadlines()
     fired: list[str] = []
