@@ -42,9 +42,9 @@ class Deadlines:
     Each request is an entry in a heap by deadline and the one timer is armed at the
     earliest: a request that ends drops out (lazily: entries at the top that are done are
     popped, and polls mostly end in the order they began, so the heap stays about as long as
-    the polls in flight). When the timer fires, every request
-    past its deadline has its task cancelled; ``leave`` turns that cancellation into a
-    timeout exactly as ``asyncio.timeout`` does (a cancel from elsewhere stays a cancel)."""
+    the polls in flight). When the timer fires, every request past its deadline has its task
+    cancelled; ``leave`` turns that cancellation into a timeout exactly as ``asyncio.timeout``
+    does (a cancel from elsewhere stays a cancel)."""
 
     __slots__ = ("_armed", "_handle", "_heap", "_loop", "_seq")
 

@@ -136,7 +136,7 @@ class PollEngine(Transitions):
         self._last_body: bytes | None = None
         self._success: Stop | None = None
         self._result_url: str | None = None
-        # The last body read and its verdict, reused for an identical body (most polls).
+        # The last body read and its reading, reused for an identical body (most polls).
         self._reuse_readings = not self.config.reader.reads_headers
         self._same_body: bytes | None = None
         self._same_code = 0

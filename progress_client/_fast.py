@@ -1,5 +1,6 @@
 """The fast path of ``AsyncProgressClient`` on asyncio: polls over an ``aiohttp.ClientSession``
-directly (the ``fast`` extra), an asyncio-native FIFO limiter and a timeout on the loop's clock.
+directly (the ``fast`` extra), an asyncio-native FIFO limiter and a timeout on the loop's clock
+for a poll that queues for it (the exchanges themselves are bounded by ``_deadlines``).
 
 Only polls take it (the hot path of thousands of waits); a start, a result, a cancel request and
 an event stream stay on httpx. The engine decides everything, as on httpx: this module only

@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["Value", "setslot"]
 
 #: Sets a slot of a ``Value`` (its ``__init__``'s way; assignment is refused afterwards).
-setslot = _set = object.__setattr__
+setslot = object.__setattr__
 
 
 class Value:
@@ -64,5 +64,5 @@ def _slots(cls: type) -> list[str]:
 def _rebuild(cls: type[Value], state: dict[str, Any]) -> Value:
     obj = cls.__new__(cls)
     for name, value in state.items():
-        _set(obj, name, value)
+        setslot(obj, name, value)
     return obj
