@@ -53,8 +53,9 @@ async def send_fast(
         except asyncio.CancelledError:
             if not deadlines.leave(entry, cancelled=True):
                 raise
-            error = "timed out"
-            driver._failed(shared, now(), deadline, error, False)
+            # The request's deadline passed: worded as any transport's timeout.
+            error, fatal = describe_transport_error(TimeoutError())
+            driver._failed(shared, now(), deadline, error, fatal)
         except Exception as exc:  # a transport's failure, worded as on httpx
             deadlines.leave(entry)
             error, fatal = describe_transport_error(exc)
