@@ -116,12 +116,17 @@ def _wake(done: asyncio.Future[None]) -> None:
 
 
 def running_asyncio() -> bool:
-    import sniffio
+    """Whether this code runs in an asyncio task (not trio, not trio in guest mode on asyncio).
 
+    Asked of asyncio itself: sniffio is not a dependency (current anyio and httpx do not bring
+    it), and trio sets no running asyncio loop; in trio's guest mode its code runs in the host
+    loop's callbacks, never in an asyncio task.
+    """
     try:
-        return sniffio.current_async_library() == "asyncio"
-    except sniffio.AsyncLibraryNotFoundError:
+        asyncio.get_running_loop()
+    except RuntimeError:
         return False
+    return asyncio.current_task() is not None
 
 
 def fast_polls(
