@@ -70,6 +70,7 @@ from ._errors import (
 )
 from ._hints import Validators, read_hint
 from ._models import Reading
+from ._sanitize import sanitize
 from ._state import EngineState, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
@@ -111,6 +112,8 @@ class PollEngine(Transitions):
         self._resumed = state is not None and state.tally.requests > 0
         self._first_sent: float | None = None
         self._last_response: float | None = None
+        self._last_answered: float | None = None
+        self._last_error: str | None = None
         self._next_at: float | None = None
         self._in_flight: Purpose | None = None
         self._stopped: Stop | None = None
@@ -176,11 +179,17 @@ class PollEngine(Transitions):
         report = self.report()
         last = self.last_status
         what = f"last status {last.status!r}" if last is not None else "no status seen"
+        n = report.requests
+        sent = f"{n} {'request' if n == 1 else 'requests'}"
+        if report.unanswered:
+            sent += ", none answered" if report.answered == 0 else \
+                f", {report.unanswered} not answered"
+        failing = f"; last error: {self._last_error}" if self._last_error else ""
         err = PollTimeout(
-            f"the job did not finish before the deadline ({what}, {report.requests} "
-            f"requests){why}",
+            f"the job did not finish before the deadline ({what}, {sent}){why}{failing}",
             url=self.url, status=last, report=report,
         )
+        err.last_error = self._last_error
         err.resume_token = self.resume_token(now)
         return Stop("timeout", last, self._document(), err, report)
 
@@ -286,6 +295,9 @@ class PollEngine(Transitions):
         head only; a result: what the driver made of its body, as ``result``). ``truncated``:
         the body passed the size limit and was not read further."""
         purpose = self._land(now)
+        self.state.tally.answered += 1
+        if purpose != "cancel":
+            self._last_answered = now
         lower = {k.lower(): v for k, v in headers.items()}
         if purpose == "stream":
             self._stream_opened(now, status_code, lower)
@@ -322,8 +334,9 @@ class PollEngine(Transitions):
                 reading = self.config.reader.read(json.loads(event.data))
             except (ValueError, RecursionError, BadResponse):
                 continue  # a heartbeat, or data that is no status document
-            self._last_response = now
+            self._last_response = self._last_answered = now
             self.state.consecutive_errors = 0
+            self._last_error = None
             self._observe(now, reading, None, "sse", push=True)
             if self._stopped is not None:
                 self._stream.close()
@@ -353,7 +366,10 @@ class PollEngine(Transitions):
                 "may have started a job", url=self.job.url if self.job else None,
             ))
         elif fatal:
-            self._fail(RequestFailed(f"request failed: {description}", url=self.url))
+            self._last_error = sanitize(description)
+            err = RequestFailed(f"request failed: {description}", url=self.url)
+            err.last_error = self._last_error
+            self._fail(err)
         else:
             self._transient(now, description, None)
 
