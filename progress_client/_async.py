@@ -13,6 +13,7 @@ go over aiohttp directly (``_fast.FastPolls``, ``transport=``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 import os
@@ -99,6 +100,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
+        allow_fast_polling: bool = False,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
@@ -115,6 +117,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             max_body=max_body, request_timeout=request_timeout, conditional=conditional,
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
+            allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
         )
         self._wall = wall_clock
@@ -251,6 +254,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 stop.error.cancelled_remote = await self._cancel_remote(shared, sub)
                 stop.error.report = shared.engine.report()
         except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, anyio.get_cancelled_exc_class())):
+                # Ctrl-C or a cancellation: the token goes on from here, as the sync twin's.
+                with contextlib.suppress(AttributeError):
+                    exc.resume_token = shared.engine.resume_token(  # type: ignore[attr-defined]
+                        self._now())
             if call.cancel_on_exit and not isinstance(exc, GeneratorExit):
                 exc.cancelled_remote = await self._cancel_remote(  # type: ignore[attr-defined]
                     shared, sub

@@ -123,6 +123,7 @@ class ClientBase(Generic[H]):
         max_concurrency: int,
         sse_max_failures: int,
         on_request: RequestHook | None,
+        allow_fast_polling: bool = False,
         on_change: ChangeHook | None,
         profile: ProfileArg | None = None,
     ) -> None:
@@ -134,6 +135,7 @@ class ClientBase(Generic[H]):
             baseline=baseline, max_consecutive_errors=max_consecutive_errors,
             hint_cap=hint_cap, max_body=max_body, request_timeout=request_timeout,
             conditional=conditional, sse_max_failures=sse_max_failures,
+            allow_fast_polling=allow_fast_polling,
         )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or (
             max_concurrency < 1

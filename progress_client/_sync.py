@@ -83,6 +83,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
+        allow_fast_polling: bool = False,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
@@ -96,6 +97,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             max_body=max_body, request_timeout=request_timeout, conditional=conditional,
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
+            allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -226,6 +228,9 @@ class ProgressClient(ClientBase[httpx.Client]):
                 stop.error.cancelled_remote = self._cancel_remote(shared, sub)
                 stop.error.report = shared.engine.report()
         except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C: say how to go on (the CLI does)
+                exc.resume_token = shared.engine.resume_token(  # type: ignore[attr-defined]
+                    clock.now())
             if call.cancel_on_exit:
                 exc.cancelled_remote = self._cancel_remote(shared, sub)  # type: ignore[union-attr]
             raise

@@ -179,7 +179,8 @@ def test_a_hint_past_the_deadline_ends_the_wait_at_once(server: VendorServer) ->
     assert out["resume_token"] and json.loads(out["resume_token"])["url"].endswith(job.id)
     assert b.code == 3 and b.elapsed < 5
     assert "polled again in 30s" in b.stderr and slow.polls == 1
-    assert "status URL: http" in b.stderr
+    # The exact command that goes on waiting: the status URL and the token.
+    assert "progress-client wait http" in b.stderr and " --resume '{" in b.stderr
     # The start's own Retry-After (Azure's 202) follows the same rule: no poll at all.
     assert c.code == 3 and c.elapsed < 5 and later.polls == 0
     out = c.json()
