@@ -180,7 +180,7 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, httpx.DecodingError):
         return f"the response could not be decoded ({_short(exc)})", False
     if isinstance(exc, httpx.HTTPError):
-        return f"network error ({type(exc).__name__}: {_short(exc)})", False
+        return f"network error ({_network_words(exc)})", False
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False
     return f"unexpected error ({type(exc).__name__})", True
@@ -209,7 +209,7 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
         return f"the server broke the HTTP protocol ({_short(exc)})", False
     if isinstance(exc, aiohttp.ClientError):
-        return f"network error ({type(exc).__name__}: {_short(exc)})", False
+        return f"network error ({_network_words(exc)})", False
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False
     return f"unexpected error ({type(exc).__name__})", True
@@ -229,15 +229,26 @@ def _certificate_failure(exc: BaseException) -> bool:
     return _in_chain(exc, ssl.SSLCertVerificationError) is not None
 
 
-def _in_chain(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+def _in_chain(
+    exc: BaseException | None, kind: type[BaseException], depth: int = 0
+) -> BaseException | None:
     """The first exception of ``kind`` in ``exc``'s chain of causes (httpx -> httpcore ->
-    the socket's own error), bounded against cycles."""
+    the socket's own error), looking into exception groups (anyio's "all connection
+    attempts failed" holds one error per address); bounded against cycles."""
     seen = exc
     for _ in range(8):
         if seen is None:
             return None
-        if isinstance(seen, kind):
+        if isinstance(seen, kind) and not (
+            kind is OSError and getattr(seen, "errno", None) is None
+        ):
             return seen
+        inners = getattr(seen, "exceptions", None)  # an exception group (3.11+, or backport)
+        if depth < 2 and isinstance(inners, (tuple, list)):
+            for inner in inners:
+                found = _in_chain(inner, kind, depth + 1)
+                if found is not None:
+                    return found
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -251,6 +262,15 @@ _ERRNO_WORDS = {
     errno.ENETUNREACH: "network unreachable",
     errno.EADDRNOTAVAIL: "address not available",
 }
+
+
+def _network_words(exc: BaseException) -> str:
+    """A failed exchange's cause: ``connection reset`` and the like, else the error's type
+    and its own (sanitized) text."""
+    os_error = _in_chain(exc, OSError)
+    if isinstance(os_error, OSError) and os_error.errno in _ERRNO_WORDS:
+        return _ERRNO_WORDS[os_error.errno]
+    return f"{type(exc).__name__}: {_short(exc)}"
 
 
 def _connect_words(exc: BaseException | None) -> str:
