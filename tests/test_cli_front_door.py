@@ -414,3 +414,17 @@ def test_help_has_examples_exit_codes_and_one_duration_metavar(command: str) -> 
     assert "--long-poll [SECONDS]" in text and "--max-body SIZE" in text
     for other in ("TIMEOUT", "INITIAL", "STEP", "MAXIMUM", "BASELINE", "LONG_POLL", "MAX_BODY"):
         assert other not in text, other
+
+
+def test_usage_errors_echo_the_users_values_but_never_a_header_value(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "out.mp4"
+    body = tmp_path / "absent.json"
+    p = cli("run", "http://127.0.0.1:9/start", "--output", str(missing))
+    assert p.returncode == 2
+    assert f"--output {missing}: cannot write in {missing.parent}" in p.stderr
+    secret = "Bearer tok-" + "9" * 24
+    p = cli("run", "http://127.0.0.1:9/start", "-d", f"@{body}", "-H",
+            f"Authorization: {secret}", "-H", f"X-Echo: {body}")
+    assert p.returncode == 2
+    assert "[PATH]" not in p.stderr and secret not in p.stderr
+    assert "-d @***: cannot read it" in p.stderr  # the header's value, hidden wherever it is

@@ -53,13 +53,13 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-body", type=byte_size, default=None, metavar="SIZE",
                    help="the largest status document read: bytes, or 512k, 50M, 1MiB ... "
                         "(1MiB)")
-    p.add_argument("--status-field", default=None,
+    p.add_argument("--status-field", default=None, metavar="PATH",
                    help="dotted path of the status field, e.g. data.state (default: status)")
-    p.add_argument("--success", default=None,
+    p.add_argument("--success", default=None, metavar="WORDS",
                    help="comma-separated success words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--failure", default=None,
+    p.add_argument("--failure", default=None, metavar="WORDS",
                    help="comma-separated failure words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--change-on", default=None,
+    p.add_argument("--change-on", default=None, metavar="FIELDS",
                    help="comma-separated fields whose change resets the interval")
     p.add_argument("--max-errors", type=_count, default=10, metavar="N",
                    help="failed requests in a row (refused, timed out, 5xx, 429) before "
@@ -190,17 +190,15 @@ def _profile(
     return parse_profile(data, where=f"profile {name} with the command's words")
 
 
-def usage_text(exc: BaseException) -> str:
-    """A usage error's one line: a profile error as it is (it names the file and the key, its
-    secrets already redacted), anything else sanitized."""
-    import sys
-
-    from .. import sanitize
-
-    loaded = sys.modules.get("progress_client._profile")
-    if loaded is not None and isinstance(exc, loaded.ProfileError):
-        return str(exc)
-    return sanitize(exc)
+def usage_text(exc: BaseException, headers: Any = ()) -> str:
+    """A usage error's one line, about the user's own values, so shown as the user gave them
+    (a path, a URL, a number: the sanitizer is for text shown to others), except that a
+    header value (``headers``: the ``-H`` pairs) is never echoed: it is shown as ``***``."""
+    text = str(exc)
+    for _, value in headers:
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
 
 
 def cancel_note(exc: BaseException, asked: bool) -> str | None:

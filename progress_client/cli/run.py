@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
         options = client_options(args)
     except ValueError as exc:
-        say(f"progress-client run: error: {usage_text(exc)}")
+        say(f"progress-client run: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
 
     with live_display(live_on) as live:

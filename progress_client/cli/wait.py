@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return _wait(args, client, seen, say)
     except ValueError as exc:
-        say(f"progress-client wait: error: {usage_text(exc)}")
+        say(f"progress-client wait: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
     except PollError as exc:
         return _ended(args, exc, seen, say)
