@@ -428,3 +428,34 @@ def test_usage_errors_echo_the_users_values_but_never_a_header_value(tmp_path: P
     assert p.returncode == 2
     assert "[PATH]" not in p.stderr and secret not in p.stderr
     assert "-d @***: cannot read it" in p.stderr  # the header's value, hidden wherever it is
+
+
+def test_on_a_terminal_the_first_failure_is_on_the_live_line() -> None:
+    import os
+    import pty
+    import select
+
+    url = refused_url()
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "progress_client", "wait", url, "--initial", "5",
+         "--timeout", "60"],
+        stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"connection refused" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                seen += os.read(controller, 4096)
+        assert proc.poll() is None, "the failure was shown only when the wait ended"
+        assert b"could not connect (connection refused)" in seen
+        assert b"waiting for the first status" in seen  # the live line, not a log line
+        assert f"progress-client: {url}".encode() not in seen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        os.close(controller)
+    assert proc.returncode == 130
