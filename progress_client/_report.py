@@ -28,10 +28,6 @@ class Counters:
 
     #: Every HTTP request sent: polls, stream connections, errors included.
     requests: int = 0
-    #: Requests that got an HTTP response, whatever its status code (a 503 or a 304 is an
-    #: answer); a request that failed in transport (connection refused, name not resolved,
-    #: TLS, timed out) is not.
-    answered: int = 0
     #: Status changes seen (the first status is not a change).
     changes: int = 0
     #: Transient errors (network errors, timeouts, 408/425/429/5xx).
@@ -42,6 +38,11 @@ class Counters:
     not_modified: int = 0
     #: Body bytes read (event data included).
     bytes_received: int = 0
+    #: Requests that got an HTTP response, whatever its status code (a 503 or a 304 is an
+    #: answer); a request that failed in transport (connection refused, name not resolved,
+    #: TLS, timed out) is not. (Last, so the older counters keep their places; a resume
+    #: token of a version without it resumes with 0, and claims less saving, never more.)
+    answered: int = 0
 
 
 #: The counter names, in order (what the resume token and the CLI's JSON carry).

@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("--jobs-per-day", type=positive_float, default=50.0, help="jobs a day (50)")
-    p.add_argument("--job-seconds", type=_positive, default=300.0,
+    p.add_argument("--job-seconds", type=_positive, default=300.0, metavar="SECONDS",
                    help="how long one job runs, in seconds (300)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--changes", type=_count, default=None,
