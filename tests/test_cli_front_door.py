@@ -459,3 +459,42 @@ def test_on_a_terminal_the_first_failure_is_on_the_live_line() -> None:
         proc.wait(timeout=30)
         os.close(controller)
     assert proc.returncode == 130
+
+
+def test_the_async_client_hands_a_token_with_a_cancellation(server: JobServer) -> None:
+    """The twin of the sync client's Ctrl-C token: a cancelled wait's exception carries it,
+    and either client goes on from it, every request counted once."""
+    import asyncio
+
+    job = server.job("cancelled", [(0, "running"), (0.8, "done")], etag=False)
+    tokens: list[str | None] = []
+
+    answered: list[object] = []
+
+    def hook(event: object) -> None:
+        answered.append(event)
+        if len(answered) == 2:  # cancelled at its next await: no request in flight
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+
+    async def main() -> None:
+        async with AsyncProgressClient(policy=FixedPolicy(0.05), on_request=hook) as client:
+
+            async def waiter() -> None:
+                try:
+                    await client.wait(job.url, timeout=20)
+                except asyncio.CancelledError as exc:
+                    tokens.append(getattr(exc, "resume_token", None))
+                    raise
+
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.create_task(waiter())
+
+    asyncio.run(main())
+    [token] = tokens
+    assert token is not None
+    with ProgressClient(policy=FixedPolicy(0.05)) as client:
+        result = client.wait(job.url, resume=token, timeout=20)
+    assert result.status.status == "done"
+    assert result.report.requests == len(server.requests("/jobs/cancelled"))
