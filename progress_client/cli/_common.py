@@ -10,7 +10,6 @@ import argparse
 import json
 import math
 import re
-import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -141,6 +140,8 @@ def format_size(size: int) -> str:
 def resume_hint(url: str, token: str | None) -> str:
     """The exact command that goes on with a timed-out or interrupted wait (``url`` as shown:
     where ``***`` hides a credential, the user puts it back)."""
+    import shlex  # only a wait that ends without success says this
+
     hidden = " (put back the credentials shown as ***)" if "***" in url else ""
     if token is None:
         return f"to go on: progress-client wait {shlex.quote(url)}{hidden}"
