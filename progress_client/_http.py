@@ -215,13 +215,17 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     return f"unexpected error ({type(exc).__name__})", True
 
 
+#: What a certificate failure advises a Python caller (the command line says its own way).
+TLS_ADVICE = "trust the server's CA (verify= an ssl.SSLContext that trusts it)"
+
+
 def _tls_failure(exc: BaseException) -> str:
     # Not transient: retrying cannot fix a certificate, and the user should hear at once.
     cert = _in_chain(exc, ssl.SSLCertVerificationError)
     why = getattr(cert, "verify_message", None) or _short(exc)
     return (
-        f"TLS: certificate verify failed ({sanitize(why)[:200]}); trust the server's CA "
-        "(verify= an ssl.SSLContext that trusts it), never turn verification off"
+        f"TLS: certificate verify failed ({sanitize(why)[:200]}); {TLS_ADVICE}, never turn "
+        "verification off"
     )
 
 

@@ -7,6 +7,7 @@ typed (credentials hidden), and the help's examples and exit codes. The Python t
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -152,10 +153,19 @@ def test_an_untrusted_certificate_is_said_plainly(certificate: tuple[Path, Path]
     with FaultServer(ssl_context=ctx) as tls:
         url = tls.route("/jobs/tls", fault_status("completed"))
         p = cli("wait", url, *FAST, "--json")
+        # What the message advises works: the command trusts the CA it is given.
+        trusted = subprocess.run(
+            [sys.executable, "-m", "progress_client", "wait", url, *FAST, "--json"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "SSL_CERT_FILE": str(cert)},
+        )
     assert p.returncode == 4
     out = json.loads(p.stdout)
     assert out["last_error"].startswith("TLS: certificate verify failed (self-signed")
+    assert "SSL_CERT_FILE=ca.pem" in out["last_error"] and "verify=" not in p.stdout
     assert out["requests"] == 1 and out["answered"] == 0
+    assert trusted.returncode == 0, trusted.stderr
+    assert json.loads(trusted.stdout)["status"] == "completed"
 
 
 # -- the Python clients say the same -------------------------------------------------------------
@@ -431,7 +441,6 @@ def test_usage_errors_echo_the_users_values_but_never_a_header_value(tmp_path: P
 
 
 def test_on_a_terminal_the_first_failure_is_on_the_live_line() -> None:
-    import os
     import pty
     import select
 

@@ -20,11 +20,14 @@ if TYPE_CHECKING:
     from .._profile_schema import Profile
 
 __all__ = [
+    "Seen",
     "add_reading_options",
     "cancel_fields",
     "cancel_note",
     "check_intervals",
+    "cli_words",
     "client_options",
+    "error_text",
     "usage_text",
     "words",
 ]
@@ -265,7 +268,7 @@ class Seen:
         if event.kind in ("poll", "stream"):
             self.status_url = event.url
         code = event.status_code
-        failure = event.error if code is None or event.error else (
+        failure = cli_words(event.error) if code is None or event.error else (
             f"HTTP {code}" if code in _RETRIED_CODES else None)
         if failure is None:
             if self.failing and self.live is not None:
@@ -318,12 +321,26 @@ class Seen:
         self.live.update(Text.assemble(*pieces), refresh=True)
 
 
+#: How the command line is told to trust a server's CA: httpx reads SSL_CERT_FILE.
+CLI_TLS_ADVICE = "trust the server's CA (SSL_CERT_FILE=ca.pem before the command)"
+
+
+def cli_words(text: str | None) -> str | None:
+    """An error's words with the Python-only advice put as the command line takes it."""
+    if text is None or "verify= an ssl.SSLContext" not in text:
+        return text
+    from .._http import TLS_ADVICE
+
+    return text.replace(TLS_ADVICE, CLI_TLS_ADVICE)
+
+
 def error_text(exc: Any, max_body: int | None) -> str:
-    """A job error's message for the command line: the body limit named as its option."""
+    """A job error's message for the command line: the body limit named as its option, the
+    certificate advice as a command line takes it."""
     from .._config import DEFAULT_MAX_BODY
     from ._common import format_size
 
-    message: str = exc.message
+    message: str = cli_words(exc.message) or ""
     if "raise max_body" in message:
         limit = format_size(max_body if max_body is not None else DEFAULT_MAX_BODY)
         message = message.replace("raise max_body", f"raise --max-body (now {limit})")

@@ -36,6 +36,7 @@ from ._job import (
     add_reading_options,
     cancel_fields,
     cancel_note,
+    cli_words,
     client_options,
     error_text,
     live_display,
@@ -308,7 +309,8 @@ def _failed(args: argparse.Namespace, exc: Any, seen: _Seen, say: Any) -> int:
     # A timed-out wait's token names its status URL (credentials removed), to go on with
     # 'wait URL --resume TOKEN'; otherwise the URL the hooks saw (sanitized) is all there is.
     url = json.loads(token)["url"] if token is not None else seen.status_url
-    last_error = exc.last_error or (seen.last_error if exc.outcome != "failed" else None)
+    last_error = cli_words(exc.last_error) or (
+        seen.last_error if exc.outcome != "failed" else None)
     if args.json:
         out = {**result_dict(exc.outcome, status, report, exc, last_error=seen.last_error),
                "error": error_text(exc, args.max_body), "status_url": url,

@@ -26,6 +26,7 @@ from ._job import (
     add_reading_options,
     cancel_fields,
     cancel_note,
+    cli_words,
     client_options,
     error_text,
     live_display,
@@ -148,7 +149,8 @@ def _ended(args: argparse.Namespace, exc: Any, seen: Seen, say: Any) -> int:
     """A wait that ended without success: the job failed, the deadline passed, an error."""
     status = exc.status if exc.status is not None else seen.status
     report = exc.report if exc.report is not None else seen.report
-    last_error = exc.last_error or (seen.last_error if exc.outcome != "failed" else None)
+    last_error = cli_words(exc.last_error) or (
+        seen.last_error if exc.outcome != "failed" else None)
     token = getattr(exc, "resume_token", None)
     if args.json:
         out = result_dict(exc.outcome, status, report, exc, last_error=seen.last_error)
