@@ -52,6 +52,9 @@ class SyncGate(_Gate):
         began = now()
         with cond:
             ticket = budget.ticket(deadline)
+            if budget.grant(ticket, began):  # a slot at once: no delay to count
+                cond.notify_all()
+                return 0.0
             while True:
                 t = now()
                 if budget.grant(ticket, t):
@@ -97,6 +100,9 @@ class AsyncGate(_Gate):
         now = self._now
         began = now()
         ticket = budget.ticket(deadline, anyio.Event())
+        if budget.grant(ticket, began):  # a slot at once: no delay to count
+            _wake(budget)
+            return 0.0
         try:
             while True:
                 t = now()

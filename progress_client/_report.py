@@ -38,6 +38,9 @@ class Counters:
     not_modified: int = 0
     #: Body bytes read (event data included).
     bytes_received: int = 0
+    #: Requests that waited for their origin's rate budget (``limits=``), and how long in all.
+    budget_delays: int = 0
+    budget_delay_ms: int = 0
 
 
 #: The counter names, in order (what the resume token and the CLI's JSON carry).
