@@ -48,7 +48,7 @@ class RateLimitedApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 api.handle(self)
 
         class Server(ThreadingHTTPServer):

@@ -58,12 +58,13 @@ async def test_a_429_with_retry_after_pauses_every_wait_on_the_origin(
 ) -> None:
     with RateLimitedApi(limit=5000, left=5000, window=3600.0, polls=12) as api:
         api.trap("trap", 5)
-        async with AsyncProgressClient(policy=FAST, limits="auto") as client:
-            async with anyio.create_task_group() as tg:
-                for i in range(10):
-                    tg.start_soon(_wait_quietly, client, api.url(f"w{i}"))
-                await anyio.sleep(1.0)  # the others are polling when the trap springs
-                tg.start_soon(_wait_quietly, client, api.url("trap"))
+        async with AsyncProgressClient(policy=FAST, limits="auto") as client, (
+            anyio.create_task_group()
+        ) as tg:
+            for i in range(10):
+                tg.start_soon(_wait_quietly, client, api.url(f"w{i}"))
+            await anyio.sleep(1.0)  # the others are polling when the trap springs
+            tg.start_soon(_wait_quietly, client, api.url("trap"))
     trapped = [at for at, name, code in api.seen if name == "trap" and code == 429]
     assert len(trapped) == 1
     t429 = trapped[0]
