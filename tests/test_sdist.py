@@ -31,8 +31,8 @@ for module in (progress_client, tests.kit, benchmarks.procs):
 import pytest
 sys.exit(pytest.main(["-q", *sys.argv[1:]]))
 """
-TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md",
-             "progress_client", "tests", "benchmarks"}
+TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md", "LICENSE",
+             "CHANGELOG.md", "progress_client", "tests", "benchmarks"}
 
 
 @pytest.fixture(scope="module")
