@@ -200,14 +200,10 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
         writes = _writes_line(token, own_token, args.read_only)
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(
-            f"progress-client serve: http://{host}:{port} (store: {label}); "
-            f"GET /jobs/{{id}}, /jobs/{{id}}/events, /healthz; {writes}; Ctrl-C stops",
-            file=sys.stderr,
-            flush=True,
-        )
+        line = (f"progress-client serve: http://{host}:{port} (store: {label}); "
+                f"GET /jobs/{{id}}, /jobs/{{id}}/events, /healthz; {writes}; Ctrl-C stops")
         try:
-            Server(config).run(sockets=[sock])
+            _announcing(Server, line)(config).run(sockets=[sock])
         except KeyboardInterrupt:  # Ctrl-C before uvicorn took the signal over
             pass
         except SystemExit as exc:
@@ -223,6 +219,18 @@ def run(args: argparse.Namespace) -> int:
             from ._worker_token import remove_token
 
             remove_token(token_file, token)
+
+
+def _announcing(base: type[Any], line: str) -> type[Any]:
+    """``base`` (a uvicorn server) printing ``line`` once it accepts connections."""
+
+    class Announcing(base):  # type: ignore[misc]
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(line, file=sys.stderr, flush=True)
+
+    return Announcing
 
 
 def _keep_token(host: str, port: int, token: str) -> Path | None:

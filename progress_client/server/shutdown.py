@@ -8,14 +8,18 @@ server starts shutting down (``Server.shutdown`` below) every one of them is end
 sends what it has and closes, a held poll answers with the job's state at that moment, and
 uvicorn finds no connection left to wait for.
 
-``Server`` is ``uvicorn.Server`` with that one addition; ``progress-client serve`` and
-``serve_in_thread`` both run the app with it.
+``Server`` is ``uvicorn.Server`` with that addition, and one more: a server stopped by SIGINT
+or SIGTERM returns normally (uvicorn raises the signal again once it has stopped, which would
+kill the process before its own clean-up); ``stop_signals`` says which. ``progress-client
+serve`` and ``serve_in_thread`` both run the app with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -66,7 +70,21 @@ def closing_of(app: Any) -> Closing | None:
 
 
 class Server(uvicorn.Server):
-    """``uvicorn.Server`` that ends the app's held requests as its shutdown begins."""
+    """``uvicorn.Server`` that ends the app's held requests as its shutdown begins, and
+    returns when a signal stopped it."""
+
+    stop_signals: tuple[int, ...] = ()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    self.stop_signals = tuple(captured)
+                    captured.clear()  # stopped: nothing left to raise
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         closing = closing_of(self.config.app)
