@@ -130,6 +130,19 @@ def test_redis_label_shows_the_users_url_without_the_password() -> None:
     assert _redis_label("redis://app@h/0?password=hunter2") == "redis://app@h/0?..."
 
 
+def test_serve_usage_errors_show_what_was_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    from progress_client.cli import main
+
+    assert main(["serve", "--port", "0", "--cors-origin", "http://10.0.0.5:3000/app"]) == 2
+    assert "'http://10.0.0.5:3000/app'" in capsys.readouterr().err
+    assert main(["serve", "--port", "0", "--cors-origin", "http://u:hunter2@10.0.0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "'http://u:***@10.0.0.5'" in err and "hunter2" not in err
+    assert main(["serve", "--port", "0", "--worker-token", "too-short"]) == 2
+    err = capsys.readouterr().err
+    assert "worker token must be 16-512 characters" in err and "too-short" not in err
+
+
 # -- job set / get against serve ------------------------------------------------------------
 
 

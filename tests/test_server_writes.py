@@ -188,3 +188,27 @@ def test_a_put_reaches_a_stream_and_a_held_poll_at_once() -> None:
                 assert results == {"poll": (200, "running"), "stream": ["queued", "running"]}
 
         anyio.run(scenario)
+
+
+@pytest.mark.anyio
+async def test_closing_ends_held_subscriptions_at_once() -> None:
+    from progress_client.server.shutdown import Closing
+
+    store = MemoryStore()
+    closing = Closing()
+    held = closing.watch(store.subscribe("a"))
+    got: list[object] = []
+
+    async def receive() -> None:
+        got.append(await held.receive(3600))  # only close() can end this in time
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(receive)
+            await anyio.wait_all_tasks_blocked()
+            closing.close()
+    assert got == [None] and held.ended
+    late = closing.watch(store.subscribe("a"))  # a request that arrives while closing
+    assert late.ended and await late.receive(3600) is None
+    closing.reopen()
+    assert not closing.watch(store.subscribe("b")).ended

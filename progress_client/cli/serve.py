@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._sanitize import sanitize
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ._common import positive_float
 from ._worker_token import ENV_TOKEN, is_loopback
@@ -91,6 +91,14 @@ def _redis_label(url: str) -> str:
         auth = ""
     query = "?..." if parts.query else ""
     return f"{parts.scheme}://{auth}{host}{port}{parts.path}{query}"
+
+
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/@:\s]*:)[^@/\s]*@")
+
+
+def _hide_passwords(text: str) -> str:
+    """``text`` with the password of any URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def _check_redis(url: str, cluster: bool = False) -> str | None:
@@ -167,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
             cors_origins=args.cors_origin, worker_token=token,
         )
     except ValueError as exc:
-        # The messages name no token (worker_auth.check_token); sanitize for the rest.
-        print(f"progress-client serve: error: {sanitize(exc)}", file=sys.stderr)
+        # What the user typed, as typed (no token is ever in these: worker_auth.check_token
+        # names none), but a password in a URL.
+        print(f"progress-client serve: error: {_hide_passwords(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     if args.access_log:
         from ..server.access_log import enable_access_log
@@ -240,7 +249,7 @@ def _keep_token(host: str, port: int, token: str) -> Path | None:
         return write_token(host, port, token)
     except OSError as exc:
         print(f"progress-client serve: error: cannot keep the worker token for "
-              f"'progress-client job' ({sanitize(exc)}); give one with --worker-token, or "
+              f"'progress-client job' ({exc}); give one with --worker-token, or "
               "--read-only", file=sys.stderr)
         return None
 
