@@ -139,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
     try:
-        with httpx.Client(timeout=args.timeout, trust_env=False) as http:
+        # No proxy for a loopback server (a proxy would see the token); the environment's
+        # proxy settings otherwise.
+        with httpx.Client(timeout=args.timeout, trust_env=not is_loopback(host)) as http:
             if body is None:
                 response = http.get(url, headers=headers)
             else:
