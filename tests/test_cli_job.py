@@ -268,3 +268,17 @@ def test_job_imports_only_what_it_uses() -> None:
     out = probe("job", "set", "1", "--status", "x", "--server",
                 f"http://127.0.0.1:{free_port()}", watch=watch)
     assert out == {"code": 4, "loaded": []}
+
+
+def test_serve_on_a_port_in_use_is_a_clean_error(runtime: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = _cli(_env(runtime), "serve", "--port", str(port))
+    assert out.returncode == 4
+    assert f"cannot listen on 127.0.0.1:{port} (in use?" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not list(runtime.glob("progress-client/worker-token-*"))

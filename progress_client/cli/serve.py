@@ -196,8 +196,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         sock = config.bind_socket()
-    except SystemExit:  # uvicorn logged why (address in use ...)
-        print("progress-client serve: the server could not start", file=sys.stderr)
+    except SystemExit:  # uvicorn logged the system's words (address in use ...)
+        print(f"progress-client serve: error: cannot listen on {args.host}:{args.port} (in "
+              "use? try another --port, or --port 0 for a free one)", file=sys.stderr)
         return EXIT_ERROR
     port = int(sock.getsockname()[1])
     token_file: Path | None = None
