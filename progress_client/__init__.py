@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+#: The one place the version is written: hatch reads it for the wheel and the sdist
+#: (``[tool.hatch.version]``), ``--version`` prints it, the ``User-Agent`` header carries it.
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:
     from ._actions import FellBack, ReadStream, Request, Sleep, Stop, Update
     from ._async import AsyncProgressClient
+    from ._budget import Limit
     from ._clock import Clock, SystemClock, VirtualClock
     from ._config import WaitConfig
     from ._engine import PollEngine
@@ -61,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "JobFailed": "._errors",
     "JobOutcome": "._results",
     "JobStatus": "._status",
+    "Limit": "._budget",
     "Policy": "._policy",
     "PollEngine": "._engine",
     "PollError": "._errors",
@@ -107,6 +111,7 @@ __all__ = [
     "JobFailed",
     "JobOutcome",
     "JobStatus",
+    "Limit",
     "Policy",
     "PollEngine",
     "PollError",

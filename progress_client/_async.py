@@ -55,6 +55,8 @@ from ._shared import SharedWait, Subscriber
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._budget import LimitsArg
+
 __all__ = ["AsyncProgressClient"]
 
 
@@ -104,6 +106,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
+        limits: LimitsArg = None,
         wall_clock: Callable[[], float] = time.time,
         transport: str = "auto",
     ) -> None:
@@ -130,6 +133,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         #: ``self._now()`` reads there, without finding the backend on every call).
         self._now: Callable[[], float] = anyio.current_time
         self._on_asyncio = False
+        #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
+        self._gate = None if limits is None else _gate().AsyncGate(
+            limits, lambda: self._now(), lambda: self._wall())
 
     @property
     def transport_for_polls(self) -> str:
@@ -309,6 +315,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             shared.end(sub, action)
         elif isinstance(action, ReadStream):
             await self._read(shared, sub.deadline)
+        elif self._gate is not None:
+            await self._send_within_budget(shared, sub, action)
         elif action.purpose == "stream":
             await self._open(shared, action, sub.deadline)
         elif action.purpose == "poll" and self._polls_fast():
@@ -320,6 +328,32 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
         return pause
+
+    async def _send_within_budget(
+        self, shared: SharedWait, sub: Subscriber, request: Request
+    ) -> None:
+        """Send ``request`` once its origin's rate budget has a slot; show the budget what came
+        back. No slot before the deadline: nothing is sent (the engine takes it back)."""
+        gate = self._gate
+        assert gate is not None
+        waited = await gate.acquire(request.url, sub.deadline)
+        engine = shared.engine
+        if waited is None:
+            with shared.lock:
+                engine.withdraw(self._now())
+            return
+        with shared.lock:
+            engine.held(waited)
+        try:
+            if request.purpose == "stream":
+                await self._open(shared, request, sub.deadline)
+            elif request.purpose == "poll" and self._polls_fast():
+                assert self._fast is not None
+                await send_fast(self, self._fast, shared, request, sub.deadline)
+            else:
+                await self._send(shared, request, sub.deadline, getattr(sub, "output", None))
+        finally:
+            gate.observe(request.url, engine.answer)
 
     def _polls_fast(self) -> bool:
         """Whether a poll goes over the aiohttp session (``send_fast``) rather than httpx."""
@@ -509,3 +543,10 @@ def _make_http(**kwargs: Any) -> httpx.AsyncClient:
     )
 
 
+
+
+def _gate() -> Any:
+    """The rate budgets' module, loaded only by a client with ``limits=`` (start-up)."""
+    from . import _gates
+
+    return _gates

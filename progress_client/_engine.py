@@ -144,6 +144,9 @@ class PollEngine(Transitions):
         self._same_body: bytes | None = None
         self._same_code = 0
         self._same_reading: Reading | None = None
+        #: The status code and headers (lower-case names) of the answer to the last request:
+        #: what a rate budget learns from (``None``: no answer yet, or an error).
+        self._answer: tuple[int, Mapping[str, str]] | None = None
         #: Whether an ``Update`` is wanted for every status (``watch``) or only for changes
         #: and the end (``wait``: an unchanged poll then costs no update, report or token).
         self.every_update = True
@@ -241,6 +244,7 @@ class PollEngine(Transitions):
 
     def _request(self, now: float, deadline: float | None) -> Request:
         self.state.tally.requests += 1
+        self._answer = None
         if self._first_sent is None:
             self._first_sent = now
         self._hinted = None
@@ -299,6 +303,7 @@ class PollEngine(Transitions):
         if purpose != "cancel":
             self._last_answered = now
         lower = {k.lower(): v for k, v in headers.items()}
+        self._answer = (status_code, lower)
         if purpose == "stream":
             self._stream_opened(now, status_code, lower)
             return
@@ -372,6 +377,31 @@ class PollEngine(Transitions):
             self._fail(err)
         else:
             self._transient(now, description, None)
+
+    @property
+    def answer(self) -> tuple[int, Mapping[str, str]] | None:
+        """The status code and headers (names in lower case) of the last request's answer;
+        ``None`` before it came, or when it failed."""
+        return self._answer
+
+    def held(self, seconds: float) -> None:
+        """The request in flight waited ``seconds`` for its origin's rate budget before it
+        was sent (the report's ``budget_delays`` and ``budget_delay_ms``)."""
+        if seconds > 0:
+            tally = self.state.tally
+            tally.budget_delays += 1
+            tally.budget_delay_ms += round(seconds * 1000)
+
+    def withdraw(self, now: float) -> None:
+        """The request in flight was never sent: its origin's rate budget had no slot before
+        the caller's deadline. It is not counted; the next action is decided afresh."""
+        if self._in_flight is None:
+            return
+        self._in_flight = None
+        self.state.tally.requests -= 1
+        if self._stopped is None:
+            self._next_at = now
+            self._hinted = None
 
     def interrupt(self, now: float) -> None:
         """The request in flight, or the open stream, was abandoned: its caller left or its

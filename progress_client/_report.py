@@ -43,6 +43,9 @@ class Counters:
     #: TLS, timed out) is not. (Last, so the older counters keep their places; a resume
     #: token of a version without it resumes with 0, and claims less saving, never more.)
     answered: int = 0
+    #: Requests that waited for their origin's rate budget (``limits=``), and how long in all.
+    budget_delays: int = 0
+    budget_delay_ms: int = 0
 
 
 #: The counter names, in order (what the resume token and the CLI's JSON carry).

@@ -48,6 +48,8 @@ from ._watchdog import Watchdog
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._budget import LimitsArg
+
 __all__ = ["ProgressClient"]
 
 
@@ -87,6 +89,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
+        limits: LimitsArg = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
@@ -102,6 +105,10 @@ class ProgressClient(ClientBase[httpx.Client]):
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
+        #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
+        clock = self._clock
+        self._gate = None if limits is None else _gate().SyncGate(
+            limits, clock.now, clock.wall, clock.sleep)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -275,6 +282,8 @@ class ProgressClient(ClientBase[httpx.Client]):
             shared.end(sub, action)
         elif isinstance(action, ReadStream):
             self._read(shared, sub.deadline)
+        elif self._gate is not None:
+            self._send_within_budget(shared, sub, action)
         elif action.purpose == "stream":
             self._open(shared, action, sub.deadline)
         else:
@@ -283,6 +292,27 @@ class ProgressClient(ClientBase[httpx.Client]):
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
         return pause
+
+    def _send_within_budget(self, shared: SharedWait, sub: Subscriber, request: Request) -> None:
+        """Send ``request`` once its origin's rate budget has a slot; show the budget what came
+        back. No slot before the deadline: nothing is sent (the engine takes it back)."""
+        gate = self._gate
+        assert gate is not None
+        waited = gate.acquire(request.url, sub.deadline)
+        engine = shared.engine
+        if waited is None:
+            with shared.lock:
+                engine.withdraw(self._clock.now())
+            return
+        with shared.lock:
+            engine.held(waited)
+        try:
+            if request.purpose == "stream":
+                self._open(shared, request, sub.deadline)
+            else:
+                self._send(shared, request, sub.deadline, getattr(sub, "output", None))
+        finally:
+            gate.observe(request.url, engine.answer)
 
     def _send(
         self, shared: SharedWait, request: Request, deadline: float | None,
@@ -392,3 +422,10 @@ def _outcome(wait: Callable[[str], WaitResult], url: str) -> JobOutcome:
         return JobOutcome(url=url, result=wait(url))
     except (PollError, ValueError) as exc:
         return JobOutcome(url=url, error=outcome_error(exc))
+
+
+def _gate() -> Any:
+    """The rate budgets' module, loaded only by a client with ``limits=`` (start-up)."""
+    from . import _gates
+
+    return _gates

@@ -56,7 +56,7 @@ class Transitions:
 
     # Slots: an engine per running wait, thousands at once, each no bigger than its fields.
     __slots__ = (
-        "_events", "_first_sent", "_hinted", "_in_flight", "_last", "_last_answered",
+        "_answer", "_events", "_first_sent", "_hinted", "_in_flight", "_last", "_last_answered",
         "_last_body", "_last_error", "_last_response", "_lifecycle", "_long_poll", "_next_at",
         "_reading", "_result_url",
         "_resumed", "_reuse_readings", "_same_body", "_same_code", "_same_reading", "_start",
@@ -95,6 +95,7 @@ class Transitions:
     _same_body: bytes | None
     _same_code: int
     _same_reading: Reading | None
+    _answer: tuple[int, Mapping[str, str]] | None
 
     @property
     def lifecycle(self) -> Lifecycle:
