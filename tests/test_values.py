@@ -93,7 +93,7 @@ def test_snapshot_values_follow_the_state_names() -> None:
     """``EngineState.snapshot`` lists its values by hand, in ``STATE_NAMES`` order: every
     field distinct, so a value in the wrong place shows."""
     tally = Tally(requests=1, changes=2, errors=3, hint_waits=4, not_modified=5,
-                  bytes_received=6, answered=13)
+                  bytes_received=6, answered=13, budget_delays=14, budget_delay_ms=15)
     state = EngineState(
         tally=tally, elapsed_before=7.5, answered_elapsed_before=6.5, unchanged=8,
         consecutive_errors=9, last_key="k",
@@ -104,7 +104,8 @@ def test_snapshot_values_follow_the_state_names() -> None:
     values = dict(zip(STATE_NAMES, snap[2:], strict=True))
     expected = {**{n: getattr(tally, n) for n in ("requests", "changes", "errors",
                                                     "hint_waits", "not_modified",
-                                                    "bytes_received", "answered")},
+                                                    "bytes_received", "answered",
+                                                    "budget_delays", "budget_delay_ms")},
                 "elapsed_before": 11.5, "answered_elapsed_before": 10.0, "unchanged": 8,
                 "consecutive_errors": 9,
                 "last_key": "k", "last_document": {"status": "s"}, "etag": '"e"',
