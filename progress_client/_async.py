@@ -41,7 +41,7 @@ from ._http import (
     import_httpx_sse,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
     JobOutcome,
@@ -101,6 +101,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         sse_max_failures: int = 3,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        before_request: BeforeRequestHook | None = None,
         profile: ProfileArg | None = None,
         wall_clock: Callable[[], float] = time.time,
         transport: str = "auto",
@@ -116,6 +117,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
             on_request=on_request, on_change=on_change, profile=profile,
+            before_request=before_request,
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
@@ -223,6 +225,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
+        self._wait_started(call, sub, self._poll_transport())
         stop: Stop | None = None
         try:
             while stop is None:
@@ -259,6 +262,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         finally:
             call.status_url = shared.engine.url
             await self._leave(shared, sub)
+            self._observer.wait_ended(sub, shared, stop)
         if call.watching:
             finish(stop)  # the job's error raised; a watch ends after its terminal update
             return
@@ -313,6 +317,10 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         shared.publish(self._observer, events)
         return pause
 
+    def _poll_transport(self) -> str:
+        """How this wait's polls travel: ``"aiohttp"`` (the fast path) or ``"httpx"``."""
+        return "aiohttp" if self._fast is not None and self._on_asyncio else "httpx"
+
     def _polls_fast(self) -> bool:
         """Whether a poll goes over the aiohttp session (``send_fast``) rather than httpx."""
         fast = self._fast
@@ -335,6 +343,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         except anyio.WouldBlock:
             if not await self._queue_for(limiter, shared, deadline):
                 return
+        request = self._observer.before(shared, request)
         began = self._now()
         code: int | None = None
         error: str | None = None
@@ -382,6 +391,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine = shared.engine
+        request = self._observer.before(shared, request)
         began = self._now()
         code: int | None = None
         error: str | None = None

@@ -33,7 +33,7 @@ from ._http import (
     strip_cross_origin_credentials,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
     JobOutcome,
@@ -85,6 +85,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         sse_max_failures: int = 3,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        before_request: BeforeRequestHook | None = None,
         profile: ProfileArg | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -97,6 +98,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
             on_request=on_request, on_change=on_change, profile=profile,
+            before_request=before_request,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
@@ -198,6 +200,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
+        self._wait_started(call, sub, "httpx")
         stop: Stop | None = None
         try:
             while stop is None:
@@ -232,6 +235,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         finally:
             call.status_url = shared.engine.url
             self._leave(shared, sub)
+            self._observer.wait_ended(sub, shared, stop)
         return stop
 
     def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
@@ -284,6 +288,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         output: Path | None = None,
     ) -> None:
         engine, clock = shared.engine, self._clock
+        request = self._observer.before(shared, request)
         began = clock.now()
         code: int | None = None
         error: str | None = None
@@ -320,6 +325,7 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine, clock = shared.engine, self._clock
+        request = self._observer.before(shared, request)
         began = clock.now()
         code: int | None = None
         error: str | None = None
