@@ -1,0 +1,102 @@
+"""OpenTelemetry for progress-client: a span per wait, an event per request on it, the trace
+context on every request, and metrics (``docs/observability.md`` lists them).
+
+``instrument()`` / ``uninstrument()`` turn it on and off for every client of the process
+(those already built included); ``opentelemetry-instrument`` does the same through the
+``progress_client`` entry point (``ProgressClientInstrumentor``). Needs the ``otel`` extra
+(``pip install 'progress-client[otel]'``); nothing of OpenTelemetry is imported before
+``instrument()`` is called, and the core package never imports it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._instrumentor import ProgressClientInstrumentor
+
+__all__ = [
+    "METRICS",
+    "ProgressClientInstrumentor",
+    "instrument",
+    "is_instrumented",
+    "uninstrument",
+]
+
+#: The metrics this instrumentation records: name, unit, kind, attributes.
+METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("http.client.request.duration", "s", "histogram",
+     ("http.request.method", "http.response.status_code", "error.type", "server.address",
+      "server.port", "url.scheme")),
+    ("progress_client.requests", "{request}", "counter",
+     ("http.response.status_code", "error.type", "progress_client.request.reason",
+      "progress_client.profile")),
+    ("progress_client.not_modified", "{response}", "counter", ("progress_client.profile",)),
+    ("progress_client.rate_limited", "{response}", "counter",
+     ("progress_client.profile", "server.address")),
+    ("progress_client.wait.requests", "{request}", "histogram",
+     ("progress_client.outcome", "progress_client.mode", "progress_client.profile",
+      "progress_client.transport")),
+    ("progress_client.wait.saved_requests", "{request}", "counter",
+     ("progress_client.outcome", "progress_client.mode", "progress_client.profile",
+      "progress_client.transport")),
+    ("progress_client.wait.duration", "s", "histogram",
+     ("progress_client.outcome", "progress_client.mode", "progress_client.profile",
+      "progress_client.transport")),
+    ("progress_client.wait.active", "{wait}", "updowncounter",
+     ("progress_client.profile", "progress_client.transport")),
+    ("progress_client.wait.resumes", "{wait}", "counter", ("progress_client.profile",)),
+    ("progress_client.detection_lag", "s", "histogram",
+     ("progress_client.mode", "progress_client.profile")),
+)
+
+
+def _missing(exc: ImportError) -> ImportError:
+    return ImportError(
+        "progress_client.otel needs OpenTelemetry: pip install 'progress-client[otel]' "
+        f"({exc.name or exc} is missing)"
+    )
+
+
+def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+    """Instrument every progress-client wait of this process. ``tracer_provider`` /
+    ``meter_provider``: the providers to use (default: the global ones, as set by the SDK or
+    ``opentelemetry-instrument``). A second call while instrumented is ignored (with
+    OpenTelemetry's warning)."""
+    instrumentor = _load()
+    kwargs: dict[str, Any] = {}
+    if tracer_provider is not None:
+        kwargs["tracer_provider"] = tracer_provider
+    if meter_provider is not None:
+        kwargs["meter_provider"] = meter_provider
+    instrumentor().instrument(**kwargs)
+
+
+def uninstrument() -> None:
+    """Stop instrumenting: new waits and requests are no longer traced or measured (waits
+    already running finish their spans)."""
+    from .._observer import get_instrument
+
+    if get_instrument() is not None:
+        _load()().uninstrument()
+
+
+def is_instrumented() -> bool:
+    """Whether ``instrument()`` (or ``opentelemetry-instrument``) is in force."""
+    from .._observer import get_instrument
+
+    return get_instrument() is not None
+
+
+def _load() -> type[ProgressClientInstrumentor]:
+    try:
+        from ._instrumentor import ProgressClientInstrumentor
+    except ImportError as exc:
+        raise _missing(exc) from None
+    return ProgressClientInstrumentor
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ProgressClientInstrumentor":
+        return _load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,279 @@
+"""``OTelInstrument``: what ``progress_client.otel`` does for each wait (the ``Instrument`` the
+observer calls): a ``progress_client.wait`` span per caller's wait with an event per request
+and per status change, the wait's span context in ``traceparent`` (the global propagator) on
+every request, and the metrics of ``progress_client.otel.METRICS``.
+
+One span per wait, an event per request (not a child span): a 300-poll wait stays one span,
+sampled and exported once, and a poll costs an event, not a span. The server's spans still
+hang under the wait: the ``traceparent`` each request carries names the wait's span.
+
+No attribute holds a secret: URLs lose their query, fragment and credentials and each path
+segment passes the sanitizer; no header value, no message text, no document is recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .._sanitize import sanitize
+
+if TYPE_CHECKING:
+    from .._actions import Update
+    from .._events import RequestEvent, RequestInfo
+    from .._observer import WaitTrace
+    from .._report import PollReport
+
+__all__ = ["OTelInstrument", "url_attributes"]
+
+_SCOPE = "progress_client"
+_SCHEMA = "https://opentelemetry.io/schemas/1.26.0"
+# The buckets OpenTelemetry's HTTP conventions advise for http.client.request.duration.
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+_WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
+_COUNT_BUCKETS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
+_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 15, 30, 60, 300)
+_FAILED = frozenset({"failed", "timeout", "error"})
+
+
+@functools.lru_cache(maxsize=512)
+def url_attributes(url: str) -> dict[str, Any]:
+    """``url.full`` (no query, fragment or credentials; every path segment sanitized),
+    ``url.scheme``, ``server.address`` and ``server.port`` of ``url``."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return {}
+    scheme = parts.scheme.lower()
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    shown = f"[{host}]" if ":" in host else host
+    default = (scheme, port) in (("https", 443), ("http", 80))
+    netloc = shown if default else f"{shown}:{port}"
+    path = "/".join(sanitize(seg) if seg else seg for seg in parts.path.split("/"))
+    return {"url.full": f"{scheme}://{netloc}{path}", "url.scheme": scheme,
+            "server.address": host, "server.port": port}
+
+
+def _http_keys(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: attrs[k] for k in ("server.address", "server.port", "url.scheme") if k in attrs}
+
+
+class _Wait:
+    """The instrument's state of one wait: its span, its context, its attributes."""
+
+    __slots__ = ("attrs", "context", "span", "started", "url", "where")
+
+    def __init__(self, span: Any, attrs: dict[str, Any], url: dict[str, Any]) -> None:
+        self.span = span
+        self.context = trace.set_span_in_context(span)
+        self.attrs = attrs  # profile and transport: every metric's attributes start here
+        self.url = url
+        self.where: dict[str, Any] = {}  # the request in flight's server attributes
+        self.started = time.perf_counter()
+
+
+class OTelInstrument:
+    """The observer's ``Instrument`` over OpenTelemetry's API."""
+
+    def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        from .. import __version__
+
+        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA)
+        self.http_duration = meter.create_histogram(
+            "http.client.request.duration", unit="s",
+            description="Duration of HTTP client requests.",
+            explicit_bucket_boundaries_advisory=_HTTP_BUCKETS,
+        )
+        self.requests = meter.create_counter(
+            "progress_client.requests", unit="{request}",
+            description="Requests sent while waiting on jobs, by status code and reason.",
+        )
+        self.not_modified = meter.create_counter(
+            "progress_client.not_modified", unit="{response}",
+            description="304 Not Modified answers (a poll that cost no body).",
+        )
+        self.rate_limited = meter.create_counter(
+            "progress_client.rate_limited", unit="{response}",
+            description="429 Too Many Requests answers.",
+        )
+        self.per_wait = meter.create_histogram(
+            "progress_client.wait.requests", unit="{request}",
+            description="Requests one wait cost.",
+            explicit_bucket_boundaries_advisory=_COUNT_BUCKETS,
+        )
+        self.saved = meter.create_counter(
+            "progress_client.wait.saved_requests", unit="{request}",
+            description="Requests saved against a fixed poller at the baseline interval.",
+        )
+        self.wait_duration = meter.create_histogram(
+            "progress_client.wait.duration", unit="s",
+            description="How long a caller waited on a job.",
+            explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+        )
+        self.active = meter.create_up_down_counter(
+            "progress_client.wait.active", unit="{wait}", description="Waits running now.",
+        )
+        self.resumes = meter.create_counter(
+            "progress_client.wait.resumes", unit="{wait}",
+            description="Waits started from a resume token.",
+        )
+        self.lag = meter.create_histogram(
+            "progress_client.detection_lag", unit="s",
+            description="From the change a status document says it had (updated_at) to the "
+                        "client seeing it.",
+            explicit_bucket_boundaries_advisory=_LAG_BUCKETS,
+        )
+
+    # -- a wait ------------------------------------------------------------------------------
+
+    def wait_started(self, wait: WaitTrace) -> None:
+        url = url_attributes(wait.url) if wait.url else {}
+        attrs = {"progress_client.profile": wait.profile,
+                 "progress_client.transport": wait.transport}
+        span = self.tracer.start_span(
+            "progress_client.wait", kind=SpanKind.INTERNAL,
+            attributes={**url, **attrs, "progress_client.resumed": wait.resumed},
+        )
+        wait.state = _Wait(span, attrs, url)
+        self.active.add(1, attrs)
+        if wait.resumed:
+            self.resumes.add(1, {"progress_client.profile": wait.profile})
+
+    def wait_ended(self, wait: WaitTrace, outcome: str, report: PollReport,
+                   error: BaseException | None) -> None:
+        state: _Wait = wait.state
+        span = state.span
+        attrs = {**state.attrs, "progress_client.outcome": outcome,
+                 "progress_client.mode": report.mode}
+        if not state.url and wait.url:  # run(): the status URL came with the start's answer
+            span.set_attributes(url_attributes(wait.url))
+        span.set_attributes({
+            "progress_client.outcome": outcome,
+            "progress_client.mode": report.mode,
+            "progress_client.requests": report.requests,
+            "progress_client.saved_requests": report.saved_requests,
+            "progress_client.baseline_requests": report.baseline_requests,
+            "progress_client.elapsed": report.elapsed,
+            "progress_client.changes": report.changes,
+            "progress_client.not_modified": report.not_modified,
+            "progress_client.errors": report.errors,
+            "progress_client.hint_waits": report.hint_waits,
+        })
+        if outcome in _FAILED:
+            span.set_attribute("error.type", outcome)
+            span.set_status(Status(StatusCode.ERROR, f"the wait ended: {outcome}"))
+        elif error is not None and outcome == "cancelled":
+            span.set_attribute("error.type", type(error).__qualname__)
+        span.end()
+        self.active.add(-1, state.attrs)
+        self.per_wait.record(report.requests, attrs)
+        self.saved.add(report.saved_requests, attrs)
+        self.wait_duration.record(time.perf_counter() - state.started, attrs)
+
+    # -- each request ------------------------------------------------------------------------
+
+    def before_request(self, wait: WaitTrace | None, info: RequestInfo, url: str) -> None:
+        if wait is not None:
+            state: _Wait = wait.state
+            state.where = state.url if url == wait.url and state.url else url_attributes(url)
+            propagate.inject(info.headers, context=state.context)
+        else:  # a request outside a traced wait: the caller's own context
+            propagate.inject(info.headers)
+
+    def after_request(self, wait: WaitTrace | None, info: RequestInfo,
+                      event: RequestEvent) -> None:
+        code = event.status_code
+        state: _Wait | None = wait.state if wait is not None else None
+        base = state.attrs if state is not None else {}
+        where = state.where if state is not None else {}
+        profile = base.get("progress_client.profile", "default")
+        counted: dict[str, Any] = {"progress_client.request.reason": info.reason,
+                                   "progress_client.profile": profile}
+        http: dict[str, Any] = {"http.request.method": info.method, **_http_keys(where)}
+        if code is not None:
+            counted["http.response.status_code"] = code
+            http["http.response.status_code"] = code
+            if code >= 400:
+                http["error.type"] = str(code)
+        else:
+            counted["error.type"] = http["error.type"] = _error_type(event.error)
+        self.requests.add(1, counted)
+        self.http_duration.record(event.duration, http)
+        if code == 304:
+            self.not_modified.add(1, {"progress_client.profile": profile})
+        elif code == 429:
+            self.rate_limited.add(1, {"progress_client.profile": profile,
+                                      **({"server.address": where["server.address"]}
+                                         if "server.address" in where else {})})
+        if state is None:
+            return
+        seen: dict[str, Any] = {
+            "http.request.method": info.method,
+            "progress_client.request.kind": info.kind,
+            "progress_client.request.reason": info.reason,
+            "progress_client.request.attempt": info.attempt,
+            "progress_client.request.duration": event.duration,
+        }
+        if code is not None:
+            seen["http.response.status_code"] = code
+        else:
+            seen["error.type"] = counted["error.type"]
+        if info.resend_count:
+            seen["http.request.resend_count"] = info.resend_count
+        if where is not state.url and "url.full" in where:
+            seen["url.full"] = where["url.full"]  # a result or cancel URL, not the wait's
+        state.span.add_event("progress_client.request", seen)
+
+    # -- a status change ---------------------------------------------------------------------
+
+    def changed(self, wait: WaitTrace | None, update: Update, wall: float) -> None:
+        if wait is None:
+            return
+        state: _Wait = wait.state
+        status = update.status
+        state.span.add_event("progress_client.change", {
+            "progress_client.job.status": sanitize(status.status)[:64],
+            "progress_client.job.terminal": update.terminal,
+        })
+        first, wait.seen_first = not wait.seen_first, True
+        if first:
+            return  # the first status may be older than the wait: no lag to speak of
+        at = _when(getattr(status, "model_extra", None) or {})
+        if at is not None and wall >= at:
+            self.lag.record(wall - at, {"progress_client.profile": wait.profile,
+                                        "progress_client.mode": update.report.mode})
+
+
+def _error_type(error: str | None) -> str:
+    """A low-cardinality ``error.type`` from a transport's error words."""
+    text = (error or "").lower()
+    if "timed out" in text or "timeout" in text:
+        return "timeout"
+    if "connect" in text or "refused" in text:
+        return "connection_error"
+    if "too large" in text or "limit" in text:
+        return "response_too_large"
+    return "transport_error"
+
+
+def _when(extra: dict[str, Any]) -> float | None:
+    """When the document says it changed: ``updated_at`` (RFC 3339 or epoch seconds)."""
+    value = extra.get("updated_at")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is not None else None
