@@ -51,6 +51,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let browser pages on ORIGIN (scheme://host[:port], repeatable; * for "
                    "any) read job status cross-origin (default: no CORS headers)")
+    p.add_argument("--metrics", action="store_true",
+                   help="serve Prometheus metrics at GET /metrics (the metrics extra)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(run=run)
 
@@ -102,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..server import MemoryStore, RedisStore, Store, create_app
 
+    if args.metrics:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            print("progress-client serve: --metrics needs prometheus-client: install the "
+                  "metrics extra: pip install 'progress-client[metrics]'", file=sys.stderr)
+            return EXIT_USAGE
     url = args.redis_url or None
     if args.redis_cluster and url is None:
         print("progress-client serve: error: --redis-cluster needs --redis-url", file=sys.stderr)
@@ -121,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             label = "memory (this process only)"
         app = create_app(
             store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True,
-            cors_origins=args.cors_origin,
+            cors_origins=args.cors_origin, metrics=args.metrics,
         )
     except ValueError as exc:
         print(f"progress-client serve: error: {sanitize(exc)}", file=sys.stderr)
@@ -137,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"progress-client serve: http://{args.host}:{args.port} (store: {label}); "
-        "GET /jobs/{id}, /jobs/{id}/events, /healthz; Ctrl-C stops",
+        "GET /jobs/{id}, /jobs/{id}/events, /healthz"
+        + (", /metrics" if args.metrics else "") + "; Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )

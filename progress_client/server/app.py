@@ -22,6 +22,7 @@ Server-Sent Events stream, and a health check. Writes happen only through the st
   left to send (after the terminal event, or to an unknown job) gets 204 (``streams.py``).
 - ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis" | "redis-cluster"}``, 503
   if the store does not answer (1.5 s at most).
+- ``GET /metrics`` with ``metrics=True``: Prometheus metrics (``metrics.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import json
 import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.applications import Starlette
@@ -43,6 +45,9 @@ from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
 from .prefer import applied_wait, prefer_wait
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
+
+if TYPE_CHECKING:
+    from .metrics import ServerMetrics
 
 __all__ = ["create_app", "etag_for", "if_none_match"]
 
@@ -82,30 +87,42 @@ def create_app(
     close_store: bool = False,
     cors_origins: Iterable[str] = (),
     cors_credentials: bool = False,
+    metrics: bool = False,
 ) -> Starlette:
     """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
     responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
     reconnection delay the stream advertises. ``close_store`` closes the store at shutdown.
     ``cors_origins`` lists the browser origins (``scheme://host[:port]``, or ``*`` without
-    ``cors_credentials``) allowed to read the server from another origin (``cors.py``)."""
+    ``cors_credentials``) allowed to read the server from another origin (``cors.py``).
+    ``metrics``: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra); the app's
+    ``state.metrics`` is then its ``ServerMetrics``."""
     middleware = cors_middleware(cors_origins, allow_credentials=cors_credentials)
     if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
         raise ValueError("retry_after must be a finite number >= 0")
     if not (math.isfinite(keepalive) and keepalive > 0):
         raise ValueError("keepalive must be a finite number > 0")
+    served: ServerMetrics | None = None
+    if metrics:
+        from .metrics import ServerMetrics
+
+        served = ServerMetrics(store)
     h = _Handlers(store, retry_after=retry_after, keepalive=keepalive, sse_retry=sse_retry,
-                  close_store=close_store)
-    return Starlette(
+                  close_store=close_store, metrics=served)
+    extra = [Route("/metrics", served.endpoint, methods=["GET"])] if served else []
+    app = Starlette(
         routes=[
             Route("/healthz", h.healthz, methods=["GET"]),
             Route("/jobs/{job_id}", h.job, methods=["GET"]),
             Route("/jobs/{job_id}/events", h.events, methods=["GET"]),
+            *extra,
             *browser_routes(),
         ],
         middleware=middleware,
         lifespan=h.lifespan,
         exception_handlers={404: _route_not_found},
     )
+    app.state.metrics = served
+    return app
 
 
 class _Handlers:
@@ -113,18 +130,25 @@ class _Handlers:
 
     def __init__(
         self, store: Store, *, retry_after: float | None, keepalive: float, sse_retry: float,
-        close_store: bool,
+        close_store: bool, metrics: ServerMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.keepalive = keepalive
         self.close_store = close_store
         self.retry_ms = max(0, round(sse_retry * 1000))
         self.hint = None if retry_after is None else str(math.ceil(retry_after))
-        self.reader = JobReader(store)
+        self.reader = JobReader(store, metrics=metrics)
 
     async def job(self, request: Request) -> Response:
-        match = request.headers.get("if-none-match")
         wait = prefer_wait(request.headers.getlist("prefer"))
+        response = await self._job(request, wait)
+        if self.metrics is not None:
+            self.metrics.poll(response.status_code, bool(wait))
+        return response
+
+    async def _job(self, request: Request, wait: float | None) -> Response:
+        match = request.headers.get("if-none-match")
         try:
             record = await self.reader.read(request.path_params["job_id"], match, wait)
         except StoreUnavailable as exc:
@@ -168,6 +192,10 @@ class _Handlers:
         self, sub: Subscription, current: ProgressRecord, last_id: int | None
     ) -> AsyncIterator[str]:
         retry_ms = self.retry_ms
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.streams.inc()
+            metrics.streams_opened.inc()
         try:
             sent = current.order
             if last_id is None or last_id != current.version:
@@ -196,11 +224,16 @@ class _Handlers:
                     continue
                 sent = record.order
                 expires = anyio.current_time() + PROGRESS_TTL
+                if metrics is not None:
+                    metrics.delivered(record, "sse")
+                    metrics.events_sent.inc()
                 yield _sse_event(record, retry_ms)
                 if record.terminal:
                     return
         finally:
             sub.close()
+            if metrics is not None:
+                metrics.streams.dec()
 
     async def _reread(self, job_id: str) -> ProgressRecord | None:
         try:
