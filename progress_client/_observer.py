@@ -11,6 +11,7 @@ nobody listens, a request costs the observer one attribute read and one comparis
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -160,7 +161,7 @@ class Observer:
         engine = shared.engine
         resend = engine.state.consecutive_errors if request.purpose != "cancel" else 0
         info = RequestInfo(
-            url=sanitize(request.url), method=request.method, kind=request.purpose,
+            url=_safe_url(request.url), method=request.method, kind=request.purpose,
             reason=_reason(shared, request), attempt=engine.state.tally.requests,
             resend_count=resend,
         )
@@ -271,6 +272,12 @@ class Observer:
                            type(exc).__name__)
             return False
         return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _safe_url(url: str) -> str:
+    """``sanitize(url)``, once per URL (a wait polls one URL hundreds of times)."""
+    return sanitize(url)
 
 
 def _reason(shared: SharedWait, request: Request) -> Reason:

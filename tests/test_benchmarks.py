@@ -88,3 +88,14 @@ def test_machine_records_versions() -> None:
     info = machine()
     assert info["cores"] and info["python"]
     assert info["httpx"] != "not installed" and info["tenacity"] != "not installed"
+
+
+@pytest.mark.e2e
+def test_otel_overhead_measures_plain_and_instrumented() -> None:
+    from benchmarks.otel_overhead import CLIENTS, otel_overhead
+    from progress_client import otel
+
+    res = otel_overhead(requests=30, rounds=1)
+    assert set(res.cpu_per_poll_us) == set(CLIENTS)
+    assert all(plain > 0 and traced > 0 for plain, traced in res.cpu_per_poll_us.values())
+    assert "ratio" in res.markdown() and not otel.is_instrumented()

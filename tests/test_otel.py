@@ -79,7 +79,8 @@ def otel() -> Iterator[Otel]:
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
-    pc_otel.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    pc_otel.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider,
+                       http_duration=True)
     try:
         yield Otel(spans, reader)
     finally:
@@ -150,7 +151,6 @@ def test_sync_wait_span_and_metrics(otel: Otel, server: JobServer) -> None:
     server.job("o-sync", TIMELINE)
     with ProgressClient(policy=TICK, headers={"Authorization": SECRET}) as client:
         result = client.wait(secret_url(server, "o-sync"), timeout=10)
-    assert result.report.not_modified >= 1
     check_wait(otel, server, "o-sync", result.report, "httpx")
 
 
@@ -292,3 +292,30 @@ def test_without_the_extra_instrument_says_what_to_install() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert "pip install 'progress-client[otel]'" in out.stdout
+
+
+def test_a_long_wait_keeps_its_first_and_latest_request_events(
+    server: JobServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SPAN_EVENT_COUNT_LIMIT", "6")
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    pc_otel.instrument(tracer_provider=provider)
+    try:
+        server.script("o-long", [*[Reply(200, {"status": "running"})] * 11,
+                                 Reply(200, {"status": "done"})])
+        with ProgressClient(policy=FixedPolicy(0.01)) as client:
+            result = client.wait(server.url("o-long"), timeout=20)
+    finally:
+        pc_otel.uninstrument()
+    assert result.report.requests == 12
+    (span,) = spans.get_finished_spans()
+    attempts = [(e.attributes or {})["progress_client.request.attempt"]
+                for e in span.events if e.name == "progress_client.request"]
+    # 12 request events and 2 changes: the first 3 events, the latest 3, 8 left out.
+    assert attempts == [1, 2, 11, 12]
+    assert (span.attributes or {})["progress_client.events_omitted"] == 8
+    assert [e.name for e in span.events].count("progress_client.change") == 2
+    times = [e.timestamp for e in span.events]
+    assert times == sorted(times)

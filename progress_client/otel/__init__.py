@@ -23,7 +23,8 @@ __all__ = [
     "uninstrument",
 ]
 
-#: The metrics this instrumentation records: name, unit, kind, attributes.
+#: The metrics this instrumentation records: name, unit, kind, attributes
+#: (``http.client.request.duration`` only with ``instrument(http_duration=True)``).
 METRICS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("http.client.request.duration", "s", "histogram",
      ("http.request.method", "http.response.status_code", "error.type", "server.address",
@@ -58,18 +59,20 @@ def _missing(exc: ImportError) -> ImportError:
     )
 
 
-def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+def instrument(*, tracer_provider: Any = None, meter_provider: Any = None,
+               http_duration: bool = False) -> None:
     """Instrument every progress-client wait of this process. ``tracer_provider`` /
     ``meter_provider``: the providers to use (default: the global ones, as set by the SDK or
-    ``opentelemetry-instrument``). A second call while instrumented is ignored (with
+    ``opentelemetry-instrument``). ``http_duration``: also record
+    ``http.client.request.duration`` for each request (off by default: the httpx and aiohttp
+    instrumentations record it already). A second call while instrumented is ignored (with
     OpenTelemetry's warning)."""
-    instrumentor = _load()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"http_duration": http_duration}
     if tracer_provider is not None:
         kwargs["tracer_provider"] = tracer_provider
     if meter_provider is not None:
         kwargs["meter_provider"] = meter_provider
-    instrumentor().instrument(**kwargs)
+    _load()().instrument(**kwargs)
 
 
 def uninstrument() -> None:

@@ -29,6 +29,7 @@ class ProgressClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         set_instrument(OTelInstrument(
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
+            http_duration=bool(kwargs.get("http_duration", False)),
         ))
 
     def _uninstrument(self, **kwargs: Any) -> None:
