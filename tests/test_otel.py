@@ -252,6 +252,7 @@ async def test_a_cancelled_wait_ends_its_span(otel: Otel, server: JobServer) -> 
             await client.wait(server.url("o-cancel"))
     (span,) = otel.waits()
     assert (span.attributes or {})["progress_client.outcome"] == "cancelled"
+    assert (span.attributes or {})["error.type"] in ("CancelledError", "Cancelled")
     assert otel.total("progress_client.wait.active") == 0
 
 
@@ -319,3 +320,62 @@ def test_a_long_wait_keeps_its_first_and_latest_request_events(
     assert [e.name for e in span.events].count("progress_client.change") == 2
     times = [e.timestamp for e in span.events]
     assert times == sorted(times)
+
+
+def test_detection_lag_from_the_reference_servers_updated_at(otel: Otel) -> None:
+    import functools
+    import threading
+    import time
+
+    from progress_client.server import MemoryStore, create_app, serve_in_thread
+
+    store = MemoryStore()
+    with serve_in_thread(create_app(store)) as server:
+        def update(status: str) -> None:
+            server.call(functools.partial(store.update, "lag", status=status))
+
+        update("queued")
+
+        def worker() -> None:
+            for status in ("running", "done"):
+                time.sleep(0.3)
+                update(status)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        with ProgressClient(policy=TICK) as client:
+            result = client.wait(f"{server.url}/jobs/lag", timeout=30)
+        thread.join()
+    (lag,) = otel.metrics()["progress_client.detection_lag"]
+    # One figure per change seen (the first status is not one); each within a few polls.
+    assert lag.count == result.report.changes == 2
+    assert 0 <= lag.sum < 2 * 5.0
+
+
+def test_a_resumed_wait_is_counted(otel: Otel, server: JobServer) -> None:
+    from progress_client import PollTimeout
+
+    server.job("o-resume", [(0, "queued"), (0.6, "done")])
+    with ProgressClient(policy=TICK) as client:
+        with pytest.raises(PollTimeout) as timed_out:
+            client.wait(server.url("o-resume"), timeout=0.2)
+        token = timed_out.value.resume_token
+        assert token is not None
+        client.wait(server.url("o-resume"), resume=token, timeout=10)
+    first, second = otel.waits()
+    assert (first.attributes or {})["progress_client.outcome"] == "timeout"
+    assert first.status.status_code is StatusCode.ERROR
+    assert (second.attributes or {})["progress_client.resumed"] is True
+    assert otel.total("progress_client.wait.resumes") == 1
+    assert otel.total("progress_client.wait.active") == 0
+
+
+def test_breaking_out_of_watch_ends_the_span(otel: Otel, server: JobServer) -> None:
+    server.job("o-watch", [(0, "queued"), (60, "done")])
+    with ProgressClient(policy=TICK) as client:
+        for update in client.watch(server.url("o-watch"), timeout=10):
+            assert update.status.status == "queued"
+            break
+    (span,) = otel.waits()
+    assert (span.attributes or {})["progress_client.outcome"] == "cancelled"
+    assert "error.type" not in (span.attributes or {})  # a break is no error

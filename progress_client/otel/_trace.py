@@ -239,7 +239,9 @@ class OTelInstrument:
         if outcome in _FAILED:
             span.set_attribute("error.type", outcome)
             span.set_status(Status(StatusCode.ERROR, f"the wait ended: {outcome}"))
-        elif error is not None and outcome == "cancelled":
+        elif outcome == "cancelled" and error is not None and not isinstance(
+            error, GeneratorExit
+        ):  # a cancellation or Ctrl-C; a ``break`` out of ``watch()`` is no error
             span.set_attribute("error.type", type(error).__qualname__)
         state.events.flush(span)
         span.end()
