@@ -97,5 +97,13 @@ def test_otel_overhead_measures_plain_and_instrumented() -> None:
 
     res = otel_overhead(requests=30, rounds=1)
     assert set(res.cpu_per_poll_us) == set(CLIENTS)
-    assert all(plain > 0 and traced > 0 for plain, traced in res.cpu_per_poll_us.values())
+    assert all(us > 0 for modes in res.cpu_per_poll_us.values() for us in modes.values())
     assert "ratio" in res.markdown() and not otel.is_instrumented()
+
+
+def test_otel_hook_cost_is_measured_with_and_without() -> None:
+    from benchmarks.otel_overhead import hook_cost_us
+    from progress_client import otel
+
+    plain, traced = hook_cost_us(n=200)
+    assert plain > 0 and traced > plain and not otel.is_instrumented()
