@@ -237,3 +237,20 @@ def test_serve_metrics_flag() -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
     assert "Traceback" not in err and "/metrics" in err
+
+
+def test_serve_metrics_without_the_extra_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['prometheus_client'] = None\n"  # as if the extra were not installed
+        "from progress_client.cli import main\n"
+        "sys.exit(main(['serve', '--port', '0', '--metrics']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2
+    assert "pip install 'progress-client[metrics]'" in out.stderr
+    assert "Traceback" not in out.stderr
