@@ -261,8 +261,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             raise
         finally:
             call.status_url = shared.engine.url
-            await self._leave(shared, sub)
             self._observer.wait_ended(sub, shared, stop)
+            await self._leave(shared, sub)
         if call.watching:
             finish(stop)  # the job's error raised; a watch ends after its terminal update
             return

@@ -234,8 +234,8 @@ class ProgressClient(ClientBase[httpx.Client]):
             raise
         finally:
             call.status_url = shared.engine.url
-            self._leave(shared, sub)
             self._observer.wait_ended(sub, shared, stop)
+            self._leave(shared, sub)
         return stop
 
     def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
