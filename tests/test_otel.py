@@ -379,3 +379,27 @@ def test_breaking_out_of_watch_ends_the_span(otel: Otel, server: JobServer) -> N
     (span,) = otel.waits()
     assert (span.attributes or {})["progress_client.outcome"] == "cancelled"
     assert "error.type" not in (span.attributes or {})  # a break is no error
+
+
+def test_wait_many_on_threads_gives_each_wait_its_span_and_trace(
+    otel: Otel, server: JobServer
+) -> None:
+    names = [f"o-many-{n}" for n in range(5)]
+    for name in names:
+        server.job(name, [(0, "queued"), (0.1, "done")])
+    with ProgressClient(policy=TICK, max_concurrency=5) as client:
+        outcomes = client.wait_many([server.url(n) for n in names], timeout=10)
+    assert all(o.result is not None for o in outcomes)
+    spans = {(s.attributes or {})["url.full"]: s for s in otel.waits()}
+    assert len(spans) == 5
+    for name, outcome in zip(names, outcomes):
+        span = spans[f"http://127.0.0.1:{server.port}/jobs/{name}"]
+        assert outcome.result is not None
+        assert (span.attributes or {})["progress_client.requests"] == (
+            outcome.result.report.requests)
+        trace_id = f"{span.context.trace_id:032x}"
+        assert {s.headers["traceparent"].split("-")[1]
+                for s in server.requests(f"/jobs/{name}")} == {trace_id}
+    assert otel.total("progress_client.wait.active") == 0
+    assert otel.total("progress_client.requests") == sum(
+        o.result.report.requests for o in outcomes if o.result is not None)
