@@ -46,8 +46,6 @@ def server() -> Iterator[JobServer]:
         yield s
 
 
-@pytest.mark.skipif(not (BIN / "opentelemetry-instrument").exists(),
-                    reason="the otel extra is not installed")
 def test_cli_wait_under_opentelemetry_instrument(server: JobServer) -> None:
     server.job("cli", [(0, "queued"), (0.2, "running"), (0.4, "done")])
     env = {
