@@ -31,7 +31,7 @@ from progress_client import (
     TooManyErrors,
 )
 from progress_client import otel as pc_otel
-from progress_client.otel._trace import url_attributes
+from progress_client.otel._attributes import url_attributes
 from tests.kit import JobServer, Reply
 
 pytestmark = pytest.mark.e2e
@@ -403,3 +403,38 @@ def test_wait_many_on_threads_gives_each_wait_its_span_and_trace(
     assert otel.total("progress_client.wait.active") == 0
     assert otel.total("progress_client.requests") == sum(
         o.result.report.requests for o in outcomes if o.result is not None)
+
+
+@pytest.mark.anyio
+async def test_request_spans_follow_the_http_client_conventions(
+    server: JobServer, anyio_backend: str
+) -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    pc_otel.instrument(tracer_provider=provider, request_spans=True)
+    name = f"o-spans-{anyio_backend}"
+    server.script(name, [Reply(503, {"error": "busy"}), Reply(200, {"status": "running"}),
+                         Reply(200, {"status": "done"})])
+    try:
+        async with AsyncProgressClient(policy=TICK, headers={"Authorization": SECRET}) as client:
+            result = await client.wait(secret_url(server, name), timeout=10)
+    finally:
+        pc_otel.uninstrument()
+    finished = spans.get_finished_spans()
+    (wait,) = [s for s in finished if s.name == "progress_client.wait"]
+    requests = [s for s in finished if s.name == "GET"]
+    assert len(requests) == result.report.requests == 3
+    assert all(s.parent is not None and s.parent.span_id == wait.context.span_id
+               and s.kind.name == "CLIENT" for s in requests)
+    a = [s.attributes or {} for s in requests]
+    assert [x["http.response.status_code"] for x in a] == [503, 200, 200]
+    assert [x.get("http.request.resend_count") for x in a] == [None, 1, None]
+    assert a[0]["error.type"] == "503" and requests[0].status.status_code is StatusCode.ERROR
+    assert {x["url.full"] for x in a} == {f"http://127.0.0.1:{server.port}/jobs/{name}"}
+    # Each request carried its own span's context: the server can parent its spans on it.
+    seen = [s.headers["traceparent"].split("-")[2] for s in server.requests(f"/jobs/{name}")]
+    assert seen == [f"{s.context.span_id:016x}" for s in requests]
+    assert not [e for e in wait.events if e.name == "progress_client.request"]
+    text = "\n".join(s.to_json() for s in finished)
+    assert "sk_live" not in text and QUERY_TOKEN not in text

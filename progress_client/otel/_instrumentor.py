@@ -30,6 +30,7 @@ class ProgressClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
             http_duration=bool(kwargs.get("http_duration", False)),
+            request_spans=bool(kwargs.get("request_spans", False)),
         ))
 
     def _uninstrument(self, **kwargs: Any) -> None:

@@ -15,21 +15,18 @@ segment passes the sanitizer; no header value, no message text, no document is r
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .._sanitize import sanitize
+from ._attributes import error_type, event_limit, http_keys, url_attributes, when_changed
 
 if TYPE_CHECKING:
     from .._actions import Update
@@ -37,7 +34,7 @@ if TYPE_CHECKING:
     from .._observer import WaitTrace
     from .._report import PollReport
 
-__all__ = ["OTelInstrument", "url_attributes"]
+__all__ = ["OTelInstrument"]
 
 _SCOPE = "progress_client"
 _SCHEMA = "https://opentelemetry.io/schemas/1.26.0"
@@ -49,41 +46,20 @@ _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 15, 30, 60, 300)
 _FAILED = frozenset({"failed", "timeout", "error"})
 
 
-@functools.lru_cache(maxsize=512)
-def url_attributes(url: str) -> dict[str, Any]:
-    """``url.full`` (no query, fragment or credentials; every path segment sanitized),
-    ``url.scheme``, ``server.address`` and ``server.port`` of ``url``."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-    except ValueError:
-        return {}
-    scheme = parts.scheme.lower()
-    if port is None:
-        port = 443 if scheme == "https" else 80
-    shown = f"[{host}]" if ":" in host else host
-    default = (scheme, port) in (("https", 443), ("http", 80))
-    netloc = shown if default else f"{shown}:{port}"
-    path = "/".join(sanitize(seg) if seg else seg for seg in parts.path.split("/"))
-    return {"url.full": f"{scheme}://{netloc}{path}", "url.scheme": scheme,
-            "server.address": host, "server.port": port}
-
-
-def _http_keys(attrs: dict[str, Any]) -> dict[str, Any]:
-    return {k: attrs[k] for k in ("server.address", "server.port", "url.scheme") if k in attrs}
-
-
 class _Wait:
     """The instrument's state of one wait: its span, the trace context its requests carry,
     its attributes, and its events (added when the span ends: see ``_Events``)."""
 
-    __slots__ = ("attrs", "carrier", "events", "span", "started", "url", "where")
+    __slots__ = ("attrs", "carrier", "context", "events", "request", "span", "started", "url",
+                 "where")
 
     def __init__(self, span: Any, attrs: dict[str, Any], url: dict[str, Any],
                  limit: int) -> None:
         self.span = span
+        self.context = trace.set_span_in_context(span)
+        self.request: Any = None  # the request span in flight (``request_spans``)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        propagate.inject(carrier, context=self.context)
         self.carrier = carrier  # the same traceparent on every request of the wait
         self.attrs = attrs  # profile and transport: every metric's attributes start here
         self.url = url
@@ -131,15 +107,18 @@ class OTelInstrument:
     trace context is formatted once per wait. ``http_duration``: also record
     ``http.client.request.duration`` per request (off by default: the HTTP clients'
     instrumentations, opentelemetry-instrumentation-httpx and -aiohttp-client, record it
-    under that name already, and a histogram per request is the costliest call here)."""
+    under that name already, and a histogram per request is the costliest call here).
+    ``request_spans``: a child span per request (``http.client`` conventions: named after the
+    method, kind CLIENT), whose context the request carries, instead of an event."""
 
     def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None,
-                 http_duration: bool = False) -> None:
+                 http_duration: bool = False, request_spans: bool = False) -> None:
         from .. import __version__
 
         self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA)
-        self.event_limit = _event_limit()
+        self.event_limit = event_limit()
+        self.request_spans = request_spans
         self._lock = threading.Lock()
         # Cumulative counts per attribute set (a tuple), reported by the observable counters.
         self._requests: dict[tuple[Any, ...], int] = {}
@@ -243,6 +222,10 @@ class OTelInstrument:
             error, GeneratorExit
         ):  # a cancellation or Ctrl-C; a ``break`` out of ``watch()`` is no error
             span.set_attribute("error.type", type(error).__qualname__)
+        if state.request is not None:  # abandoned: a cancellation, the deadline
+            state.request.set_attribute("error.type", "cancelled")
+            state.request.end()
+            state.request = None
         state.events.flush(span)
         span.end()
         self.active.add(-1, state.attrs)
@@ -256,7 +239,10 @@ class OTelInstrument:
         if wait is not None:
             state: _Wait = wait.state
             state.where = state.url if url == wait.url and state.url else url_attributes(url)
-            info.headers.update(state.carrier)
+            if self.request_spans:
+                self._open_request(state, info)
+            else:
+                info.headers.update(state.carrier)
         else:  # a request outside a traced wait: the caller's own context
             propagate.inject(info.headers)
 
@@ -266,7 +252,7 @@ class OTelInstrument:
         state: _Wait | None = wait.state if wait is not None else None
         profile = wait.profile if wait is not None else "default"
         where = state.where if state is not None else {}
-        error = None if code is not None else _error_type(event.error)
+        error = None if code is not None else error_type(event.error)
         with self._lock:
             key = (code, error, info.reason, profile)
             self._requests[key] = self._requests.get(key, 0) + 1
@@ -276,7 +262,7 @@ class OTelInstrument:
                 limited = (profile, where.get("server.address"))
                 self._rate_limited[limited] = self._rate_limited.get(limited, 0) + 1
         if self.http_duration is not None:
-            http: dict[str, Any] = {"http.request.method": info.method, **_http_keys(where)}
+            http: dict[str, Any] = {"http.request.method": info.method, **http_keys(where)}
             if code is not None:
                 http["http.response.status_code"] = code
                 if code >= 400:
@@ -285,6 +271,9 @@ class OTelInstrument:
                 http["error.type"] = error
             self.http_duration.record(event.duration, http)
         if state is None:
+            return
+        if state.request is not None:
+            self._close_request(state, code, error)
             return
         seen: dict[str, Any] = {
             "http.request.method": info.method,
@@ -303,6 +292,35 @@ class OTelInstrument:
             seen["url.full"] = where["url.full"]  # a result or cancel URL, not the wait's
         state.events.add("progress_client.request", seen)
 
+    def _open_request(self, state: _Wait, info: RequestInfo) -> None:
+        where = state.where
+        attrs: dict[str, Any] = {
+            "http.request.method": info.method,
+            **{k: where[k] for k in ("url.full", "server.address", "server.port") if k in where},
+            "progress_client.request.kind": info.kind,
+            "progress_client.request.reason": info.reason,
+            "progress_client.request.attempt": info.attempt,
+        }
+        if info.resend_count:
+            attrs["http.request.resend_count"] = info.resend_count
+        span = self.tracer.start_span(info.method, context=state.context, kind=SpanKind.CLIENT,
+                                      attributes=attrs)
+        state.request = span
+        propagate.inject(info.headers, context=trace.set_span_in_context(span))
+
+    @staticmethod
+    def _close_request(state: _Wait, code: int | None, error: str | None) -> None:
+        span, state.request = state.request, None
+        if code is not None:
+            span.set_attribute("http.response.status_code", code)
+            if code >= 400:
+                span.set_attribute("error.type", str(code))
+                span.set_status(Status(StatusCode.ERROR))
+        else:
+            span.set_attribute("error.type", error)
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+
     # -- a status change ---------------------------------------------------------------------
 
     def changed(self, wait: WaitTrace | None, update: Update, wall: float) -> None:
@@ -317,7 +335,7 @@ class OTelInstrument:
         first, wait.seen_first = not wait.seen_first, True
         if first:
             return  # the first status may be older than the wait: no lag to speak of
-        at = _when(getattr(status, "model_extra", None) or {})
+        at = when_changed(getattr(status, "model_extra", None) or {})
         if at is not None and wall >= at:
             self.lag.record(wall - at, {"progress_client.profile": wait.profile,
                                         "progress_client.mode": update.report.mode})
@@ -329,35 +347,3 @@ _PROFILE = ("progress_client.profile",)
 _LIMITED_KEYS = ("progress_client.profile", "server.address")
 
 
-def _event_limit() -> int:
-    """The SDK's limit of events per span (``OTEL_SPAN_EVENT_COUNT_LIMIT``, 128 unset)."""
-    try:
-        return max(2, int(os.environ.get("OTEL_SPAN_EVENT_COUNT_LIMIT", "128")))
-    except ValueError:
-        return 128
-
-
-def _error_type(error: str | None) -> str:
-    """A low-cardinality ``error.type`` from a transport's error words."""
-    text = (error or "").lower()
-    if "timed out" in text or "timeout" in text:
-        return "timeout"
-    if "connect" in text or "refused" in text:
-        return "connection_error"
-    if "too large" in text or "limit" in text:
-        return "response_too_large"
-    return "transport_error"
-
-
-def _when(extra: dict[str, Any]) -> float | None:
-    """When the document says it changed: ``updated_at`` (RFC 3339 or epoch seconds)."""
-    value = extra.get("updated_at")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None
