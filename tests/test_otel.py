@@ -438,3 +438,26 @@ async def test_request_spans_follow_the_http_client_conventions(
     assert not [e for e in wait.events if e.name == "progress_client.request"]
     text = "\n".join(s.to_json() for s in finished)
     assert "sk_live" not in text and QUERY_TOKEN not in text
+
+
+def test_options_come_from_the_environment_under_opentelemetry_instrument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from progress_client._observer import get_instrument
+    from progress_client.otel._trace import OTelInstrument
+
+    monkeypatch.setenv("OTEL_PYTHON_PROGRESS_CLIENT_REQUEST_SPANS", "true")
+    monkeypatch.setenv("OTEL_PYTHON_PROGRESS_CLIENT_HTTP_DURATION", "1")
+    pc_otel.ProgressClientInstrumentor().instrument()  # as opentelemetry-instrument calls it
+    try:
+        inst = get_instrument()
+        assert isinstance(inst, OTelInstrument)
+        assert inst.request_spans and inst.http_duration is not None
+    finally:
+        pc_otel.uninstrument()
+    pc_otel.instrument(request_spans=False)  # an explicit argument wins
+    try:
+        inst = get_instrument()
+        assert isinstance(inst, OTelInstrument) and not inst.request_spans
+    finally:
+        pc_otel.uninstrument()

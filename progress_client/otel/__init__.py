@@ -60,14 +60,17 @@ def _missing(exc: ImportError) -> ImportError:
 
 
 def instrument(*, tracer_provider: Any = None, meter_provider: Any = None,
-               http_duration: bool = False, request_spans: bool = False) -> None:
+               http_duration: bool | None = None, request_spans: bool | None = None) -> None:
     """Instrument every progress-client wait of this process. ``tracer_provider`` /
     ``meter_provider``: the providers to use (default: the global ones, as set by the SDK or
     ``opentelemetry-instrument``). ``http_duration``: also record
     ``http.client.request.duration`` for each request (off by default: the httpx and aiohttp
     instrumentations record it already). ``request_spans``: a child span per request
-    (``http.client`` conventions) instead of an event on the wait's span. A second call while
-    instrumented is ignored (with OpenTelemetry's warning)."""
+    (``http.client`` conventions) instead of an event on the wait's span. Either left out:
+    its environment variable decides (``OTEL_PYTHON_PROGRESS_CLIENT_HTTP_DURATION``,
+    ``OTEL_PYTHON_PROGRESS_CLIENT_REQUEST_SPANS``: ``true``), as under
+    ``opentelemetry-instrument``; off by default. A second call while instrumented is ignored
+    (with OpenTelemetry's warning)."""
     kwargs: dict[str, Any] = {"http_duration": http_duration, "request_spans": request_spans}
     if tracer_provider is not None:
         kwargs["tracer_provider"] = tracer_provider

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from typing import Any
 
@@ -13,7 +14,11 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 
 from .._observer import get_instrument, set_instrument
 
-__all__ = ["ProgressClientInstrumentor"]
+__all__ = ["HTTP_DURATION_ENV", "REQUEST_SPANS_ENV", "ProgressClientInstrumentor"]
+
+#: Under ``opentelemetry-instrument`` (no arguments): ``true`` turns the option on.
+HTTP_DURATION_ENV = "OTEL_PYTHON_PROGRESS_CLIENT_HTTP_DURATION"
+REQUEST_SPANS_ENV = "OTEL_PYTHON_PROGRESS_CLIENT_REQUEST_SPANS"
 
 
 class ProgressClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -29,10 +34,17 @@ class ProgressClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         set_instrument(OTelInstrument(
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),
-            http_duration=bool(kwargs.get("http_duration", False)),
-            request_spans=bool(kwargs.get("request_spans", False)),
+            http_duration=_option(kwargs, "http_duration", HTTP_DURATION_ENV),
+            request_spans=_option(kwargs, "request_spans", REQUEST_SPANS_ENV),
         ))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if get_instrument() is not None:
             set_instrument(None)
+
+
+def _option(kwargs: dict[str, Any], name: str, env: str) -> bool:
+    """An option given to ``instrument()``, else its environment variable."""
+    if name in kwargs and kwargs[name] is not None:
+        return bool(kwargs[name])
+    return os.environ.get(env, "").strip().lower() in ("true", "1", "yes", "on")
