@@ -224,8 +224,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--client", action="append", choices=list(CLIENTS),
+                        help="only this client (repeatable; default: all)")
     args = parser.parse_args()
-    print(otel_overhead(args.requests, args.rounds).markdown())
+    print(otel_overhead(args.requests, args.rounds, names=args.client).markdown())
     plain, traced = hook_cost_us()
     print(f"\nThe observer's own CPU per request, no network: {plain:.1f} µs plain, "
           f"{traced:.1f} µs instrumented (+{traced - plain:.1f} µs per poll).")
