@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         ResponseTooLarge,
         TooManyErrors,
     )
-    from ._events import ChangeEvent, RequestEvent
+    from ._events import ChangeEvent, RequestEvent, RequestInfo
     from ._hints import parse_retry_after
     from ._models import Reader, Reading, StatusSpec
     from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
@@ -79,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "Request": "._actions",
     "RequestEvent": "._events",
     "RequestFailed": "._errors",
+    "RequestInfo": "._events",
     "ResponseTooLarge": "._errors",
     "SimulationResult": "._simulate",
     "Sleep": "._actions",
@@ -126,6 +127,7 @@ __all__ = [
     "Request",
     "RequestEvent",
     "RequestFailed",
+    "RequestInfo",
     "ResponseTooLarge",
     "SimulationResult",
     "Sleep",

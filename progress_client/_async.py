@@ -42,7 +42,7 @@ from ._http import (
     import_httpx_sse,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
     JobOutcome,
@@ -105,6 +105,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         allow_fast_polling: bool = False,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        before_request: BeforeRequestHook | None = None,
         profile: ProfileArg | None = None,
         limits: LimitsArg = None,
         wall_clock: Callable[[], float] = time.time,
@@ -122,6 +123,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
             allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
+            before_request=before_request,
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
@@ -232,6 +234,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
+        self._wait_started(call, sub, self._poll_transport())
         stop: Stop | None = None
         try:
             while stop is None:
@@ -272,6 +275,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             raise
         finally:
             call.status_url = shared.engine.url
+            self._observer.wait_ended(sub, shared, stop)
             await self._leave(shared, sub)
         if call.watching:
             finish(stop)  # the job's error raised; a watch ends after its terminal update
@@ -317,13 +321,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             await self._read(shared, sub.deadline)
         elif self._gate is not None:
             await self._send_within_budget(shared, sub, action)
-        elif action.purpose == "stream":
-            await self._open(shared, action, sub.deadline)
-        elif action.purpose == "poll" and self._polls_fast():
-            assert self._fast is not None
-            await send_fast(self, self._fast, shared, action, sub.deadline)
         else:
-            await self._send(shared, action, sub.deadline, getattr(sub, "output", None))
+            await self._carry(shared, sub, action)
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
@@ -345,15 +344,24 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             engine.held(waited)
         try:
-            if request.purpose == "stream":
-                await self._open(shared, request, sub.deadline)
-            elif request.purpose == "poll" and self._polls_fast():
-                assert self._fast is not None
-                await send_fast(self, self._fast, shared, request, sub.deadline)
-            else:
-                await self._send(shared, request, sub.deadline, getattr(sub, "output", None))
+            await self._carry(shared, sub, request)
         finally:
             gate.observe(request.url, engine.answer)
+
+    async def _carry(self, shared: SharedWait, sub: Subscriber, request: Request) -> None:
+        """Send one of the engine's requests the way its purpose asks: a stream opened, a
+        poll over the fast path when it serves, anything else over httpx."""
+        if request.purpose == "stream":
+            await self._open(shared, request, sub.deadline)
+        elif request.purpose == "poll" and self._polls_fast():
+            assert self._fast is not None
+            await send_fast(self, self._fast, shared, request, sub.deadline)
+        else:
+            await self._send(shared, request, sub.deadline, getattr(sub, "output", None))
+
+    def _poll_transport(self) -> str:
+        """How this wait's polls travel: ``"aiohttp"`` (the fast path) or ``"httpx"``."""
+        return "aiohttp" if self._fast is not None and self._on_asyncio else "httpx"
 
     def _polls_fast(self) -> bool:
         """Whether a poll goes over the aiohttp session (``send_fast``) rather than httpx."""
@@ -377,6 +385,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         except anyio.WouldBlock:
             if not await self._queue_for(limiter, shared, deadline):
                 return
+        request = self._observer.before(shared, request)
         began = self._now()
         code: int | None = None
         error: str | None = None
@@ -424,6 +433,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine = shared.engine
+        request = self._observer.before(shared, request)
         began = self._now()
         code: int | None = None
         error: str | None = None

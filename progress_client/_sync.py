@@ -33,7 +33,7 @@ from ._http import (
     strip_cross_origin_credentials,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
     JobOutcome,
@@ -88,6 +88,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         allow_fast_polling: bool = False,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        before_request: BeforeRequestHook | None = None,
         profile: ProfileArg | None = None,
         limits: LimitsArg = None,
         clock: Clock | None = None,
@@ -102,6 +103,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
             allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
+            before_request=before_request,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
@@ -207,6 +209,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
+        self._wait_started(call, sub, "httpx")
         stop: Stop | None = None
         try:
             while stop is None:
@@ -243,6 +246,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             raise
         finally:
             call.status_url = shared.engine.url
+            self._observer.wait_ended(sub, shared, stop)
             self._leave(shared, sub)
         return stop
 
@@ -284,10 +288,8 @@ class ProgressClient(ClientBase[httpx.Client]):
             self._read(shared, sub.deadline)
         elif self._gate is not None:
             self._send_within_budget(shared, sub, action)
-        elif action.purpose == "stream":
-            self._open(shared, action, sub.deadline)
         else:
-            self._send(shared, action, sub.deadline, getattr(sub, "output", None))
+            self._carry(shared, sub, action)
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
@@ -307,18 +309,24 @@ class ProgressClient(ClientBase[httpx.Client]):
         with shared.lock:
             engine.held(waited)
         try:
-            if request.purpose == "stream":
-                self._open(shared, request, sub.deadline)
-            else:
-                self._send(shared, request, sub.deadline, getattr(sub, "output", None))
+            self._carry(shared, sub, request)
         finally:
             gate.observe(request.url, engine.answer)
+
+    def _carry(self, shared: SharedWait, sub: Subscriber, request: Request) -> None:
+        """Send one of the engine's requests the way its purpose asks: a stream opened,
+        anything else sent."""
+        if request.purpose == "stream":
+            self._open(shared, request, sub.deadline)
+        else:
+            self._send(shared, request, sub.deadline, getattr(sub, "output", None))
 
     def _send(
         self, shared: SharedWait, request: Request, deadline: float | None,
         output: Path | None = None,
     ) -> None:
         engine, clock = shared.engine, self._clock
+        request = self._observer.before(shared, request)
         began = clock.now()
         code: int | None = None
         error: str | None = None
@@ -355,6 +363,7 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine, clock = shared.engine, self._clock
+        request = self._observer.before(shared, request)
         began = clock.now()
         code: int | None = None
         error: str | None = None
