@@ -306,7 +306,7 @@ def test_a_long_wait_keeps_its_first_and_latest_request_events(
     try:
         server.script("o-long", [*[Reply(200, {"status": "running"})] * 11,
                                  Reply(200, {"status": "done"})])
-        with ProgressClient(policy=FixedPolicy(0.01)) as client:
+        with ProgressClient(policy=FixedPolicy(0.01), allow_fast_polling=True) as client:
             result = client.wait(server.url("o-long"), timeout=20)
     finally:
         pc_otel.uninstrument()
