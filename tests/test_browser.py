@@ -130,7 +130,7 @@ WATCH = """([url, statuses]) => {
     if (seen.raw[seen.raw.length - 1] !== status) seen.raw.push(status);
     if (status === last) seen.done.raw = true;
   };
-  const record = (name) => (doc, info) => { if (info.changed) seen[name].push(doc.status); };
+  const record = (name) => (u) => { if (u.changed) seen[name].push(u.document.status); };
   const ended = (name) => [(doc) => { seen.done[name] = doc.status; },
                            (err) => { seen.errors.push(`${name}: ${err.name}: ${err.message}`); }];
   pc.waitForJob(url, { initial: 0.1, step: 0.05, max: 0.25, onUpdate: record("poll") })
@@ -245,9 +245,10 @@ RUN_VECTORS = """(vectors) => vectors.cases.map((c) => {
     if (r.kind === "not_modified") status = 304;
     else if (r.kind === "error") status = r.status;
     else if (r.kind === "network") status = 0;
-    const step = pc.nextDelay(state, { status, key, retryAfter: r.retry_after ?? null,
-      preferenceApplied: !!r.preference_applied && state.longPoll },
-      { ...c.policy, nowMs: (vectors.wall_start + t) * 1000 });
+    const hint = pc.readHint((name) => name === "retry-after" ? r.retry_after ?? null : null,
+      pc.HINT_HEADERS, (vectors.wall_start + t) * 1000);
+    const step = pc.nextDelay(state, { status, key, hint,
+      preferenceApplied: !!r.preference_applied && state.longPoll }, c.policy);
     state = step.state;
     delays.push(step.delay);
     t += step.delay;

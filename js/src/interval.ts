@@ -1,0 +1,64 @@
+// The schedule for a data library that polls by itself (TanStack Query's refetchInterval,
+// SWR's refreshInterval): a fetcher that reads every response's hints, validators and status
+// into the adaptive schedule, and an interval function that says when to fetch next.
+import { RequestFailed } from "./errors.js";
+import { HINT_HEADERS, POLICY, initialState, nextDelay, readHint, readStatus, type Policy,
+  type Words } from "./schedule.js";
+
+export interface PollingSchedule<T = any> {
+  /** fetch(url) -> the status document (a 304 gives the last one); feeds the schedule. */
+  fetcher: (url: string) => Promise<T>;
+  /** Milliseconds until the next fetch, or false once the job ended. */
+  interval: () => number | false;
+}
+
+export interface ScheduleOptions extends Partial<Policy>, Words {
+  hintCap?: number; hints?: readonly string[]; headers?: HeadersInit;
+  credentials?: RequestCredentials; fetch?: typeof fetch;
+}
+
+export function pollingSchedule<T = any>(o: ScheduleOptions = {}): PollingSchedule<T> {
+  const policy = { ...POLICY, ...o };
+  let state = initialState();
+  let delay = 0;
+  let etag: string | null = null;
+  let last: { url: string; doc: T } | null = null;
+  let over = false;
+  const step = (status: number, key: string | null, hint: number | null) => {
+    const s = nextDelay(state, { status, key, hint }, policy, o.hintCap ?? 300);
+    state = s.state;
+    delay = s.delay;
+  };
+  return {
+    async fetcher(url) {
+      if (last && last.url !== url) { state = initialState(); etag = null; last = null; over = false; }
+      const headers = new Headers(o.headers);
+      if (etag && last) headers.set("If-None-Match", etag);
+      let res: Response;
+      try {
+        res = await (o.fetch ?? fetch)(url, { headers, cache: "no-store",
+          credentials: o.credentials ?? "same-origin" });
+      } catch (e) {
+        step(0, null, null);
+        throw e;
+      }
+      const hint = readHint((n) => res.headers.get(n), o.hints ?? HINT_HEADERS, Date.now());
+      if (res.status === 304 && last) {
+        step(304, null, hint);
+        return last.doc;
+      }
+      if (!res.ok) {
+        step(res.status, null, hint);
+        throw new RequestFailed(`HTTP ${res.status}`, { httpStatus: res.status });
+      }
+      const doc = await res.json();
+      const r = readStatus(doc, o);
+      step(200, typeof r === "string" ? null : r.key, hint);
+      over = typeof r !== "string" && r.outcome !== null;
+      etag = res.headers.get("ETag");
+      last = { url, doc };
+      return doc;
+    },
+    interval: () => (over ? false : Math.round(delay * 1000)),
+  };
+}

@@ -1,0 +1,61 @@
+// React bindings: useJob (no provider), and the schedule for TanStack Query and SWR.
+import { useEffect, useRef, useState } from "react";
+import { pollingSchedule, waitForJob, type PollingSchedule, type PollError, type Report,
+  type WaitOptions } from "./index.js";
+import type { ScheduleOptions } from "./interval.js";
+
+export interface JobState<T = any> {
+  status: string | null; document: T | null; error: PollError | null; done: boolean;
+  report: Report | null;
+}
+
+const IDLE: JobState = { status: null, document: null, error: null, done: false, report: null };
+
+/** The job at `url` (null: none yet), re-rendered on every update. One poller per mounted
+ * component (StrictMode's discarded first mount sends nothing); options are read when the
+ * wait starts, so inline options do not restart it; a new `url` starts a new wait; unmounting
+ * stops it. */
+export function useJob<T = any>(url: string | null | undefined,
+  options?: WaitOptions<T>): JobState<T> {
+  const [state, setState] = useState<JobState<T>>(IDLE);
+  const opts = useRef(options);
+  opts.current = options;
+  useEffect(() => {
+    if (!url) return;
+    setState(IDLE);
+    const ctl = new AbortController();
+    // Started after the commit: StrictMode's mount-unmount-mount aborts the first before it
+    // sends anything.
+    const t = setTimeout(() => {
+      waitForJob<T>(url, { ...opts.current, signal: ctl.signal, onUpdate: (u) => {
+        opts.current?.onUpdate?.(u);
+        setState({ status: u.status, document: u.document, error: null,
+          done: u.outcome === "succeeded", report: u.report });
+      } }).catch((error: PollError) => {
+        if (!ctl.signal.aborted) setState((s) => ({ ...s, error, done: true, report: error.report ?? s.report }));
+      });
+    });
+    return () => { clearTimeout(t); ctl.abort(); };
+  }, [url]);
+  return state;
+}
+
+function useSchedule(url: string, o?: ScheduleOptions): PollingSchedule {
+  const ref = useRef<{ url: string; s: PollingSchedule } | null>(null);
+  if (ref.current?.url !== url) ref.current = { url, s: pollingSchedule(o) };
+  return ref.current.s;
+}
+
+/** Options for TanStack Query's useQuery: the fetcher and a refetchInterval that follows the
+ * adaptive schedule (reset on a change, server hints honoured, off once the job ended). */
+export function useJobQuery(url: string, o?: ScheduleOptions) {
+  const s = useSchedule(url, o);
+  return { queryKey: ["progress-client", url] as const, queryFn: () => s.fetcher(url),
+    refetchInterval: () => s.interval() };
+}
+
+/** The fetcher and refreshInterval for SWR's useSWR(url, fetcher, { refreshInterval }). */
+export function useJobSWR(url: string, o?: ScheduleOptions) {
+  const s = useSchedule(url, o);
+  return { fetcher: s.fetcher, refreshInterval: () => s.interval() || 0 };
+}

@@ -1,0 +1,75 @@
+// One poller per job across the tabs of an origin: the tab holding the Web Lock named after
+// the job polls and broadcasts every update and its schedule over a BroadcastChannel; when
+// its tab closes the lock passes to another, which carries on from the last schedule.
+import { BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors } from "./errors.js";
+import { control, persistence, Waiter, type Snapshot, type Update, type WaitOptions } from "./wait.js";
+
+type Msg = { t: "u"; u: Update; s: Snapshot } | { t: "hi" }
+  | { t: "e"; name: string; message: string; httpStatus: number | null; status: string | null };
+
+const ERRORS: Record<string, typeof PollError> = { JobFailed, RequestFailed, BadResponse,
+  TooManyErrors };
+
+/** Wait on `url` with `o`, every update to `sink`: resolves with the final document. */
+export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Promise<any> {
+  let last: { u: Update; s: Snapshot } | null = null;
+  const ctl = control(o, () => ({ status: last?.u.status ?? null,
+    document: last?.u.document ?? null, report: last?.u.report ?? null }));
+  const ls = (globalThis as any).navigator?.locks;
+  const solo = !o.shared || !ls || typeof BroadcastChannel !== "function";
+  const snap = o.persist ? persistence.load(url) : null;
+  if (solo) {
+    const w = new Waiter(url, o, ctl.signal, (u) => sink(u), snap);
+    return w.run().finally(ctl.release);
+  }
+  const name = `progress-client:${url}`;
+  const ch = new BroadcastChannel(name);
+  let leader = false;
+  return new Promise<any>((resolve, reject) => {
+    const end = (e: unknown, doc?: unknown) => {
+      ch.close();
+      ctl.release();
+      ctl.abort(e ?? "done");  // frees the lock request of a tab that never led
+      e ? reject(e) : resolve(doc);
+    };
+    ctl.signal.addEventListener("abort", () => end(ctl.signal.reason), { once: true });
+    ch.onmessage = ({ data: m }: MessageEvent<Msg>) => {
+      if (m.t === "hi") {
+        if (leader && last) ch.postMessage({ t: "u", ...last });
+      } else if (!leader && m.t === "u") {
+        if (last && m.s.counts.requests < last.s.counts.requests) return;  // stale
+        const seen = last?.u.document;
+        last = m;
+        if (seen === undefined || m.u.changed || m.u.terminal) sink(m.u);
+        if (m.u.outcome === "succeeded") end(null, m.u.document);
+        else if (m.u.outcome === "failed") {
+          end(new JobFailed(`the job ended with status '${m.u.status}'`, {
+            status: m.u.status, document: m.u.document, report: m.u.report }));
+        }
+      } else if (!leader && m.t === "e") {
+        end(new (ERRORS[m.name] ?? PollError)(m.message, { httpStatus: m.httpStatus,
+          status: m.status, report: last?.u.report }));
+      }
+    };
+    ch.postMessage({ t: "hi" } satisfies Msg);
+    ls.request(name, { signal: ctl.signal }, async () => {
+      if (ctl.signal.aborted) return;
+      leader = true;
+      const w = new Waiter(url, o, ctl.signal, (u, s) => {
+        last = { u, s };
+        ch.postMessage({ t: "u", u, s } satisfies Msg);
+        sink(u);
+      }, last?.s ?? snap);
+      try {
+        end(null, await w.run());
+      } catch (e) {
+        // An abort or a deadline is this tab's own: another tab takes over.
+        if (e instanceof PollError && e.name in ERRORS) {
+          ch.postMessage({ t: "e", name: e.name, message: e.message,
+            httpStatus: e.httpStatus, status: e.status } satisfies Msg);
+        }
+        end(e);
+      }
+    }).catch(() => {});
+  });
+}
