@@ -4,6 +4,7 @@ or, with ``--redis-url``, on Redis (several processes behind a load balancer all
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let browser pages on ORIGIN (scheme://host[:port], repeatable; * for "
                    "any) read job status cross-origin (default: no CORS headers)")
+    p.add_argument("--read-secret", default=None, metavar="SECRET",
+                   help="job reads need a read token minted with SECRET (mint_read_token), "
+                   "sent as Authorization: Bearer (default: $PROGRESS_CLIENT_READ_SECRET)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(run=run)
 
@@ -122,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(
             store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True,
             cors_origins=args.cors_origin,
+            read_secret=args.read_secret or os.environ.get("PROGRESS_CLIENT_READ_SECRET") or None,
         )
     except ValueError as exc:
         print(f"progress-client serve: error: {sanitize(exc)}", file=sys.stderr)

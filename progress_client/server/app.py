@@ -41,6 +41,7 @@ from .browser import browser_routes
 from .cors import cors_middleware
 from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
 from .prefer import applied_wait, prefer_wait
+from .read_tokens import read_token_middleware
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
 
@@ -82,13 +83,16 @@ def create_app(
     close_store: bool = False,
     cors_origins: Iterable[str] = (),
     cors_credentials: bool = False,
+    read_secret: str | bytes | None = None,
 ) -> Starlette:
     """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
     responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
     reconnection delay the stream advertises. ``close_store`` closes the store at shutdown.
     ``cors_origins`` lists the browser origins (``scheme://host[:port]``, or ``*`` without
-    ``cors_credentials``) allowed to read the server from another origin (``cors.py``)."""
+    ``cors_credentials``) allowed to read the server from another origin (``cors.py``).
+    ``read_secret``: job reads need a read token minted with it (``read_tokens.py``)."""
     middleware = cors_middleware(cors_origins, allow_credentials=cors_credentials)
+    middleware += read_token_middleware(read_secret)
     if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
         raise ValueError("retry_after must be a finite number >= 0")
     if not (math.isfinite(keepalive) and keepalive > 0):
