@@ -26,10 +26,13 @@ export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Pro
   const ch = new BroadcastChannel(name);
   let leader = false;
   return new Promise<any>((resolve, reject) => {
+    let over = false;
     const end = (e: unknown, doc?: unknown) => {
+      if (over) return;
+      over = true;
       ch.close();
       ctl.release();
-      ctl.abort(e ?? "done");  // frees the lock request of a tab that never led
+      ctl.abort(undefined);  // frees the lock request of a tab that never led
       e ? reject(e) : resolve(doc);
     };
     ctl.signal.addEventListener("abort", () => end(ctl.signal.reason), { once: true });

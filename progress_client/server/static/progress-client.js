@@ -686,10 +686,13 @@ function run(url, o, sink) {
   const ch = new BroadcastChannel(name);
   let leader = false;
   return new Promise((resolve, reject) => {
+    let over = false;
     const end = (e, doc) => {
+      if (over) return;
+      over = true;
       ch.close();
       ctl.release();
-      ctl.abort(e ?? "done");
+      ctl.abort(void 0);
       e ? reject(e) : resolve(doc);
     };
     ctl.signal.addEventListener("abort", () => end(ctl.signal.reason), { once: true });

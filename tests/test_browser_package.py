@@ -1,0 +1,415 @@
+"""The npm package as a consumer gets it, in a real Chromium (Debian's, via Playwright).
+
+``npm pack`` of js/, ``npm install`` of the tarball into a temporary app (not the source tree),
+a small React app bundled from it with esbuild (React's development build, under StrictMode),
+served from one loopback origin; the reference server, with read tokens, on another.
+
+- An authenticated stream over fetch (``Authorization: Bearer``, through CORS) sees every
+  update in order over one connection; StrictMode's double mount costs nothing.
+- ``useJob``: inline options on each render do not restart the poller; a new URL moves it;
+  unmounting stops it.
+- ``shared: true`` in 3 tabs costs the server one poller's requests; closing the leader's tab
+  hands over to another tab, which carries on the schedule.
+- ``persist: "session"``: after a reload the next poll comes at the saved time, not at once.
+- A hidden tab polls at the policy's maximum (``hidden: "pause"``: not at all), and polls at
+  once when shown. Headless Chromium never hides a page by itself, so the page's
+  ``document.visibilityState`` is switched by the test (an init script) and a real
+  ``visibilitychange`` event is dispatched; everything else is the browser's own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from progress_client.server import (
+    MemoryStore,
+    RunningServer,
+    create_app,
+    mint_read_token,
+    serve_in_thread,
+)
+
+from .browserkit import LoggedRequest, PageServer, RequestLog, bundle_app, chromium, pack_package
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+SECRET = "browser-tests-read-secret"
+STATUSES = ["queued", "script", "images", "voice-over", "render", "upload", "completed"]
+
+APP = r"""
+import { StrictMode, useState, useReducer } from "react";
+import { createRoot } from "react-dom/client";
+import { useJob } from "progress-client/react";
+import * as pc from "progress-client";
+
+window.pc = pc;
+const log = window.log = { updates: [], requests: [], renders: 0 };
+
+function Job({ url, options }) {
+  // Inline options: a new object on every render.
+  const job = useJob(url, { ...options,
+    onUpdate: (u) => log.updates.push({ url, status: u.status, changed: u.changed,
+      mode: u.mode, report: u.report }),
+    onRequest: (r) => log.requests.push({ url, ...r }) });
+  log.renders += 1;
+  window.job = { status: job.status, done: job.done, error: job.error && job.error.name,
+    report: job.report };
+  return <p id="job">{job.status}</p>;
+}
+
+function App({ first, options }) {
+  const [url, setUrl] = useState(first);
+  const [, rerender] = useReducer((n) => n + 1, 0);
+  window.setUrl = setUrl;
+  window.rerender = rerender;
+  return <Job url={url} options={options} />;
+}
+
+window.mount = (url, options) => {
+  const root = createRoot(document.getElementById("root"));
+  root.render(<StrictMode><App first={url} options={options} /></StrictMode>);
+  window.unmount = () => root.unmount();
+};
+
+// A plain wait, for the tab tests: started from the page's hash, so a reload starts it again.
+window.start = (url, options) => {
+  window.seen = [];
+  window.mine = 0;
+  window.outcome = null;
+  pc.waitForJob(url, { ...options, onUpdate: (u) => window.seen.push(u.status),
+    onRequest: () => { window.mine += 1; } })
+    .then((d) => { window.outcome = d.status; }, (e) => { window.outcome = e.name; });
+};
+if (location.hash.length > 1) {
+  const { url, options } = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+  window.start(url, options);
+}
+window.ready = true;
+"""
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>a React app on another origin</title>
+<div id="root"></div><script type="module" src="/app.js"></script>"""
+
+# Headless Chromium keeps every page visible: the test says when this page is hidden.
+# The browser's own state still counts: a page being unloaded is hidden.
+VISIBILITY = """(() => {
+  let hidden = false;
+  const real = Object.getOwnPropertyDescriptor(Document.prototype, "visibilityState").get;
+  const state = (doc) => (hidden ? "hidden" : real.call(doc));
+  Object.defineProperty(Document.prototype, "visibilityState",
+    { configurable: true, get() { return state(this); } });
+  Object.defineProperty(Document.prototype, "hidden",
+    { configurable: true, get() { return state(this) === "hidden"; } });
+  window.setHidden = (h) => { hidden = h; document.dispatchEvent(new Event("visibilitychange")); };
+})();"""
+
+
+@dataclass
+class Api:
+    server: RunningServer
+    store: MemoryStore
+    log: list[LoggedRequest]
+
+    def write(self, job: str, status: str) -> None:
+        self.server.call(_write, self.store, job, status)
+
+    def url(self, job: str) -> str:
+        return f"{self.server.url}/jobs/{job}"
+
+    def auth(self, job: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_read_token(SECRET, job, 600)}"}
+
+    def gets(self, job: str, *, since: float = 0.0) -> list[LoggedRequest]:
+        return [r for r in self.log if r.method == "GET" and r.at >= since
+                and r.path == f"/jobs/{job}"]
+
+
+async def _write(store: MemoryStore, job: str, status: str) -> None:
+    await store.update(job, status=status)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
+    work = tmp_path_factory.mktemp("npm-app")
+    try:
+        tarball = pack_package(work)
+        return bundle_app(tarball, APP, work)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def origin(bundle: str) -> Iterator[PageServer]:
+    pages = PageServer()
+    pages.pages["/app.html"] = PAGE
+    pages.pages["/app.js"] = bundle
+    try:
+        yield pages
+    finally:
+        pages.close()
+
+
+@pytest.fixture(scope="module")
+def api(origin: PageServer) -> Iterator[Api]:
+    store = MemoryStore()
+    log: list[LoggedRequest] = []
+    app = create_app(store, cors_origins=[origin.origin], read_secret=SECRET, sse_retry=1.0,
+                     keepalive=5.0)
+    app.add_middleware(RequestLog, log=log)
+    with serve_in_thread(app) as server:
+        yield Api(server, store, log)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[BrowserContext]:
+    try:
+        with chromium() as context:
+            context.add_init_script(VISIBILITY)
+            yield context
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def open_page(browser: BrowserContext, origin: PageServer, start: dict[str, Any] | None = None
+              ) -> Page:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    hash_ = "#" + json.dumps(start) if start else ""
+    page.goto(f"{origin.origin}/app.html{hash_}")
+    try:
+        page.wait_for_function("window.ready === true", timeout=15_000)
+    except Exception:
+        raise AssertionError(f"the app did not load: {errors}") from None
+    return page
+
+
+# -- an authenticated stream, React under StrictMode -----------------------------------------
+
+
+def test_authenticated_stream_over_fetch_sees_every_update_with_one_connection(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = "stream-1"
+    api.write(job, STATUSES[0])
+    page = open_page(browser, origin)
+    url = api.url(job)
+    page.evaluate("([url, options]) => mount(url, options)",
+                  [url, {"events": f"{url}/events", "headers": api.auth(job)}])
+    page.wait_for_function("window.job && window.job.status === 'queued'", timeout=10_000)
+    for status in STATUSES[1:]:
+        time.sleep(0.1)
+        api.write(job, status)
+    page.wait_for_function("window.job.done || window.job.error", timeout=10_000)
+    state = page.evaluate("window.job")
+    updates = page.evaluate("log.updates")
+    page.close()
+    requests = [r for r in api.log if r.path.startswith(f"/jobs/{job}")]
+    assert state["error"] is None and state["status"] == "completed"
+    assert [u["status"] for u in updates if u["changed"]] == STATUSES
+    assert {u["mode"] for u in updates} == {"sse"}
+    # One connection, with the token, for the whole job; StrictMode's first mount sent nothing.
+    gets = [r for r in requests if r.method == "GET"]
+    assert [(r.path, r.status) for r in gets] == [(f"/jobs/{job}/events", 200)]
+    assert gets[0].headers["authorization"].startswith("Bearer v1.")
+    assert state["report"]["requests"] == 1 and state["report"]["mode"] == "sse"
+
+
+def test_a_stream_without_a_valid_token_ends_with_request_failed(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = "stream-denied"
+    api.write(job, "running")
+    page = open_page(browser, origin)
+    url = api.url(job)
+    page.evaluate("([url, options]) => mount(url, options)",
+                  [url, {"events": f"{url}/events", "headers": api.auth("another-job")}])
+    page.wait_for_function("window.job && window.job.error", timeout=10_000)
+    state = page.evaluate("window.job")
+    page.close()
+    # The stream is refused, polling takes over once and is refused too: RequestFailed.
+    assert state["error"] == "RequestFailed"
+    assert [(r.path, r.status) for r in api.log if r.method == "GET"
+            and r.path.startswith(f"/jobs/{job}")] == [(f"/jobs/{job}/events", 401),
+                                                       (f"/jobs/{job}", 401)]
+
+
+# -- useJob: one poller, inline options, a new URL, unmount ----------------------------------
+
+
+def test_use_job_keeps_one_poller_follows_the_url_and_stops_on_unmount(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    a, b = "hook-a", "hook-b"
+    api.write(a, "running")
+    api.write(b, "running")
+    page = open_page(browser, origin)
+    policy = {"initial": 0.3, "step": 0.1, "max": 0.5}
+    # One token for both jobs is not possible: each job's own, by a headers function.
+    page.evaluate("(t) => { window.currentToken = t; }", api.auth(a)["Authorization"])
+    page.evaluate(
+        """([a, policy]) => mount(a, { ...policy,
+             headers: () => ({ Authorization: window.currentToken }) })""",
+        [api.url(a), policy])
+    page.wait_for_function("window.job && window.job.status === 'running'", timeout=10_000)
+    for _ in range(5):  # re-renders with new inline options
+        page.evaluate("rerender()")
+        time.sleep(0.1)
+    time.sleep(1.0)
+    first_of_a = [r for r in api.gets(a) if "if-none-match" not in r.headers]
+    assert len(first_of_a) == 1, "one poller: a single unconditional first request"
+    page.evaluate("(t) => { window.currentToken = t; }", api.auth(b)["Authorization"])
+    page.evaluate("(b) => setUrl(b)", api.url(b))
+    page.wait_for_function(f"log.updates.some(u => u.url.endsWith('/{b}'))", timeout=10_000)
+    moved = time.monotonic()
+    time.sleep(1.0)
+    assert api.gets(a, since=moved + 0.2) == [], "the old URL's poller stopped"
+    assert len(api.gets(b)) >= 2
+    assert all(r.status in (200, 304) for r in api.gets(b))
+    page.evaluate("unmount()")
+    gone = time.monotonic()
+    time.sleep(1.0)
+    assert api.gets(b, since=gone + 0.1) == [], "unmounting stopped the poller"
+    page.close()
+
+
+# -- tabs: one poller for three, a leader that goes away ------------------------------------
+
+SHARED = {"shared": True, "initial": 0.4, "step": 0.2, "max": 0.8}
+
+
+def _leader(pages: list[Page]) -> int:
+    counts = [p.evaluate("window.mine") for p in pages]
+    assert sum(1 for c in counts if c) == 1, counts
+    return next(i for i, c in enumerate(counts) if c)
+
+
+def test_three_tabs_share_one_poller_and_a_new_leader_carries_on(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = "shared-1"
+    api.write(job, "running")
+    start = {"url": api.url(job), "options": {**SHARED, "headers": api.auth(job)}}
+    pages = [open_page(browser, origin, start) for _ in range(3)]
+    t0 = time.monotonic()
+    time.sleep(4.0)
+    polls = api.gets(job)
+    # One poller over 4 s at 0.4, 0.6, 0.8, 0.8 ... s: at most 7 requests; three would be ~20.
+    assert 5 <= len(polls) <= 7, [round(r.at - t0, 2) for r in polls]
+    gaps = [b.at - a.at for a, b in zip(polls, polls[1:])]
+    assert min(gaps) > 0.3, gaps
+    assert all(p.evaluate("window.seen[0]") == "running" for p in pages)
+    leader = _leader(pages)
+    closed_at = time.monotonic()
+    pages.pop(leader).close()
+    time.sleep(3.0)
+    after = api.gets(job, since=closed_at)
+    new_leader = _leader(pages)
+    # The schedule goes on at its maximum (0.8 s): within one interval of the close, then
+    # at 0.8 s again; +1 request at most for the change of leader.
+    assert after and after[0].at - closed_at <= 0.8 + 0.3, after[0].at - closed_at
+    assert len(after) <= 3.0 / 0.8 + 1 + 1, len(after)
+    # The old leader's last poll may land after the close without its answer reaching the
+    # others: the new leader's first poll then comes early, once.
+    later_gaps = sorted(b.at - a.at for a, b in zip(after, after[1:]))
+    assert all(g > 0.6 for g in later_gaps[1:]), later_gaps
+    assert all(r.headers.get("if-none-match") for r in after), "the ETag was carried over"
+    api.write(job, "completed")
+    for page in pages:
+        page.wait_for_function("window.outcome !== null", timeout=10_000)
+    outcomes = [p.evaluate("window.outcome") for p in pages]
+    for page in pages:
+        page.close()
+    assert outcomes == ["completed", "completed"]
+    print(f"\n3 tabs, 4 s: {len(polls)} polls; after the leader closed: first poll "
+          f"{after[0].at - closed_at:.2f} s later, {len(after)} in 3 s; new leader tab "
+          f"{new_leader}")
+
+
+# -- a reload carries on the schedule --------------------------------------------------------
+
+
+def test_after_a_reload_the_next_poll_comes_at_the_saved_time(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = "reload-1"
+    api.write(job, "running")
+    start = {"url": api.url(job), "options": {"persist": "session", "initial": 2, "step": 0,
+                                              "max": 2, "headers": api.auth(job)}}
+    page = open_page(browser, origin, start)
+    deadline = time.monotonic() + 10
+    while len(api.gets(job)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(api.gets(job)) == 2
+    time.sleep(0.3)
+    reloaded = time.monotonic()
+    page.reload()
+    page.wait_for_function("window.ready === true", timeout=10_000)
+    while len(api.gets(job)) < 3 and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    polls = api.gets(job)
+    page.close()
+    gap = polls[2].at - polls[1].at
+    assert polls[2].at > reloaded
+    assert 1.8 <= gap <= 2.6, f"the first poll after the reload came {gap:.2f} s after the last"
+    assert polls[2].headers.get("if-none-match") == polls[1].headers.get("if-none-match")
+    assert polls[2].status == 304
+
+
+# -- hidden tabs --------------------------------------------------------------------------
+
+
+def test_a_hidden_tab_polls_at_the_maximum_and_at_once_when_shown(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    # A scaled minute: 6 s with a maximum of 1 s (60 s at 10 s).
+    job = "hidden-1"
+    api.write(job, "running")
+    start = {"url": api.url(job), "options": {"initial": 0.2, "step": 0.2, "max": 1.0,
+                                              "headers": api.auth(job)}}
+    page = open_page(browser, origin, start)
+    page.wait_for_function("window.mine >= 1", timeout=10_000)
+    page.evaluate("setHidden(true)")
+    hidden_at = time.monotonic()
+    time.sleep(6.0)
+    shown_at = time.monotonic()
+    page.evaluate("setHidden(false)")
+    time.sleep(0.5)
+    page.close()
+    during = [r for r in api.gets(job, since=hidden_at) if r.at < shown_at]
+    assert len(during) <= 6 + 1, len(during)
+    gaps = [b.at - a.at for a, b in zip(during, during[1:])]
+    assert all(g >= 0.95 for g in gaps), gaps
+    shown = api.gets(job, since=shown_at)
+    assert shown and shown[0].at - shown_at < 0.3, "a tab shown polls at once"
+
+
+def test_a_paused_hidden_tab_sends_nothing_until_shown(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = "hidden-2"
+    api.write(job, "running")
+    start = {"url": api.url(job), "options": {"hidden": "pause", "initial": 0.2, "step": 0.1,
+                                              "max": 0.5, "headers": api.auth(job)}}
+    page = open_page(browser, origin, start)
+    page.wait_for_function("window.mine >= 1", timeout=10_000)
+    page.evaluate("setHidden(true)")
+    hidden_at = time.monotonic()
+    time.sleep(3.0)
+    shown_at = time.monotonic()
+    page.evaluate("setHidden(false)")
+    time.sleep(0.5)
+    page.close()
+    during = [r for r in api.gets(job, since=hidden_at + 0.05) if r.at < shown_at]
+    assert during == []
+    shown = api.gets(job, since=shown_at)
+    assert shown and shown[0].at - shown_at < 0.3
