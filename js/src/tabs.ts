@@ -19,7 +19,7 @@ export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Pro
   const solo = !o.shared || !ls || typeof BroadcastChannel !== "function";
   const snap = o.persist ? persistence.load(url) : null;
   if (solo) {
-    const w = new Waiter(url, o, ctl.signal, (u) => sink(u), snap);
+    const w = new Waiter(url, o, ctl.signal, (u, s) => { last = { u, s }; sink(u); }, snap);
     return w.run().finally(ctl.release);
   }
   const name = `progress-client:${url}`;

@@ -183,6 +183,7 @@ export class Waiter {
   }
 
   private sent(stream = false) {
+    if (this.signal.aborted) throw this.signal.reason;  // nothing goes out after an abort
     if (stream) this.o.onRequest?.({ kind: "stream", sentAt: performance.now(), status: null,
       requests: this.counts.requests + 1 });
     this.counts.requests += 1;

@@ -388,6 +388,7 @@ var Waiter = class {
     return new Headers(typeof h === "function" ? await h() : h);
   }
   sent(stream = false) {
+    if (this.signal.aborted) throw this.signal.reason;
     if (stream) this.o.onRequest?.({
       kind: "stream",
       sentAt: performance.now(),
@@ -679,7 +680,10 @@ function run(url, o, sink) {
   const solo = !o.shared || !ls || typeof BroadcastChannel !== "function";
   const snap = o.persist ? persistence.load(url) : null;
   if (solo) {
-    const w = new Waiter(url, o, ctl.signal, (u) => sink(u), snap);
+    const w = new Waiter(url, o, ctl.signal, (u, s) => {
+      last = { u, s };
+      sink(u);
+    }, snap);
     return w.run().finally(ctl.release);
   }
   const name = `progress-client:${url}`;
