@@ -22,12 +22,21 @@ export interface Profile { name: string; options: Partial<WaitOptions> }
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?)*$/;
 
+const truthy = (v: unknown) => v != null && v !== false && v !== ""
+  && !(Array.isArray(v) && !v.length) && !(typeof v === "object" && !Object.keys(v!).length);
+
+/** A field path (`a.b[0].c`), or several joined by JMESPath's `||` (the first truthy). */
 function path(p: string, where: string): (doc: unknown) => unknown {
-  if (!FIELD.test(p)) {
+  const alts = p.split("||").map((a) => a.trim());
+  if (!alts.every((a) => FIELD.test(a))) {
     throw new Error(`${where}: '${p}' needs JMESPath, which this package does not evaluate`);
   }
-  const parts = p.replace(/\[(\d+)\]/g, ".$1").split(".");
-  return (doc) => getPath(doc, parts.join("."));
+  const gets = alts.map((a) => a.replace(/\[(\d+)\]/g, ".$1"));
+  return (doc) => {
+    let v: unknown;
+    for (const g of gets) if (truthy((v = getPath(doc, g)))) return v;
+    return v;
+  };
 }
 
 const fold = (cs: boolean) => (v: unknown) => cs || typeof v !== "string" ? v : v.toLowerCase();
@@ -60,7 +69,7 @@ export function profile(data: ProfileData): Profile {
   const succeeded = (data.status.succeeded ?? []).map(f);
   const failed = (data.status.failed ?? []).map(f);
   const statusPath = data.status.path ?? null;
-  if (statusPath) path(statusPath, `${where}: status.path`);
+  if (statusPath) path(statusPath, `${where}: status.path`);  // refused early if unsupported
   const decide: Words["decide"] = (doc, status) => {
     for (const r of rules) {
       if (r.tests.every((t) => t(doc, status))) return r.then === "running" ? null : r.then;
@@ -69,7 +78,7 @@ export function profile(data: ProfileData): Profile {
     return succeeded.includes(w) ? "succeeded" : failed.includes(w) ? "failed" : null;
   };
   const options: Partial<WaitOptions> = { decide, success: [], failure: [] };
-  if (statusPath) options.statusField = statusPath.replace(/\[(\d+)\]/g, ".$1");
+  if (statusPath) options.statusField = statusPath;
   if (data.hints) options.hints = data.hints.map((h) => h.toLowerCase());
   if (data.change?.length) {
     options.changeOn = [options.statusField ?? "status", ...data.change];

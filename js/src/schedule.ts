@@ -139,9 +139,15 @@ export function nextDelay(state: ScheduleState, response: Observed,
 
 // -- reading a status document ------------------------------------------------------------
 
+/** The value at a dotted path (`a.b.0.c`; `a[0]` and JMESPath's `x || y` also read). */
 export function getPath(doc: unknown, path: string): unknown {
+  if (path.includes("||")) {
+    let v: unknown;
+    for (const alt of path.split("||")) if ((v = getPath(doc, alt.trim())) != null && v !== "") return v;
+    return v;
+  }
   let cur: any = doc;
-  for (const part of path.split(".")) {
+  for (const part of path.replace(/\[(\d+)\]/g, ".$1").split(".")) {
     if (cur !== null && typeof cur === "object" && Object.hasOwn(cur, part)) cur = cur[part];
     else return undefined;
   }

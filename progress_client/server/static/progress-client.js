@@ -176,8 +176,13 @@ function nextDelay(state, response, policy = POLICY, hintCap = 300) {
   return { state: { unchanged, key, longPoll }, delay, changed, hinted };
 }
 function getPath(doc, path2) {
+  if (path2.includes("||")) {
+    let v;
+    for (const alt of path2.split("||")) if ((v = getPath(doc, alt.trim())) != null && v !== "") return v;
+    return v;
+  }
   let cur = doc;
-  for (const part of path2.split(".")) {
+  for (const part of path2.replace(/\[(\d+)\]/g, ".$1").split(".")) {
     if (cur !== null && typeof cur === "object" && Object.hasOwn(cur, part)) cur = cur[part];
     else return void 0;
   }
@@ -754,12 +759,18 @@ function run(url, o, sink) {
 
 // src/profile.ts
 var FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?)*$/;
+var truthy = (v) => v != null && v !== false && v !== "" && !(Array.isArray(v) && !v.length) && !(typeof v === "object" && !Object.keys(v).length);
 function path(p, where) {
-  if (!FIELD.test(p)) {
+  const alts = p.split("||").map((a) => a.trim());
+  if (!alts.every((a) => FIELD.test(a))) {
     throw new Error(`${where}: '${p}' needs JMESPath, which this package does not evaluate`);
   }
-  const parts = p.replace(/\[(\d+)\]/g, ".$1").split(".");
-  return (doc) => getPath(doc, parts.join("."));
+  const gets = alts.map((a) => a.replace(/\[(\d+)\]/g, ".$1"));
+  return (doc) => {
+    let v;
+    for (const g of gets) if (truthy(v = getPath(doc, g))) return v;
+    return v;
+  };
 }
 var fold = (cs) => (v) => cs || typeof v !== "string" ? v : v.toLowerCase();
 function profile(data) {
@@ -798,7 +809,7 @@ function profile(data) {
     return succeeded.includes(w) ? "succeeded" : failed.includes(w) ? "failed" : null;
   };
   const options = { decide, success: [], failure: [] };
-  if (statusPath) options.statusField = statusPath.replace(/\[(\d+)\]/g, ".$1");
+  if (statusPath) options.statusField = statusPath;
   if (data.hints) options.hints = data.hints.map((h) => h.toLowerCase());
   if (data.change?.length) {
     options.changeOn = [options.statusField ?? "status", ...data.change];
