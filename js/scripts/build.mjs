@@ -1,22 +1,38 @@
-// Build: esbuild compiles each entry to an ES module in dist/ (react stays external: a peer
-// dependency; the core is bundled into each entry's imports, not duplicated: react.js imports
-// ./index.js), tsc writes the .d.ts files, and the core's bundle is copied to the reference
+// Build: esbuild compiles each entry to an ES module in dist/ (React stays external: a peer
+// dependency; react.js, query.js and profiles.js import the core as ./index.js, never a copy), tsc writes the .d.ts files, and the core's bundle is copied to the reference
 // server's static folder, the one module it serves at /static/progress-client.js.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-rmSync(join(root, "dist"), { recursive: true, force: true });
+const STATIC = join(root, "../progress_client/server/static/progress-client.js");
 const common = { bundle: true, format: "esm", target: "es2022", platform: "neutral",
   legalComments: "none", logLevel: "warning" };
-await build({ ...common, entryPoints: [join(root, "src/index.ts")],
-  outfile: join(root, "dist/index.js"), banner: { js: "// progress-client: see README.md" } });
-await build({ ...common, entryPoints: [join(root, "src/react.ts")],
-  outfile: join(root, "dist/react.js"), external: ["react", "./index.js"] });
+const core = { ...common, entryPoints: [join(root, "src/index.ts")],
+  banner: { js: "// progress-client (the npm package), built from js/src by esbuild: do not edit." } };
+
+if (process.argv.includes("--check")) {
+  // The module the reference server serves is this build, byte for byte.
+  const fresh = (await build({ ...core, write: false, outfile: "index.js" })).outputFiles[0];
+  if (Buffer.compare(Buffer.from(fresh.contents), readFileSync(STATIC)) !== 0) {
+    console.error("progress_client/server/static/progress-client.js is not the build of js/src:"
+      + " run npm run build in js/ and commit it");
+    process.exit(1);
+  }
+  console.log("the served module is the package's build");
+  process.exit(0);
+}
+
+rmSync(join(root, "dist"), { recursive: true, force: true });
+await build({ ...core, outfile: join(root, "dist/index.js") });
+// The other entries import the core as ./index.js (one copy of it in an app) and React.
+for (const entry of ["react", "query", "profiles"]) {
+  await build({ ...common, entryPoints: [join(root, `src/${entry}.ts`)],
+    outfile: join(root, `dist/${entry}.js`), external: ["react", "./index.js"] });
+}
 execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p",
   join(root, "tsconfig.json")], { stdio: "inherit" });
-copyFileSync(join(root, "dist/index.js"),
-  join(root, "../progress_client/server/static/progress-client.js"));
+copyFileSync(join(root, "dist/index.js"), STATIC);

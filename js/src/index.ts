@@ -9,8 +9,7 @@ export * from "./errors.js";
 export * from "./schedule.js";
 export { SSEParser, type SSEvent } from "./sse.js";
 export { makeReport, type Report } from "./report.js";
-export { profile, type Profile, type ProfileData } from "./profile.js";
-export { pollingSchedule, type PollingSchedule } from "./interval.js";
+export type { Profile, ProfileData } from "./profiles.js";
 export type { Mode, Snapshot, Update, WaitOptions } from "./wait.js";
 
 /** Wait until the job at `url` ends: resolves with its final document on success, rejects

@@ -1,8 +1,6 @@
-// React bindings: useJob (no provider), and the schedule for TanStack Query and SWR.
+// progress-client/react: useJob, no provider (TanStack Query and SWR: progress-client/query).
 import { useEffect, useRef, useState } from "react";
-import { pollingSchedule, waitForJob, type PollingSchedule, type PollError, type Report,
-  type WaitOptions } from "./index.js";
-import type { ScheduleOptions } from "./interval.js";
+import { waitForJob, type PollError, type Report, type WaitOptions } from "./index.js";
 
 export interface JobState<T = any> {
   status: string | null; document: T | null; error: PollError | null; done: boolean;
@@ -38,24 +36,4 @@ export function useJob<T = any>(url: string | null | undefined,
     return () => { clearTimeout(t); ctl.abort(); };
   }, [url]);
   return state;
-}
-
-function useSchedule(url: string, o?: ScheduleOptions): PollingSchedule {
-  const ref = useRef<{ url: string; s: PollingSchedule } | null>(null);
-  if (ref.current?.url !== url) ref.current = { url, s: pollingSchedule(o) };
-  return ref.current.s;
-}
-
-/** Options for TanStack Query's useQuery: the fetcher and a refetchInterval that follows the
- * adaptive schedule (reset on a change, server hints honoured, off once the job ended). */
-export function useJobQuery(url: string, o?: ScheduleOptions) {
-  const s = useSchedule(url, o);
-  return { queryKey: ["progress-client", url] as const, queryFn: () => s.fetcher(url),
-    refetchInterval: () => s.interval() };
-}
-
-/** The fetcher and refreshInterval for SWR's useSWR(url, fetcher, { refreshInterval }). */
-export function useJobSWR(url: string, o?: ScheduleOptions) {
-  const s = useSchedule(url, o);
-  return { fetcher: s.fetcher, refreshInterval: () => s.interval() || 0 };
 }

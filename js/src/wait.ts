@@ -47,8 +47,8 @@ export interface WaitOptions<T = any> extends Partial<Policy>, Words {
   persist?: "session";
   /** One tab polls the job for every tab of this origin (Web Locks + BroadcastChannel). */
   shared?: boolean;
-  /** A vendor profile (progress-client profiles export --format json, one entry). */
-  profile?: import("./profile.js").Profile;
+  /** A vendor profile: profile(data) from progress-client/profiles. */
+  profile?: import("./profiles.js").Profile;
   onUpdate?: (update: Update<T>) => void;
   /** Every request sent: a poll (with its answer's HTTP status, 0 for a network error) or a
    * stream connection; times from performance.now(). */

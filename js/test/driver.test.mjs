@@ -4,6 +4,7 @@ import { test, mock } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate as tick } from "node:timers/promises";
 import * as pc from "../dist/index.js";
+import { pollingSchedule } from "../dist/query.js";
 
 /** A fake fetch answering from `script(call, init)`; records every call. */
 function fakeFetch(script) {
@@ -276,7 +277,7 @@ test("pollingSchedule (TanStack refetchInterval, SWR refreshInterval): the adapt
     return json({ status: w }, { ETag: `"${w}"`, ...(w === "b" && i === 5
       ? { "Retry-After": "20" } : {}) });
   });
-  const s = pc.pollingSchedule({ fetch });
+  const s = pollingSchedule({ fetch });
   const out = [];
   for (let k = 0; k < words.length; k++) {
     const doc = await s.fetcher("u");

@@ -5,7 +5,8 @@ import { test, mock } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { setImmediate as tick } from "node:timers/promises";
-import { profile, readStatus, waitForJob, JobFailed } from "../dist/index.js";
+import { readStatus, waitForJob, JobFailed } from "../dist/index.js";
+import { profile } from "../dist/profiles.js";
 
 const read = (p) => JSON.parse(readFileSync(new URL(p, import.meta.url), "utf8"));
 const PROFILES = read("../profiles/profiles.json");

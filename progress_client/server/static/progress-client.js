@@ -1,4 +1,4 @@
-// progress-client: see README.md
+// progress-client (the npm package), built from js/src by esbuild: do not edit.
 
 // src/errors.ts
 var PollError = class extends Error {
@@ -175,14 +175,14 @@ function nextDelay(state, response, policy = POLICY, hintCap = 300) {
   }
   return { state: { unchanged, key, longPoll }, delay, changed, hinted };
 }
-function getPath(doc, path2) {
-  if (path2.includes("||")) {
+function getPath(doc, path) {
+  if (path.includes("||")) {
     let v;
-    for (const alt of path2.split("||")) if ((v = getPath(doc, alt.trim())) != null && v !== "") return v;
+    for (const alt of path.split("||")) if ((v = getPath(doc, alt.trim())) != null && v !== "") return v;
     return v;
   }
   let cur = doc;
-  for (const part of path2.replace(/\[(\d+)\]/g, ".$1").split(".")) {
+  for (const part of path.replace(/\[(\d+)\]/g, ".$1").split(".")) {
     if (cur !== null && typeof cur === "object" && Object.hasOwn(cur, part)) cur = cur[part];
     else return void 0;
   }
@@ -757,121 +757,6 @@ function run(url, o, sink) {
   });
 }
 
-// src/profile.ts
-var FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?)*$/;
-var truthy = (v) => v != null && v !== false && v !== "" && !(Array.isArray(v) && !v.length) && !(typeof v === "object" && !Object.keys(v).length);
-function path(p, where) {
-  const alts = p.split("||").map((a) => a.trim());
-  if (!alts.every((a) => FIELD.test(a))) {
-    throw new Error(`${where}: '${p}' needs JMESPath, which this package does not evaluate`);
-  }
-  const gets = alts.map((a) => a.replace(/\[(\d+)\]/g, ".$1"));
-  return (doc) => {
-    let v;
-    for (const g of gets) if (truthy(v = getPath(doc, g))) return v;
-    return v;
-  };
-}
-var fold = (cs) => (v) => cs || typeof v !== "string" ? v : v.toLowerCase();
-function profile(data) {
-  const cs = !!data.status.case_sensitive;
-  const f = fold(cs);
-  const where = `profile ${data.name}`;
-  const rules = (data.outcome ?? []).map((rule, i) => {
-    const tests = rule.when.map((c, j) => {
-      const at = `${where}: outcome[${i}].when[${j}]`;
-      if (c.status) {
-        const words = c.status.map(f);
-        return (_, status) => words.includes(f(status));
-      }
-      if (!c.path) throw new Error(`${at}: only 'status' and 'path' conditions run in a browser`);
-      const get = path(c.path, at);
-      return (doc) => {
-        const v = get(doc);
-        if (c.present != null) return v != null === c.present;
-        if (c.is) return c.is.some((x) => f(x) === f(v));
-        if (c.is_not) return v != null && !c.is_not.some((x) => f(x) === f(v));
-        if (typeof v !== "number") return false;
-        return c.above != null ? v > c.above : v < c.below;
-      };
-    });
-    return { tests, then: rule.then };
-  });
-  const succeeded = (data.status.succeeded ?? []).map(f);
-  const failed = (data.status.failed ?? []).map(f);
-  const statusPath = data.status.path ?? null;
-  if (statusPath) path(statusPath, `${where}: status.path`);
-  const decide = (doc, status) => {
-    for (const r of rules) {
-      if (r.tests.every((t) => t(doc, status))) return r.then === "running" ? null : r.then;
-    }
-    const w = f(status);
-    return succeeded.includes(w) ? "succeeded" : failed.includes(w) ? "failed" : null;
-  };
-  const options = { decide, success: [], failure: [] };
-  if (statusPath) options.statusField = statusPath;
-  if (data.hints) options.hints = data.hints.map((h) => h.toLowerCase());
-  if (data.change?.length) {
-    options.changeOn = [options.statusField ?? "status", ...data.change];
-  }
-  return { name: data.name, options };
-}
-
-// src/interval.ts
-function pollingSchedule(o = {}) {
-  const policy = { ...POLICY, ...o };
-  let state = initialState();
-  let delay = 0;
-  let etag = null;
-  let last = null;
-  let over = false;
-  const step = (status, key, hint) => {
-    const s = nextDelay(state, { status, key, hint }, policy, o.hintCap ?? 300);
-    state = s.state;
-    delay = s.delay;
-  };
-  return {
-    async fetcher(url) {
-      if (last && last.url !== url) {
-        state = initialState();
-        etag = null;
-        last = null;
-        over = false;
-      }
-      const headers = new Headers(o.headers);
-      if (etag && last) headers.set("If-None-Match", etag);
-      let res;
-      try {
-        res = await (o.fetch ?? fetch)(url, {
-          headers,
-          cache: "no-store",
-          credentials: o.credentials ?? "same-origin"
-        });
-      } catch (e) {
-        step(0, null, null);
-        throw e;
-      }
-      const hint = readHint((n) => res.headers.get(n), o.hints ?? HINT_HEADERS, Date.now());
-      if (res.status === 304 && last) {
-        step(304, null, hint);
-        return last.doc;
-      }
-      if (!res.ok) {
-        step(res.status, null, hint);
-        throw new RequestFailed(`HTTP ${res.status}`, { httpStatus: res.status });
-      }
-      const doc = await res.json();
-      const r = readStatus(doc, o);
-      step(200, typeof r === "string" ? null : r.key, hint);
-      over = typeof r !== "string" && r.outcome !== null;
-      etag = res.headers.get("ETag");
-      last = { url, doc };
-      return doc;
-    },
-    interval: () => over ? false : Math.round(delay * 1e3)
-  };
-}
-
 // src/index.ts
 function waitForJob(url, options = {}) {
   return run(url, options, (u) => options.onUpdate?.(u));
@@ -945,8 +830,6 @@ export {
   parseMilliseconds,
   parseRetryAfter,
   policyDelay,
-  pollingSchedule,
-  profile,
   readHint,
   readStatus,
   waitForJob,

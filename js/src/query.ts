@@ -1,9 +1,9 @@
-// The schedule for a data library that polls by itself (TanStack Query's refetchInterval,
+// progress-client/query: the schedule for a data library that polls by itself (TanStack Query's refetchInterval,
 // SWR's refreshInterval): a fetcher that reads every response's hints, validators and status
 // into the adaptive schedule, and an interval function that says when to fetch next.
-import { RequestFailed } from "./errors.js";
-import { HINT_HEADERS, POLICY, initialState, nextDelay, readHint, readStatus, type Policy,
-  type Words } from "./schedule.js";
+import { useRef } from "react";
+import { HINT_HEADERS, POLICY, RequestFailed, initialState, nextDelay, readHint, readStatus,
+  type Policy, type Words } from "./index.js";
 
 export interface PollingSchedule<T = any> {
   /** fetch(url) -> the status document (a 304 gives the last one); feeds the schedule. */
@@ -61,4 +61,24 @@ export function pollingSchedule<T = any>(o: ScheduleOptions = {}): PollingSchedu
     },
     interval: () => (over ? false : Math.round(delay * 1000)),
   };
+}
+
+function useSchedule(url: string, o?: ScheduleOptions): PollingSchedule {
+  const ref = useRef<{ url: string; s: PollingSchedule } | null>(null);
+  if (ref.current?.url !== url) ref.current = { url, s: pollingSchedule(o) };
+  return ref.current.s;
+}
+
+/** Options for TanStack Query's useQuery: the fetcher and a refetchInterval that follows the
+ * adaptive schedule (reset on a change, server hints honoured, off once the job ended). */
+export function useJobQuery(url: string, o?: ScheduleOptions) {
+  const s = useSchedule(url, o);
+  return { queryKey: ["progress-client", url] as const, queryFn: () => s.fetcher(url),
+    refetchInterval: () => s.interval() };
+}
+
+/** The fetcher and refreshInterval for SWR's useSWR(url, fetcher, { refreshInterval }). */
+export function useJobSWR(url: string, o?: ScheduleOptions) {
+  const s = useSchedule(url, o);
+  return { fetcher: s.fetcher, refreshInterval: () => s.interval() || 0 };
 }

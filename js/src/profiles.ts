@@ -2,8 +2,8 @@
 // exported as JSON): where the status is, which words end the job, the ordered outcome rules
 // on the document, the hint headers. Paths are JMESPath field paths (a.b, a[0].b); a profile
 // whose rules need more of JMESPath is refused with a clear error, never misread.
-import { getPath, type Words } from "./schedule.js";
-import type { WaitOptions } from "./wait.js";
+import { getPath, type Words } from "./index.js";
+import type { WaitOptions } from "./index.js";
 
 type Scalar = string | number | boolean;
 interface Condition {
@@ -41,7 +41,8 @@ function path(p: string, where: string): (doc: unknown) => unknown {
 
 const fold = (cs: boolean) => (v: unknown) => cs || typeof v !== "string" ? v : v.toLowerCase();
 
-/** A profile's data as wait options (`waitForJob(url, { profile: profile(data) })`). */
+/** A profile's data as wait options: `import { profile } from "progress-client/profiles"`,
+ * then `waitForJob(url, { profile: profile(data) })`. */
 export function profile(data: ProfileData): Profile {
   const cs = !!data.status.case_sensitive;
   const f = fold(cs);
