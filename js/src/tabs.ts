@@ -4,7 +4,7 @@
 import { BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors } from "./errors.js";
 import { control, persistence, Waiter, type Snapshot, type Update, type WaitOptions } from "./wait.js";
 
-type Msg = { t: "u"; u: Update; s: Snapshot } | { t: "hi" }
+type Msg = { t: "u"; u: Update; s: Snapshot; n: number } | { t: "hi" }
   | { t: "e"; name: string; message: string; httpStatus: number | null; status: string | null };
 
 const ERRORS: Record<string, typeof PollError> = { JobFailed, RequestFailed, BadResponse,
@@ -12,14 +12,16 @@ const ERRORS: Record<string, typeof PollError> = { JobFailed, RequestFailed, Bad
 
 /** Wait on `url` with `o`, every update to `sink`: resolves with the final document. */
 export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Promise<any> {
-  let last: { u: Update; s: Snapshot } | null = null;
+  // The last update seen, numbered: a leader numbers on from its predecessor.
+  let last: { u: Update; s: Snapshot; n: number } | null = null;
   const ctl = control(o, () => ({ status: last?.u.status ?? null,
     document: last?.u.document ?? null, report: last?.u.report ?? null }));
   const ls = (globalThis as any).navigator?.locks;
   const solo = !o.shared || !ls || typeof BroadcastChannel !== "function";
   const snap = o.persist ? persistence.load(url) : null;
   if (solo) {
-    const w = new Waiter(url, o, ctl.signal, (u, s) => { last = { u, s }; sink(u); }, snap);
+    const w = new Waiter(url, o, ctl.signal, (u, s) => { last = { u, s, n: 0 }; sink(u); },
+      snap);
     return w.run().finally(ctl.release);
   }
   const name = `progress-client:${url}`;
@@ -40,10 +42,9 @@ export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Pro
       if (m.t === "hi") {
         if (leader && last) ch.postMessage({ t: "u", ...last });
       } else if (!leader && m.t === "u") {
-        if (last && m.s.counts.requests < last.s.counts.requests) return;  // stale
-        const seen = last?.u.document;
+        if (last && m.n <= last.n) return;  // seen already (the answer to another tab's hello)
         last = m;
-        if (seen === undefined || m.u.changed || m.u.terminal) sink(m.u);
+        sink(m.u);
         if (m.u.outcome === "succeeded") end(null, m.u.document);
         else if (m.u.outcome === "failed") {
           end(new JobFailed(`the job ended with status '${m.u.status}'`, {
@@ -59,8 +60,8 @@ export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Pro
       if (ctl.signal.aborted) return;
       leader = true;
       const w = new Waiter(url, o, ctl.signal, (u, s) => {
-        last = { u, s };
-        ch.postMessage({ t: "u", u, s } satisfies Msg);
+        last = { u, s, n: (last?.n ?? 0) + 1 };
+        ch.postMessage({ t: "u", ...last } satisfies Msg);
         sink(u);
       }, last?.s ?? snap);
       try {

@@ -685,10 +685,16 @@ function run(url, o, sink) {
   const solo = !o.shared || !ls || typeof BroadcastChannel !== "function";
   const snap = o.persist ? persistence.load(url) : null;
   if (solo) {
-    const w = new Waiter(url, o, ctl.signal, (u, s) => {
-      last = { u, s };
-      sink(u);
-    }, snap);
+    const w = new Waiter(
+      url,
+      o,
+      ctl.signal,
+      (u, s) => {
+        last = { u, s, n: 0 };
+        sink(u);
+      },
+      snap
+    );
     return w.run().finally(ctl.release);
   }
   const name = `progress-client:${url}`;
@@ -709,10 +715,9 @@ function run(url, o, sink) {
       if (m.t === "hi") {
         if (leader && last) ch.postMessage({ t: "u", ...last });
       } else if (!leader && m.t === "u") {
-        if (last && m.s.counts.requests < last.s.counts.requests) return;
-        const seen = last?.u.document;
+        if (last && m.n <= last.n) return;
         last = m;
-        if (seen === void 0 || m.u.changed || m.u.terminal) sink(m.u);
+        sink(m.u);
         if (m.u.outcome === "succeeded") end(null, m.u.document);
         else if (m.u.outcome === "failed") {
           end(new JobFailed(`the job ended with status '${m.u.status}'`, {
@@ -734,8 +739,8 @@ function run(url, o, sink) {
       if (ctl.signal.aborted) return;
       leader = true;
       const w = new Waiter(url, o, ctl.signal, (u, s) => {
-        last = { u, s };
-        ch.postMessage({ t: "u", u, s });
+        last = { u, s, n: (last?.n ?? 0) + 1 };
+        ch.postMessage({ t: "u", ...last });
         sink(u);
       }, last?.s ?? snap);
       try {
