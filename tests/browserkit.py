@@ -236,14 +236,18 @@ def pack_package(into: Path) -> Path:
 
 
 def bundle_app(tarball: Path, entry_source: str, workdir: Path) -> str:
-    """``entry_source`` (JSX importing ``progress-client`` and React) bundled with esbuild
-    against the package installed from ``tarball`` (npm install of the .tgz, not the source
-    tree), React in its development build (StrictMode's double mount). The bundle's text."""
-    react = json_version(JS_DIR / "node_modules" / "react" / "package.json")
+    """``entry_source`` (JSX importing ``progress-client``, React, TanStack Query and SWR) bundled
+    with esbuild
+against the package installed from ``tarball`` (npm install of the .tgz, not the
+    source tree), React in its development build (StrictMode's double mount). The bundle's text."""
+    # React and the data libraries at the versions js/ is developed with (npm ci put them in
+    # npm's cache).
+    libs = [f"{name}@{json_version(JS_DIR / 'node_modules' / name / 'package.json')}"
+            for name in ("react", "react-dom", "@tanstack/react-query", "swr")]
     (workdir / "package.json").write_text(
         '{"name": "app", "private": true, "type": "module"}', "utf-8")
-    _run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", str(tarball),
-          f"react@{react}", f"react-dom@{react}"], workdir)
+    _run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", str(tarball), *libs],
+         workdir)
     installed = workdir / "node_modules" / "progress-client"
     if installed.is_symlink() or not (installed / "dist" / "index.js").is_file():
         raise RuntimeError("progress-client was not installed from the tarball")

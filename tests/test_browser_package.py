@@ -8,6 +8,8 @@ served from one loopback origin; the reference server, with read tokens, on anot
   update in order over one connection; StrictMode's double mount costs nothing.
 - ``useJob``: inline options on each render do not restart the poller; a new URL moves it;
   unmounting stops it.
+- TanStack Query (``refetchInterval``) and SWR (``refreshInterval``) with ``progress-client/
+  query`` poll at the adaptive schedule's gaps, with If-None-Match, and stop at the end.
 - ``shared: true`` in 3 tabs costs the server one poller's requests; closing the leader's tab
   hands over to another tab, which carries on the schedule.
 - ``persist: "session"``: after a reload the next poll comes at the saved time, not at once.
@@ -48,7 +50,10 @@ STATUSES = ["queued", "script", "images", "voice-over", "render", "upload", "com
 APP = r"""
 import { StrictMode, useState, useReducer } from "react";
 import { createRoot } from "react-dom/client";
+import { QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-query";
+import useSWR from "swr";
 import { useJob } from "progress-client/react";
+import { useJobQuery, useJobSWR } from "progress-client/query";
 import * as pc from "progress-client";
 
 window.pc = pc;
@@ -78,6 +83,29 @@ window.mount = (url, options) => {
   const root = createRoot(document.getElementById("root"));
   root.render(<StrictMode><App first={url} options={options} /></StrictMode>);
   window.unmount = () => root.unmount();
+};
+
+// The data libraries polling by themselves with the package's schedule.
+function WithTanStack({ url, options }) {
+  const { data } = useQuery({ ...useJobQuery(url, options), retry: false,
+    refetchOnWindowFocus: false });
+  window.libStatus = data ? data.status : null;
+  return <p>{window.libStatus}</p>;
+}
+function WithSWR({ url, options }) {
+  const { fetcher, refreshInterval } = useJobSWR(url, options);
+  const { data } = useSWR(url, fetcher, { refreshInterval, dedupingInterval: 0,
+    revalidateOnFocus: false, shouldRetryOnError: false });
+  window.libStatus = data ? data.status : null;
+  return <p>{window.libStatus}</p>;
+}
+window.mountLibrary = (kind, url, options) => {
+  const root = createRoot(document.getElementById("root"));
+  root.render(kind === "tanstack"
+    ? <QueryClientProvider client={new QueryClient()}>
+        <WithTanStack url={url} options={options} />
+      </QueryClientProvider>
+    : <WithSWR url={url} options={options} />);
 };
 
 // A plain wait, for the tab tests: started from the page's hash, so a reload starts it again.
@@ -280,6 +308,39 @@ def test_use_job_keeps_one_poller_follows_the_url_and_stops_on_unmount(
     time.sleep(1.0)
     assert api.gets(b, since=gone + 0.1) == [], "unmounting stopped the poller"
     page.close()
+
+
+# -- TanStack Query and SWR ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("library", ["tanstack", "swr"])
+def test_data_libraries_poll_at_the_schedule_and_stop_at_the_end(
+    library: str, browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = f"library-{library}"
+    api.write(job, "running")
+    page = open_page(browser, origin)
+    options = {"initial": 0.3, "step": 0.1, "max": 0.6, "headers": api.auth(job)}
+    page.evaluate("([kind, url, options]) => mountLibrary(kind, url, options)",
+                  [library, api.url(job), options])
+    page.wait_for_function("window.libStatus === 'running'", timeout=10_000)
+    time.sleep(2.5)
+    api.write(job, "completed")
+    page.wait_for_function("window.libStatus === 'completed'", timeout=10_000)
+    ended = time.monotonic()
+    time.sleep(1.5)
+    page.close()
+    polls = api.gets(job)
+    assert api.gets(job, since=ended + 0.05) == [], "no request after the end"
+    running = polls[:-1]  # the last one read "completed"
+    gaps = [b.at - a.at for a, b in zip(running, running[1:])]
+    expected = [min(0.3 + 0.1 * i, 0.6) for i in range(len(gaps))]
+    # The library's own timer starts after its render: late by a little, never early.
+    assert len(gaps) >= 4
+    assert all(-0.05 <= g - e <= 0.25 for g, e in zip(gaps, expected)), list(zip(gaps, expected))
+    assert all(r.headers.get("if-none-match") for r in polls[1:])
+    assert {r.status for r in running[1:]} == {304}
+    print(f"\n{library}: gaps {[round(g, 2) for g in gaps]} vs {expected}")
 
 
 # -- tabs: one poller for three, a leader that goes away ------------------------------------
