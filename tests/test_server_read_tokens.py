@@ -117,6 +117,16 @@ def test_a_token_for_an_unknown_job_learns_only_that_job(server: RunningServer) 
     assert r.status_code == 404
 
 
+def test_the_token_names_the_job_the_router_reads(server: RunningServer) -> None:
+    # /jobs/job%2D1 is job "job-1" (decoded once, as the router decodes it); /jobs/job%252D1
+    # is "job%2D1", another job (an invalid id), which a token for "job-1" does not open.
+    token = _bearer(mint_read_token(SECRET, "job-1", 60))
+    r = httpx.get(f"{server.url}/jobs/job%2D1", headers=token, timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "running"
+    r = httpx.get(f"{server.url}/jobs/job%252D1", headers=token, timeout=10)
+    assert r.status_code == 401
+
+
 def test_preflight_allows_authorization_and_health_needs_no_token(server: RunningServer) -> None:
     r = httpx.options(f"{server.url}/jobs/job-1", headers={
         "Origin": ORIGIN, "Access-Control-Request-Method": "GET",

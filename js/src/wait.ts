@@ -143,7 +143,9 @@ export class Waiter {
     const d = docOf();
     d?.addEventListener("visibilitychange", this.onVisible);
     try {
-      if (this.o.events && !this.doc) {
+      // A stream first, also for a wait taken over from another tab or resumed after a
+      // reload (it then starts where the last event was).
+      if (this.o.events) {
         if (this.o.eventSource) await this.eventSource();
         else await this.stream();
       }

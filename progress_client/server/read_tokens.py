@@ -21,7 +21,6 @@ import hmac
 import json
 import math
 import time
-from urllib.parse import unquote
 
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -124,7 +123,8 @@ class ReadTokenMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        job_id = unquote(scope["path"][len("/jobs/"):].split("/", 1)[0])
+        # The path is already percent-decoded (as the router reads it): the same job id.
+        job_id = scope["path"][len("/jobs/"):].split("/", 1)[0]
         auth = Headers(scope=scope).get("authorization", "")
         scheme, _, token = auth.strip().partition(" ")
         if scheme.lower() == "bearer" and check_read_token(self.secret, token.strip(), job_id):

@@ -357,7 +357,7 @@ var Waiter = class {
     const d = docOf();
     d?.addEventListener("visibilitychange", this.onVisible);
     try {
-      if (this.o.events && !this.doc) {
+      if (this.o.events) {
         if (this.o.eventSource) await this.eventSource();
         else await this.stream();
       }
