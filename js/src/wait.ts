@@ -59,7 +59,7 @@ export interface WaitOptions<T = any> extends Partial<Policy>, Words {
 /** Where a wait stands, as plain data: saved (persist), broadcast (shared) and resumed. */
 export interface Snapshot {
   state: ScheduleState; etag: string | null; doc: unknown; due: number; first: number;
-  counts: Counts; mode: Mode;
+  counts: Counts; mode: Mode; eventId: string;
 }
 
 type Sink = (u: Update, snap: Snapshot) => void;
@@ -96,6 +96,7 @@ export class Waiter {
   counts: Counts = zeroCounts();
   mode: Mode = "poll";
   lag: number | null = null;
+  eventId = "";
   private errors = 0;
   private noStore = false;
   private woke: (() => void) | null = null;
@@ -116,7 +117,7 @@ export class Waiter {
     this.state = initialState(this.o.wait);
     if (snap) {
       ({ state: this.state, etag: this.etag, doc: this.doc, due: this.due, first: this.first,
-        mode: this.mode } = snap);
+        mode: this.mode, eventId: this.eventId = "" } = snap);
       this.counts = { ...snap.counts };
       const r = snap.doc == null ? null : readStatus(snap.doc, this.words);
       this.reading = typeof r === "object" ? r : null;
@@ -125,7 +126,7 @@ export class Waiter {
 
   snapshot(): Snapshot {
     return { state: this.state, etag: this.etag, doc: this.doc, due: this.due,
-      first: this.first, counts: { ...this.counts }, mode: this.mode };
+      first: this.first, counts: { ...this.counts }, mode: this.mode, eventId: this.eventId };
   }
 
   report(): Report {
@@ -309,6 +310,7 @@ export class Waiter {
     if (typeof r === "string") return false;
     const s = nextDelay(this.state, { status: 200, key: r.key }, this.policy);
     this.state = s.state;
+    this.eventId = ev.id;
     this.observe(doc, r, s.changed, false, "sse", null);
     return true;
   }
@@ -318,6 +320,7 @@ export class Waiter {
   // failed before any event, or `streamFailures` connections in a row brought none.
   private async stream() {
     const p = new SSEParser();
+    p.lastId = this.eventId;
     let failures = 0;
     let any = false;
     this.mode = "sse";

@@ -286,3 +286,40 @@ test("pollingSchedule (TanStack refetchInterval, SWR refreshInterval): the adapt
   assert.deepEqual(out, [["a", 3000], ["a", 4000], ["a", 5000], ["b", 3000], ["b", 20000],
     ["completed", false]]);
 });
+
+test("persist: a wait resumed from sessionStorage keeps its schedule, ETag and stream position",
+async (t) => {
+  virtualClock(t);
+  const store = new Map();
+  globalThis.sessionStorage = { getItem: (k) => store.get(k) ?? null,
+    setItem: (k, v) => store.set(k, String(v)), removeItem: (k) => store.delete(k) };
+  t.after(() => { delete globalThis.sessionStorage; });
+  // Polling: two answers, then the page goes away (abort); the next wait polls when due.
+  const polls = fakeFetch(() => json({ status: "running" }, { ETag: "\"r\"" }));
+  const ctl = new AbortController();
+  const first = pc.waitForJob("u", { fetch: polls, persist: "session", signal: ctl.signal });
+  first.catch(() => {});
+  for (let i = 0; i < 20; i++) await tick();
+  mock.timers.tick(3000);
+  for (let i = 0; i < 20; i++) await tick();
+  ctl.abort();
+  assert.equal(polls.calls.length, 2);
+  mock.timers.tick(1000);  // the "reload": 1 s later; the next poll is due 4 s after the last
+  const again = fakeFetch(() => json({ status: "completed" }));
+  await settle(pc.waitForJob("u", { fetch: again, persist: "session" }), 100);
+  assert.equal(again.calls[0].at - polls.calls[1].at, 4000);
+  assert.equal(again.calls[0].headers.get("If-None-Match"), "\"r\"");
+  assert.equal(store.size, 0, "the end of the wait forgets it");
+
+  // A stream: the resumed wait reconnects with the last event's id.
+  const stream = fakeFetch(() => sse(["id: 5\ndata: {\"status\":\"running\"}\n\n"], { hold: true }));
+  const ctl2 = new AbortController();
+  const w = pc.waitForJob("s", { fetch: stream, events: "s/events", persist: "session",
+    signal: ctl2.signal });
+  w.catch(() => {});
+  for (let i = 0; i < 20; i++) await tick();
+  ctl2.abort();
+  const resumed = fakeFetch(() => sse(["id: 6\ndata: {\"status\":\"done\"}\n\n"]));
+  await settle(pc.waitForJob("s", { fetch: resumed, events: "s/events", persist: "session" }));
+  assert.equal(resumed.calls[0].headers.get("Last-Event-ID"), "5");
+});

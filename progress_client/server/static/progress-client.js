@@ -300,7 +300,8 @@ var Waiter = class {
         doc: this.doc,
         due: this.due,
         first: this.first,
-        mode: this.mode
+        mode: this.mode,
+        eventId: this.eventId = ""
       } = snap);
       this.counts = { ...snap.counts };
       const r = snap.doc == null ? null : readStatus(snap.doc, this.words);
@@ -322,6 +323,7 @@ var Waiter = class {
   counts = zeroCounts();
   mode = "poll";
   lag = null;
+  eventId = "";
   errors = 0;
   noStore = false;
   woke = null;
@@ -337,7 +339,8 @@ var Waiter = class {
       due: this.due,
       first: this.first,
       counts: { ...this.counts },
-      mode: this.mode
+      mode: this.mode,
+      eventId: this.eventId
     };
   }
   report() {
@@ -537,6 +540,7 @@ var Waiter = class {
     if (typeof r === "string") return false;
     const s = nextDelay(this.state, { status: 200, key: r.key }, this.policy);
     this.state = s.state;
+    this.eventId = ev.id;
     this.observe(doc, r, s.changed, false, "sse", null);
     return true;
   }
@@ -545,6 +549,7 @@ var Waiter = class {
   // failed before any event, or `streamFailures` connections in a row brought none.
   async stream() {
     const p = new SSEParser();
+    p.lastId = this.eventId;
     let failures = 0;
     let any = false;
     this.mode = "sse";
