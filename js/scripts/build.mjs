@@ -3,7 +3,7 @@
 // server's static folder, the one module it serves at /static/progress-client.js.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,4 +35,5 @@ for (const entry of ["react", "query", "profiles"]) {
 }
 execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p",
   join(root, "tsconfig.json")], { stdio: "inherit" });
-copyFileSync(join(root, "dist/index.js"), STATIC);
+// In the repository (not in a copy of js/ alone), the reference server serves this build.
+if (existsSync(dirname(STATIC))) copyFileSync(join(root, "dist/index.js"), STATIC);
