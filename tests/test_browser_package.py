@@ -397,9 +397,13 @@ def test_three_tabs_share_one_poller_and_a_new_leader_carries_on(
     for page in pages:
         page.wait_for_function("window.outcome !== null", timeout=10_000)
     outcomes = [p.evaluate("window.outcome") for p in pages]
+    time.sleep(1.0)
     for page in pages:
         page.close()
     assert outcomes == ["completed", "completed"]
+    # The poll that read "completed" is the last: no other tab polls after the end.
+    final = api.gets(job)
+    assert final[-1].status == 200 and all(r.status == 304 for r in after[:-1]), final[-3:]
     print(f"\n3 tabs, 4 s: {len(polls)} polls; after the leader closed: first poll "
           f"{after[0].at - closed_at:.2f} s later, {len(after)} in 3 s; new leader tab "
           f"{new_leader}")

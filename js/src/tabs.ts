@@ -7,6 +7,8 @@ import { control, persistence, Waiter, type Snapshot, type Update, type WaitOpti
 type Msg = { t: "u"; u: Update; s: Snapshot; n: number } | { t: "hi" }
   | { t: "e"; name: string; message: string; httpStatus: number | null; status: string | null };
 
+const TAKEOVER_GRACE_MS = 50;
+
 const ERRORS: Record<string, typeof PollError> = { JobFailed, RequestFailed, BadResponse,
   TooManyErrors };
 
@@ -41,8 +43,11 @@ export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Pro
     ch.onmessage = ({ data: m }: MessageEvent<Msg>) => {
       if (m.t === "hi") {
         if (leader && last) ch.postMessage({ t: "u", ...last });
-      } else if (!leader && m.t === "u") {
+      } else if (m.t === "u") {
         if (last && m.n <= last.n) return;  // seen already (the answer to another tab's hello)
+        // A tab that just took the lock may still get its predecessor's last updates: only
+        // the end matters then (its own wait stops before its first request).
+        if (leader && !m.u.terminal) return;
         last = m;
         sink(m.u);
         if (m.u.outcome === "succeeded") end(null, m.u.document);
@@ -50,13 +55,16 @@ export function run(url: string, o: WaitOptions, sink: (u: Update) => void): Pro
           end(new JobFailed(`the job ended with status '${m.u.status}'`, {
             status: m.u.status, document: m.u.document, report: m.u.report }));
         }
-      } else if (!leader && m.t === "e") {
+      } else if (m.t === "e") {
         end(new (ERRORS[m.name] ?? PollError)(m.message, { httpStatus: m.httpStatus,
           status: m.status, report: last?.u.report }));
       }
     };
     ch.postMessage({ t: "hi" } satisfies Msg);
     ls.request(name, { signal: ctl.signal }, async () => {
+      // Taking over: the predecessor's last message (the end, often: its final poll was due
+      // when ours is) may be queued behind the lock's grant; let it arrive first.
+      if (last) await new Promise((r) => setTimeout(r, TAKEOVER_GRACE_MS));
       if (ctl.signal.aborted) return;
       leader = true;
       const w = new Waiter(url, o, ctl.signal, (u, s) => {

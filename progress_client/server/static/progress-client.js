@@ -673,6 +673,7 @@ function control(o, details) {
 }
 
 // src/tabs.ts
+var TAKEOVER_GRACE_MS = 50;
 var ERRORS = {
   JobFailed,
   RequestFailed,
@@ -719,8 +720,9 @@ function run(url, o, sink) {
     ch.onmessage = ({ data: m }) => {
       if (m.t === "hi") {
         if (leader && last) ch.postMessage({ t: "u", ...last });
-      } else if (!leader && m.t === "u") {
+      } else if (m.t === "u") {
         if (last && m.n <= last.n) return;
+        if (leader && !m.u.terminal) return;
         last = m;
         sink(m.u);
         if (m.u.outcome === "succeeded") end(null, m.u.document);
@@ -731,7 +733,7 @@ function run(url, o, sink) {
             report: m.u.report
           }));
         }
-      } else if (!leader && m.t === "e") {
+      } else if (m.t === "e") {
         end(new (ERRORS[m.name] ?? PollError)(m.message, {
           httpStatus: m.httpStatus,
           status: m.status,
@@ -741,6 +743,7 @@ function run(url, o, sink) {
     };
     ch.postMessage({ t: "hi" });
     ls.request(name, { signal: ctl.signal }, async () => {
+      if (last) await new Promise((r) => setTimeout(r, TAKEOVER_GRACE_MS));
       if (ctl.signal.aborted) return;
       leader = true;
       const w = new Waiter(url, o, ctl.signal, (u, s) => {
