@@ -3,14 +3,14 @@
 // cousins, ETag, long-polling, SSE over fetch), one poller per job across tabs, a wait that
 // survives a reload.
 import { run } from "./tabs.js";
-import type { Update, WaitOptions } from "./wait.js";
+import type { Update, WaitOptions } from "./options.js";
 
 export * from "./errors.js";
 export * from "./schedule.js";
 export { SSEParser, type SSEvent } from "./sse.js";
 export { makeReport, type Report } from "./report.js";
 export type { Profile, ProfileData } from "./profiles.js";
-export type { Mode, Snapshot, Update, WaitOptions } from "./wait.js";
+export type { Mode, Snapshot, Update, WaitOptions } from "./options.js";
 
 /** Wait until the job at `url` ends: resolves with its final document on success, rejects
  * with JobFailed, RequestFailed, BadResponse, TooManyErrors, PollTimeout or PollAborted. */

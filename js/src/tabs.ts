@@ -2,7 +2,9 @@
 // the job polls and broadcasts every update and its schedule over a BroadcastChannel; when
 // its tab closes the lock passes to another, which carries on from the last schedule.
 import { BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors } from "./errors.js";
-import { control, persistence, Waiter, type Snapshot, type Update, type WaitOptions } from "./wait.js";
+import { control, persistence } from "./control.js";
+import type { Snapshot, Update, WaitOptions } from "./options.js";
+import { Waiter } from "./wait.js";
 
 type Msg = { t: "u"; u: Update; s: Snapshot; n: number } | { t: "hi" }
   | { t: "e"; name: string; message: string; httpStatus: number | null; status: string | null };

@@ -1,66 +1,12 @@
 // The driver: carries out the rules of schedule.ts with fetch and timers, for one tab.
-import { BadResponse, JobFailed, PollAborted, PollError, PollTimeout, RequestFailed,
-  TooManyErrors, type ErrorDetails } from "./errors.js";
+import { BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors,
+  type ErrorDetails } from "./errors.js";
+import { persistence } from "./control.js";
+import type { Mode, Snapshot, Update, WaitOptions } from "./options.js";
 import { makeReport, zeroCounts, type Counts, type Report } from "./report.js";
 import { HINT_HEADERS, POLICY, initialState, isTransient, nextDelay, readHint, readStatus,
   FAILURE, SUCCESS, type Policy, type Reading, type ScheduleState, type Words } from "./schedule.js";
 import { SSEParser, type SSEvent } from "./sse.js";
-
-export type Mode = Report["mode"];
-
-/** One status document seen, with what it did to the schedule and the cost so far. */
-export interface Update<T = any> {
-  document: T; status: string; changed: boolean; notModified: boolean; mode: Mode;
-  /** Seconds until the next poll, or null (a stream, or the end). */
-  nextDelay: number | null;
-  terminal: boolean; outcome: "succeeded" | "failed" | null; report: Report;
-}
-
-export interface WaitOptions<T = any> extends Partial<Policy>, Words {
-  signal?: AbortSignal;
-  /** Seconds: the wait rejects with PollTimeout after this long. */
-  timeout?: number;
-  hintCap?: number;
-  maxErrors?: number;
-  /** Stream connections in a row without an event before polling takes over. */
-  streamFailures?: number;
-  maxBody?: number;
-  /** Long-polling: ask `Prefer: wait=N` (seconds). */
-  wait?: number;
-  /** An SSE URL to listen to first (over fetch: headers and credentials go along). */
-  events?: string;
-  /** Use the browser's EventSource for `events` (no request headers) instead of fetch. */
-  eventSource?: boolean;
-  /** Only events of these `event:` names count (default: any event whose data is a status). */
-  eventTypes?: readonly string[];
-  /** Hint headers to honour, most precise first (lower case). */
-  hints?: readonly string[];
-  /** Request headers, or a function giving them for each request (a token that rotates). */
-  headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
-  credentials?: RequestCredentials;
-  fetch?: typeof fetch;
-  /** The fixed poller the report compares with, in seconds (1). */
-  baseline?: number;
-  /** In a hidden tab: poll at the policy's maximum ("slow", the default) or not at all. */
-  hidden?: "slow" | "pause";
-  /** "session": keep the schedule in sessionStorage, so a reload carries on where it was. */
-  persist?: "session";
-  /** One tab polls the job for every tab of this origin (Web Locks + BroadcastChannel). */
-  shared?: boolean;
-  /** A vendor profile: profile(data) from progress-client/profiles. */
-  profile?: import("./profiles.js").Profile;
-  onUpdate?: (update: Update<T>) => void;
-  /** Every request sent: a poll (with its answer's HTTP status, 0 for a network error) or a
-   * stream connection; times from performance.now(). */
-  onRequest?: (info: { kind: "poll" | "stream"; sentAt: number; status: number | null;
-    requests: number }) => void;
-}
-
-/** Where a wait stands, as plain data: saved (persist), broadcast (shared) and resumed. */
-export interface Snapshot {
-  state: ScheduleState; etag: string | null; doc: unknown; due: number; first: number;
-  counts: Counts; mode: Mode; eventId: string;
-}
 
 type Sink = (u: Update, snap: Snapshot) => void;
 
@@ -398,31 +344,4 @@ export class Waiter {
       };
     });
   }
-}
-
-/** sessionStorage, keyed by URL: where a wait stood, so a reload carries on. */
-export const persistence = {
-  key: (url: string) => `progress-client:${url}`,
-  load(url: string): Snapshot | null {
-    try { return JSON.parse(sessionStorage.getItem(this.key(url)) ?? "null"); } catch { return null; }
-  },
-  save(url: string, snap: Snapshot | null) {
-    try {
-      if (snap) sessionStorage.setItem(this.key(url), JSON.stringify(snap));
-      else sessionStorage.removeItem(this.key(url));
-    } catch { /* storage full or denied: a reload starts afresh */ }
-  },
-};
-
-/** Links the caller's signal and deadline to one controller whose reason is a PollError. */
-export function control(o: WaitOptions, details: () => ErrorDetails) {
-  const ctl = new AbortController();
-  const abort = () => ctl.abort(new PollAborted("the wait was aborted",
-    { ...details(), cause: o.signal?.reason }));
-  if (o.signal?.aborted) abort();
-  o.signal?.addEventListener("abort", abort, { once: true });
-  const t = o.timeout != null ? setTimeout(() => ctl.abort(new PollTimeout(
-    `no final status within ${o.timeout} s`, details())), o.timeout * 1000) : undefined;
-  const release = () => { clearTimeout(t); o.signal?.removeEventListener("abort", abort); };
-  return { signal: ctl.signal, release, abort: (r: unknown) => ctl.abort(r) };
 }

@@ -32,6 +32,43 @@ var PollAborted = class extends PollError {
   }
 };
 
+// src/control.ts
+var persistence = {
+  key: (url) => `progress-client:${url}`,
+  load(url) {
+    try {
+      return JSON.parse(sessionStorage.getItem(this.key(url)) ?? "null");
+    } catch {
+      return null;
+    }
+  },
+  save(url, snap) {
+    try {
+      if (snap) sessionStorage.setItem(this.key(url), JSON.stringify(snap));
+      else sessionStorage.removeItem(this.key(url));
+    } catch {
+    }
+  }
+};
+function control(o, details) {
+  const ctl = new AbortController();
+  const abort = () => ctl.abort(new PollAborted(
+    "the wait was aborted",
+    { ...details(), cause: o.signal?.reason }
+  ));
+  if (o.signal?.aborted) abort();
+  o.signal?.addEventListener("abort", abort, { once: true });
+  const t = o.timeout != null ? setTimeout(() => ctl.abort(new PollTimeout(
+    `no final status within ${o.timeout} s`,
+    details()
+  )), o.timeout * 1e3) : void 0;
+  const release = () => {
+    clearTimeout(t);
+    o.signal?.removeEventListener("abort", abort);
+  };
+  return { signal: ctl.signal, release, abort: (r) => ctl.abort(r) };
+}
+
 // src/report.ts
 var zeroCounts = () => ({
   requests: 0,
@@ -636,41 +673,6 @@ var Waiter = class {
     });
   }
 };
-var persistence = {
-  key: (url) => `progress-client:${url}`,
-  load(url) {
-    try {
-      return JSON.parse(sessionStorage.getItem(this.key(url)) ?? "null");
-    } catch {
-      return null;
-    }
-  },
-  save(url, snap) {
-    try {
-      if (snap) sessionStorage.setItem(this.key(url), JSON.stringify(snap));
-      else sessionStorage.removeItem(this.key(url));
-    } catch {
-    }
-  }
-};
-function control(o, details) {
-  const ctl = new AbortController();
-  const abort = () => ctl.abort(new PollAborted(
-    "the wait was aborted",
-    { ...details(), cause: o.signal?.reason }
-  ));
-  if (o.signal?.aborted) abort();
-  o.signal?.addEventListener("abort", abort, { once: true });
-  const t = o.timeout != null ? setTimeout(() => ctl.abort(new PollTimeout(
-    `no final status within ${o.timeout} s`,
-    details()
-  )), o.timeout * 1e3) : void 0;
-  const release = () => {
-    clearTimeout(t);
-    o.signal?.removeEventListener("abort", abort);
-  };
-  return { signal: ctl.signal, release, abort: (r) => ctl.abort(r) };
-}
 
 // src/tabs.ts
 var TAKEOVER_GRACE_MS = 50;
