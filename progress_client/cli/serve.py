@@ -54,7 +54,8 @@ def add_parser(sub: Any) -> None:
                    "any) read job status cross-origin (default: no CORS headers)")
     p.add_argument("--read-secret", default=None, metavar="SECRET",
                    help="job reads need a read token minted with SECRET (mint_read_token), "
-                   "sent as Authorization: Bearer (default: $PROGRESS_CLIENT_READ_SECRET)")
+                   "sent as Authorization: Bearer (default: $PROGRESS_CLIENT_READ_SECRET, "
+                   "better: a flag is visible in the process list)")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(run=run)
 
