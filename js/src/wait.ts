@@ -46,8 +46,9 @@ export class Waiter {
   private errors = 0;
   private noStore = false;
   private woke: (() => void) | null = null;
+  private notBefore = 0;  // what a server's hint asked, which a tab shown still honours
   private onVisible = () => {
-    if (docOf()?.visibilityState === "visible") this.due = 0;  // at once
+    if (docOf()?.visibilityState === "visible") this.due = Math.min(this.due, this.notBefore);
     this.woke?.();
   };
 
@@ -55,8 +56,8 @@ export class Waiter {
     private sink: Sink, snap?: Snapshot | null) {
     const p = o.profile;
     this.o = { ...p?.options, ...o };
-    this.policy = { ...POLICY, ...p?.options };
-    for (const k of ["initial", "step", "max"] as const) if (o[k] != null) this.policy[k] = o[k]!;
+    this.policy = { initial: this.o.initial ?? POLICY.initial, step: this.o.step ?? POLICY.step,
+      max: this.o.max ?? POLICY.max };
     this.words = { statusField: this.o.statusField, changeOn: this.o.changeOn,
       success: [...(p ? [] : SUCCESS), ...(this.o.success ?? [])],
       failure: [...(p ? [] : FAILURE), ...(this.o.failure ?? [])], decide: this.o.decide };
@@ -186,6 +187,7 @@ export class Waiter {
         this.policy, this.o.hintCap ?? 300);
       this.state = s.state;
       this.due = Date.now() + s.delay * 1000;
+      this.notBefore = s.hinted ? this.due : 0;
       if (s.hinted) this.counts.hintWaits += 1;
       return s;
     };

@@ -323,3 +323,41 @@ async (t) => {
   await settle(pc.waitForJob("s", { fetch: resumed, events: "s/events", persist: "session" }));
   assert.equal(resumed.calls[0].headers.get("Last-Event-ID"), "5");
 });
+
+test("a hidden tab polls at the maximum; shown, it polls at once, unless a hint said later",
+async (t) => {
+  virtualClock(t);
+  const doc = Object.assign(new EventTarget(), { visibilityState: "visible" });
+  globalThis.document = doc;
+  t.after(() => { delete globalThis.document; });
+  const show = (state) => { doc.visibilityState = state; doc.dispatchEvent(new Event("visibilitychange")); };
+  let hint = null;
+  const fetch = fakeFetch(() => json({ status: "running" }, hint ? { "Retry-After": hint } : {}));
+  const ctl = new AbortController();
+  const w = pc.waitForJob("u", { fetch, initial: 1, step: 0, max: 5, signal: ctl.signal });
+  w.catch(() => {});
+  const run = async (ms) => {
+    for (let k = 0; k < ms / 100; k++) { for (let i = 0; i < 10; i++) await tick(); mock.timers.tick(100); }
+    for (let i = 0; i < 10; i++) await tick();
+  };
+  await run(2000);  // visible: every second
+  const visible = fetch.calls.length;
+  show("hidden");
+  await run(20000);  // hidden: every 5 s
+  const hidden = fetch.calls.length - visible;
+  assert.ok(hidden >= 3 && hidden <= 5, `${hidden} polls in 20 s hidden`);
+  await run(1000);
+  const before = fetch.calls.length;
+  show("visible");
+  await run(0);
+  assert.equal(fetch.calls.length, before + 1, "shown: a poll at once");
+  hint = "30";  // the next answer asks for 30 s
+  await run(1000);
+  show("hidden");
+  await run(500);
+  const asked = fetch.calls.length;
+  show("visible");
+  await run(1000);
+  assert.equal(fetch.calls.length, asked, "the server's Retry-After still holds");
+  ctl.abort();
+});

@@ -320,8 +320,11 @@ var Waiter = class {
     this.sink = sink;
     const p = o.profile;
     this.o = { ...p?.options, ...o };
-    this.policy = { ...POLICY, ...p?.options };
-    for (const k of ["initial", "step", "max"]) if (o[k] != null) this.policy[k] = o[k];
+    this.policy = {
+      initial: this.o.initial ?? POLICY.initial,
+      step: this.o.step ?? POLICY.step,
+      max: this.o.max ?? POLICY.max
+    };
     this.words = {
       statusField: this.o.statusField,
       changeOn: this.o.changeOn,
@@ -364,8 +367,10 @@ var Waiter = class {
   errors = 0;
   noStore = false;
   woke = null;
+  notBefore = 0;
+  // what a server's hint asked, which a tab shown still honours
   onVisible = () => {
-    if (docOf()?.visibilityState === "visible") this.due = 0;
+    if (docOf()?.visibilityState === "visible") this.due = Math.min(this.due, this.notBefore);
     this.woke?.();
   };
   snapshot() {
@@ -498,6 +503,7 @@ var Waiter = class {
       );
       this.state = s2.state;
       this.due = Date.now() + s2.delay * 1e3;
+      this.notBefore = s2.hinted ? this.due : 0;
       if (s2.hinted) this.counts.hintWaits += 1;
       return s2;
     };
