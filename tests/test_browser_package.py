@@ -404,7 +404,8 @@ def test_three_tabs_share_one_poller_and_a_new_leader_carries_on(
     # The poll that read "completed" is the last: no other tab polls after the end.
     final = api.gets(job)
     assert final[-1].status == 200 and all(r.status == 304 for r in after[:-1]), final[-3:]
-    print(f"\n3 tabs, 4 s: {len(polls)} polls; after the leader closed: first poll "
+    print(f"\n3 tabs: {len(window)} polls in 4 s ({len(polls)} since the first tab opened); "
+          "after the leader closed: first poll "
           f"{after[0].at - closed_at:.2f} s later, {len(after)} in 3 s; new leader tab "
           f"{new_leader}")
 
@@ -439,6 +440,7 @@ def test_after_a_reload_the_next_poll_comes_at_the_saved_time(
     # as the page is back if loading it took longer than that.
     assert gap >= 1.8, f"the first poll after the reload came {gap:.2f} s after the last"
     assert polls[2].at <= max(polls[1].at + 2.0, ready) + 0.6, gap
+    print(f"\nreload 0.3 s after a poll: the next poll {gap:.2f} s after it (due at 2 s)")
     assert polls[2].headers.get("if-none-match") == polls[1].headers.get("if-none-match")
     assert polls[2].status == 304
 
@@ -470,6 +472,8 @@ def test_a_hidden_tab_polls_at_the_maximum_and_at_once_when_shown(
     assert all(g >= 1.45 for g in gaps), gaps
     shown = api.gets(job, since=shown_at)
     assert shown and shown[0].at - shown_at < 1.0, "a tab shown polls at once"
+    print(f"\nhidden 6 s at a 1.5 s maximum: {len(during)} polls, gaps "
+          f"{[round(g, 2) for g in gaps]}; shown: a poll {shown[0].at - shown_at:.2f} s later")
 
 
 def test_a_paused_hidden_tab_sends_nothing_until_shown(
