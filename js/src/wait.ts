@@ -154,6 +154,7 @@ export class Waiter {
     const sentAt = performance.now();
     let res: Response | null = null;
     let text = "";
+    let tooBig = false;
     try {
       // Chromium skips its preflight cache for a request whose cache mode is no-store, which
       // a request with its own If-None-Match gets: a poller on another origin would pay a
@@ -165,17 +166,22 @@ export class Waiter {
       if (res.ok || res.status === 304) {
         this.noStore = /(^|,)\s*no-store\s*(,|$)/i.test(res.headers.get("Cache-Control") ?? "");
       }
-      if (res.ok) text = await res.text();
+      // A body announced as larger than the limit is not read at all.
+      tooBig = res.ok && Number(res.headers.get("Content-Length")) > this.maxBody;
+      if (tooBig) res.body?.cancel().catch(() => {});
+      else if (res.ok) text = await res.text();
     } catch (e) {
       this.rethrow(e);
       res = null;
     }
     this.o.onRequest?.({ kind: "poll", sentAt, status: res?.status ?? 0,
       requests: this.counts.requests });
-    this.receive(res, text);
+    this.receive(res, text, tooBig);
   }
 
-  private receive(res: Response | null, text: string) {
+  private get maxBody() { return this.o.maxBody ?? 1 << 20; }
+
+  private receive(res: Response | null, text: string, tooBig: boolean) {
     const code = res?.status ?? 0;
     this.counts.bytesReceived += text.length;
     const applied = /(^|,)\s*wait\b/i.test(res?.headers.get("Preference-Applied") ?? "");
@@ -216,7 +222,7 @@ export class Waiter {
         ? ": the job is unknown or its record expired"
         : code === 401 || code === 403 ? ": not authorized" : ""}`);
     }
-    if (text.length > (this.o.maxBody ?? 1 << 20)) fail(BadResponse, "the response body is too large");
+    if (tooBig || text.length > this.maxBody) fail(BadResponse, "the response body is too large");
     let doc: unknown;
     try { doc = JSON.parse(text); } catch { fail(BadResponse, `the response is not JSON (HTTP ${code})`); }
     const r = readStatus(doc, this.words);

@@ -180,10 +180,13 @@ test("typed errors carry the last status, the HTTP status and the report", async
     [() => new Response("<html>", { status: 200 }), pc.BadResponse, 200],
     [() => json({ nostatus: 1 }), pc.BadResponse, 200],
     [() => new Response("", { status: 503 }), pc.TooManyErrors, 503],
+    [() => json({ status: "x".repeat(200) }), pc.BadResponse, 200],  // over maxBody (100)
+    [() => json({ status: "completed" }, { "Content-Length": "5000000" }), pc.BadResponse, 200],
     [() => { throw new TypeError("down"); }, pc.TooManyErrors, null],
   ];
   for (const [answer, E, http] of cases) {
-    const err = await settle(pc.waitForJob("u", { fetch: fakeFetch(answer), maxErrors: 3 }))
+    const err = await settle(pc.waitForJob("u", { fetch: fakeFetch(answer), maxErrors: 3,
+      maxBody: 100 }))
       .then(() => null, (e) => e);
     assert.ok(err instanceof E && err instanceof pc.PollError, `${E.name}: ${err}`);
     assert.equal(err.name, E.name);

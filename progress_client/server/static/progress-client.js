@@ -461,6 +461,7 @@ var Waiter = class {
     const sentAt = performance.now();
     let res = null;
     let text = "";
+    let tooBig = false;
     try {
       res = await (this.o.fetch ?? fetch)(this.url, {
         headers: h,
@@ -471,7 +472,10 @@ var Waiter = class {
       if (res.ok || res.status === 304) {
         this.noStore = /(^|,)\s*no-store\s*(,|$)/i.test(res.headers.get("Cache-Control") ?? "");
       }
-      if (res.ok) text = await res.text();
+      tooBig = res.ok && Number(res.headers.get("Content-Length")) > this.maxBody;
+      if (tooBig) res.body?.cancel().catch(() => {
+      });
+      else if (res.ok) text = await res.text();
     } catch (e) {
       this.rethrow(e);
       res = null;
@@ -482,9 +486,12 @@ var Waiter = class {
       status: res?.status ?? 0,
       requests: this.counts.requests
     });
-    this.receive(res, text);
+    this.receive(res, text, tooBig);
   }
-  receive(res, text) {
+  get maxBody() {
+    return this.o.maxBody ?? 1 << 20;
+  }
+  receive(res, text, tooBig) {
     const code = res?.status ?? 0;
     this.counts.bytesReceived += text.length;
     const applied = /(^|,)\s*wait\b/i.test(res?.headers.get("Preference-Applied") ?? "");
@@ -529,7 +536,7 @@ var Waiter = class {
     if (code < 200 || code > 299) {
       fail(RequestFailed, `HTTP ${code}${code === 404 || code === 410 ? ": the job is unknown or its record expired" : code === 401 || code === 403 ? ": not authorized" : ""}`);
     }
-    if (text.length > (this.o.maxBody ?? 1 << 20)) fail(BadResponse, "the response body is too large");
+    if (tooBig || text.length > this.maxBody) fail(BadResponse, "the response body is too large");
     let doc;
     try {
       doc = JSON.parse(text);
