@@ -123,7 +123,8 @@ def test_browser_module_words_match_the_python_defaults() -> None:
     source = (Path(__file__).parents[1] / "js" / "src" / "schedule.ts").read_text("utf-8")
 
     def words(name: str) -> set[str]:
-        start = source.index(f"export const {name}: readonly string[] = ")
+        prefix = f"export const {name}: readonly string[] = "
+        start = source.index(prefix) + len(prefix)
         body = source[source.index("[", start) + 1 : source.index("]", start)]
         return {w.strip().strip('"') for w in body.replace("\n", " ").split(",") if w.strip()}
 
