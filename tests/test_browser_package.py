@@ -11,7 +11,8 @@ served from one loopback origin; the reference server, with read tokens, on anot
 - TanStack Query (``refetchInterval``) and SWR (``refreshInterval``) with ``progress-client/
   query`` poll at the adaptive schedule's gaps, with If-None-Match, and stop at the end.
 - ``shared: true`` in 3 tabs costs the server one poller's requests; closing the leader's tab
-  hands over to another tab, which carries on the schedule.
+  hands over to another tab, which carries on the schedule; a hidden leader polls at the
+  normal schedule while another tab shows the job, at the maximum when none does.
 - ``persist: "session"``: after a reload the next poll comes at the saved time, not at once.
 - A hidden tab polls at the policy's maximum (``hidden: "pause"``: not at all), and polls at
   once when shown. Headless Chromium never hides a page by itself, so the page's
@@ -408,6 +409,41 @@ def test_three_tabs_share_one_poller_and_a_new_leader_carries_on(
           "after the leader closed: first poll "
           f"{after[0].at - closed_at:.2f} s later, {len(after)} in 3 s; new leader tab "
           f"{new_leader}")
+
+
+def test_a_hidden_leader_polls_as_shown_while_another_tab_shows_the_job(
+    browser: BrowserContext, origin: PageServer, api: Api
+) -> None:
+    job = "shared-hidden"
+    api.write(job, "running")
+    start = {"url": api.url(job), "options": {"shared": True, "initial": 0.4, "step": 0,
+                                              "max": 2.0, "headers": api.auth(job)}}
+    pages = [open_page(browser, origin, start) for _ in range(2)]
+    time.sleep(1.0)
+    leader = _leader(pages)
+    follower = pages[1 - leader]
+    pages[leader].evaluate("setHidden(true)")
+    t0 = time.monotonic()
+    time.sleep(2.0)
+    shown_elsewhere = api.gets(job, since=t0 + 0.1)
+    follower.evaluate("setHidden(true)")  # now no tab shows the job
+    t1 = time.monotonic()
+    time.sleep(4.5)
+    nobody = api.gets(job, since=t1 + 0.5)
+    t2 = time.monotonic()
+    follower.evaluate("setHidden(false)")  # shown again: a poll at once
+    time.sleep(0.8)
+    again = api.gets(job, since=t2)
+    for page in pages:
+        page.close()
+    gaps = [b.at - a.at for a, b in zip(shown_elsewhere, shown_elsewhere[1:])]
+    assert len(shown_elsewhere) >= 3 and max(gaps) < 0.8, gaps  # at 0.4 s, not 2 s
+    slow = [b.at - a.at for a, b in zip(nobody, nobody[1:])]
+    assert len(nobody) <= 3 and all(g >= 1.9 for g in slow), slow  # at 2 s
+    assert again and again[0].at - t2 < 0.6, "the other tab shown: a poll at once"
+    print(f"\nleader hidden, another tab shown: gaps {[round(g, 2) for g in gaps]}; "
+          f"no tab shown: {[round(g, 2) for g in slow]}; shown again: a poll "
+          f"{again[0].at - t2:.2f} s later")
 
 
 # -- a reload carries on the schedule --------------------------------------------------------

@@ -2,7 +2,7 @@
 // external to the other entries, which import them). Fails when an entry passes its limit.
 // The aim for the core was 5 KB; it carries SSE over fetch and EventSource, long polls, hint
 // headers, tabs (Web Locks + BroadcastChannel), persistence and hidden-tab handling, and
-// measures about 6.3 KB: its limit is 6.5 KB, so growth is caught.
+// measures about 6.4 KB (6,519 B): its limit is 6.5 KB (6,656 B), so growth is caught.
 import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
 import { dirname, join } from "node:path";

@@ -47,10 +47,18 @@ export class Waiter {
   private noStore = false;
   private woke: (() => void) | null = null;
   private notBefore = 0;  // what a server's hint asked, which a tab shown still honours
+  /** Another tab shows this job (shared waits): this one polls as if it were shown. */
+  shownElsewhere = false;
   private onVisible = () => {
-    if (docOf()?.visibilityState === "visible") this.due = Math.min(this.due, this.notBefore);
-    this.woke?.();
+    if (docOf()?.visibilityState === "visible") this.shown();
+    else this.woke?.();
   };
+
+  /** A tab showing the job became visible: poll at once (a server's hint still a floor). */
+  shown() {
+    this.due = Math.min(this.due, this.notBefore);
+    this.woke?.();
+  }
 
   constructor(readonly url: string, o: WaitOptions, readonly signal: AbortSignal,
     private sink: Sink, snap?: Snapshot | null) {
@@ -114,7 +122,7 @@ export class Waiter {
   // last request in a hidden tab, never in a paused hidden tab; a tab shown polls at once.
   private async turn() {
     for (;;) {
-      const hidden = docOf()?.visibilityState === "hidden";
+      const hidden = docOf()?.visibilityState === "hidden" && !this.shownElsewhere;
       let due = this.due;
       if (hidden && this.o.hidden === "pause") due = Infinity;
       else if (hidden && this.last) due = Math.max(due, this.last + this.policy.max * 1000);

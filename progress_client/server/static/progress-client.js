@@ -369,10 +369,17 @@ var Waiter = class {
   woke = null;
   notBefore = 0;
   // what a server's hint asked, which a tab shown still honours
+  /** Another tab shows this job (shared waits): this one polls as if it were shown. */
+  shownElsewhere = false;
   onVisible = () => {
-    if (docOf()?.visibilityState === "visible") this.due = Math.min(this.due, this.notBefore);
-    this.woke?.();
+    if (docOf()?.visibilityState === "visible") this.shown();
+    else this.woke?.();
   };
+  /** A tab showing the job became visible: poll at once (a server's hint still a floor). */
+  shown() {
+    this.due = Math.min(this.due, this.notBefore);
+    this.woke?.();
+  }
   snapshot() {
     return {
       state: this.state,
@@ -422,7 +429,7 @@ var Waiter = class {
   // last request in a hidden tab, never in a paused hidden tab; a tab shown polls at once.
   async turn() {
     for (; ; ) {
-      const hidden = docOf()?.visibilityState === "hidden";
+      const hidden = docOf()?.visibilityState === "hidden" && !this.shownElsewhere;
       let due = this.due;
       if (hidden && this.o.hidden === "pause") due = Infinity;
       else if (hidden && this.last) due = Math.max(due, this.last + this.policy.max * 1e3);
@@ -721,11 +728,26 @@ function run(url, o, sink) {
   const name = `progress-client:${url}`;
   const ch = new BroadcastChannel(name);
   let leader = false;
+  let waiter = null;
+  const me = Math.random().toString(36).slice(2);
+  const shownElsewhere = /* @__PURE__ */ new Set();
+  const page = globalThis.document;
+  const announce = (gone = false) => {
+    if (!leader) {
+      ch.postMessage({ t: "v", id: me, shown: !gone && page?.visibilityState === "visible" });
+    }
+  };
+  const onVisibility = () => announce();
+  const onHide = () => announce(true);
+  page?.addEventListener("visibilitychange", onVisibility);
+  globalThis.addEventListener?.("pagehide", onHide);
   return new Promise((resolve, reject) => {
     let over = false;
     const end = (e, doc) => {
       if (over) return;
       over = true;
+      page?.removeEventListener("visibilitychange", onVisibility);
+      globalThis.removeEventListener?.("pagehide", onHide);
       ch.close();
       ctl.release();
       ctl.abort(void 0);
@@ -735,6 +757,13 @@ function run(url, o, sink) {
     ch.onmessage = ({ data: m }) => {
       if (m.t === "hi") {
         if (leader && last) ch.postMessage({ t: "u", ...last });
+        announce();
+      } else if (m.t === "v") {
+        const before = shownElsewhere.size > 0 || page?.visibilityState !== "hidden";
+        if (m.shown) shownElsewhere.add(m.id);
+        else shownElsewhere.delete(m.id);
+        if (waiter) waiter.shownElsewhere = shownElsewhere.size > 0;
+        if (m.shown && !before) waiter?.shown();
       } else if (m.t === "u") {
         if (last && m.n <= last.n) return;
         if (leader && !m.u.terminal) return;
@@ -757,15 +786,17 @@ function run(url, o, sink) {
       }
     };
     ch.postMessage({ t: "hi" });
+    announce();
     ls.request(name, { signal: ctl.signal }, async () => {
       if (last) await new Promise((r) => setTimeout(r, TAKEOVER_GRACE_MS));
       if (ctl.signal.aborted) return;
       leader = true;
-      const w = new Waiter(url, o, ctl.signal, (u, s) => {
+      const w = waiter = new Waiter(url, o, ctl.signal, (u, s) => {
         last = { u, s, n: (last?.n ?? 0) + 1 };
         ch.postMessage({ t: "u", ...last });
         sink(u);
       }, last?.s ?? snap);
+      ch.postMessage({ t: "hi" });
       try {
         end(null, await w.run());
       } catch (e) {
