@@ -32,7 +32,8 @@ import pytest
 sys.exit(pytest.main(["-q", *sys.argv[1:]]))
 """
 TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md", "LICENSE",
-             "CHANGELOG.md", "docs", "mkdocs.yml", "progress_client", "tests", "benchmarks"}
+             "CHANGELOG.md", "docs", "mkdocs.yml", "progress_client", "tests", "benchmarks",
+             "js"}
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,10 @@ def add_parser(sub: Any) -> None:
                    "random token that 'progress-client job' finds; elsewhere, no writes)")
     p.add_argument("--read-only", action="store_true",
                    help="take no writes over HTTP, whatever the address or the token")
+    p.add_argument("--read-secret", default=None, metavar="SECRET",
+                   help="job reads need a read token minted with SECRET (mint_read_token), "
+                   "sent as Authorization: Bearer (default: $PROGRESS_CLIENT_READ_SECRET, "
+                   "better: a flag is visible in the process list)")
     p.add_argument("--metrics", action="store_true",
                    help="serve Prometheus metrics at GET /metrics (the metrics extra)")
     p.add_argument("--access-log", action="store_true",
@@ -182,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         app: Any = create_app(
             store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True,
             cors_origins=args.cors_origin, worker_token=token, metrics=args.metrics,
+            read_secret=args.read_secret or os.environ.get("PROGRESS_CLIENT_READ_SECRET") or None,
         )
     except ValueError as exc:
         # What the user typed, as typed (no token is ever in these: worker_auth.check_token

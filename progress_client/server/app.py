@@ -49,6 +49,7 @@ from .browser import browser_routes
 from .cors import cors_middleware
 from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
 from .prefer import applied_wait, prefer_wait
+from .read_tokens import read_token_middleware
 from .shutdown import Closing
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
@@ -97,6 +98,7 @@ def create_app(
     cors_credentials: bool = False,
     worker_token: str | None = None,
     metrics: bool = False,
+    read_secret: str | bytes | None = None,
 ) -> Starlette:
     """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
     responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
@@ -106,8 +108,10 @@ def create_app(
     ``worker_token`` turns on ``PUT /jobs/{id}`` for workers that send it as a bearer token
     (without it the server takes no writes over HTTP: 405).
     ``metrics``: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra); the app's
-    ``state.metrics`` is then its ``ServerMetrics``."""
+    ``state.metrics`` is then its ``ServerMetrics``.
+    ``read_secret``: job reads need a read token minted with it (``read_tokens.py``)."""
     middleware = cors_middleware(cors_origins, allow_credentials=cors_credentials)
+    middleware += read_token_middleware(read_secret)
     if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
         raise ValueError("retry_after must be a finite number >= 0")
     if not (math.isfinite(keepalive) and keepalive > 0):
