@@ -99,6 +99,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
+        event_types: Iterable[str] | str | None = None,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
@@ -116,6 +117,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
             on_request=on_request, on_change=on_change, profile=profile,
+            event_types=event_types,
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None

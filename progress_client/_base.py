@@ -125,6 +125,7 @@ class ClientBase(Generic[H]):
         on_request: RequestHook | None,
         on_change: ChangeHook | None,
         profile: ProfileArg | None = None,
+        event_types: Iterable[str] | str | None = None,
     ) -> None:
         if profile is not None and (spec is not None or status_field is not None):
             raise TypeError("profile= reads the document itself: drop spec= and status_field=")
@@ -134,6 +135,7 @@ class ClientBase(Generic[H]):
             baseline=baseline, max_consecutive_errors=max_consecutive_errors,
             hint_cap=hint_cap, max_body=max_body, request_timeout=request_timeout,
             conditional=conditional, sse_max_failures=sse_max_failures,
+            event_types=event_types,
         )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or (
             max_concurrency < 1

@@ -39,12 +39,14 @@ hold it (``Prefer: wait=N``); while answers say the server did (``Preference-App
 poll goes at once, and the first that does not turns long-polling off for the wait.
 
 **Streaming (SSE).** With an events URL the stream is opened first (a request, counted). A 200
-``text/event-stream`` is read event by event: each ``message`` event's data is a status
-document, read like a poll's body (other events and data that is no status are skipped); any
-other answer falls back to polling at once. A stream that ends or fails is reopened with
-``Last-Event-ID`` after the server's ``retry:`` (doubled for each connection in a row that
-brought no event); after ``sse_max_failures`` such connections, an event over the size limit or
-a fatal failure, the wait falls back to polling with every counter carried on (``_sse``).
+``text/event-stream`` is read event by event: an event whose data is a status document is
+read like a poll's body, whatever the event's name (``message``, ``progress``, ``status``...;
+``event_types`` restricts the names when a server mixes streams); comments, heartbeats and
+data that is no status are skipped. Any other answer falls back to polling at once. A stream
+that ends or fails is reopened with ``Last-Event-ID`` after the server's ``retry:`` (doubled
+for each connection in a row that brought no status: a heartbeat is no sign of life); after
+``sse_max_failures`` such connections, an event over the size limit or a fatal failure, the
+wait falls back to polling with every counter carried on (``_sse``).
 
 **A job's life** (``_lifecycle``). Given a ``Job``, the first request starts it (sent once; a
 transport error is retried only when the API says starting is idempotent), the start response
@@ -126,7 +128,8 @@ class PollEngine(Transitions):
             from ._sse import EventStream  # a plain poll never loads the stream's code
 
             self._stream = EventStream(
-                max_event=self.config.max_body, max_failures=self.config.sse_max_failures
+                max_event=self.config.max_body, max_failures=self.config.sse_max_failures,
+                event_types=self.config.event_types,
             )
         # A job's life: the start still to send, what it answered, the latest status
         # response, and a succeeded stop waiting for its result.
@@ -316,12 +319,15 @@ class PollEngine(Transitions):
         for event in events:
             self.state.tally.bytes_received += event.size
             self.state.last_event_id = event.last_event_id or None
-            if event.type != "message":
+            # An event is a status by its data, whatever its name (``event: progress``),
+            # unless the caller named the event types to read (``event_types``).
+            if not self._stream.wanted(event):
                 continue
             try:
                 reading = self.config.reader.read(json.loads(event.data))
             except (ValueError, RecursionError, BadResponse):
                 continue  # a heartbeat, or data that is no status document
+            self._stream.brought_status()
             self._last_response = now
             self.state.consecutive_errors = 0
             self._observe(now, reading, None, "sse", push=True)

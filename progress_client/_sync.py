@@ -83,6 +83,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
+        event_types: Iterable[str] | str | None = None,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         profile: ProfileArg | None = None,
@@ -97,6 +98,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
             on_request=on_request, on_change=on_change, profile=profile,
+            event_types=event_types,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)

@@ -39,6 +39,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("url", help="the job's status URL (returns JSON with a status field)")
     p.add_argument("--events", default=None, metavar="URL",
                    help="an SSE endpoint to listen on; polling the status URL is the fallback")
+    p.add_argument("--event-type", action="append", default=None, metavar="NAME",
+                   help="read only SSE events of this name (repeatable; default: any event "
+                        "whose data is a status)")
     p.add_argument("--resume", default=None, metavar="TOKEN",
                    help="continue a wait from the resume_token a timed-out --json run printed")
     p.add_argument("--timeout", type=positive_float, default=None,
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             baseline=args.baseline if args.baseline > 0 else 1.0,
             headers=dict(args.header),
             max_consecutive_errors=max(1, args.max_errors),
+            event_types=args.event_type,
             **client_options(args),
         )
     except ValueError as exc:
