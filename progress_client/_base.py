@@ -22,10 +22,9 @@ from ._http import (
     check_url,
     client_kwargs,
     import_httpx_sse,
-    is_credential_header,
-    origin_of,
     request_options,
 )
+from ._httprules import may_get_credentials, without_credentials
 from ._models import Reader
 from ._observer import ChangeHook, Observer, RequestHook
 from ._policy import Policy
@@ -266,9 +265,9 @@ class ClientBase(Generic[H]):
             request.timeout
         )
         mine, auth = self._headers, self._auth
-        if trusted is not None and origin_of(trusted) != origin_of(request.url):
+        if not may_get_credentials(request.url, trusted):
             # A client passed in has no hook of ours: keep its credentials home here.
-            mine = {k: v for k, v in mine.items() if not is_credential_header(k)}
+            mine = without_credentials(mine)
             auth = None
         options = request_options(request.url, per_read, auth, trusted)
         options["headers"] = {**mine, **request.headers} if mine else request.headers
