@@ -5,6 +5,7 @@ transport failures to what the engine is fed. The rules themselves are ``_httpru
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -155,7 +156,7 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, httpx.ConnectError) and _certificate_failure(exc):
         return _tls_failure(exc), True
     if isinstance(exc, httpx.ConnectError):
-        return f"could not connect ({_short(exc)})", False
+        return f"could not connect ({_connect_failure(exc)})", False
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"the server broke the HTTP protocol ({_short(exc)})", False
     if isinstance(exc, httpx.DecodingError):
@@ -183,7 +184,7 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     ):
         return _tls_failure(exc), True
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"could not connect ({_short(exc.os_error)})", False
+        return f"could not connect ({_connect_failure(exc.os_error)})", False
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server broke the HTTP protocol (Server disconnected without sending a " \
             "response.)", False
@@ -198,21 +199,50 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
 
 def _tls_failure(exc: BaseException) -> str:
     # Not transient: retrying cannot fix a certificate, and the user should hear at once.
+    # The reason in OpenSSL's words (``self-signed certificate``), not a library's wrapping.
+    found = _certificate_error(exc)
+    why = getattr(found, "verify_message", None) or _short(exc)
     return (
-        f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
+        f"TLS certificate verification failed ({sanitize(why)[:200]}); pass verify= an "
         "ssl.SSLContext that trusts this server's CA, never verify=False in production"
     )
 
 
 def _certificate_failure(exc: BaseException) -> bool:
+    return _certificate_error(exc) is not None
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     seen: BaseException | None = exc
     for _ in range(8):  # the chain is httpx -> httpcore -> ssl; bounded against cycles
         if seen is None:
-            return False
+            return None
+        inner = getattr(seen, "certificate_error", None)  # aiohttp wraps it (a subclass)
+        if isinstance(inner, BaseException) and inner is not seen:
+            seen = inner
+            continue
         if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
+
+
+def _connect_failure(exc: BaseException) -> str:
+    """Why a connection failed, in the operating system's words (``Connection refused``),
+    whichever library wrapped the error: httpx on threads says ``[Errno 111] Connection
+    refused``, on anyio ``All connection attempts failed``, aiohttp ``Connect call failed``."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # bounded against cycles
+        if seen is None:
+            break
+        group = getattr(seen, "exceptions", None)  # an exception group (3.11+, or its backport)
+        if isinstance(group, (list, tuple)) and group and isinstance(group[0], BaseException):
+            seen = group[0]
+            continue
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    return _short(exc)
 
 
 def _short(exc: BaseException) -> str:
