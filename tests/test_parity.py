@@ -6,8 +6,8 @@ floor that a busy machine cannot break), and neither takes a whole interval long
 schedule. How close to the schedule they run is a figure for the benchmarks, not asserted. Jobs
 are scripts (one reply per request) wherever the case allows, so the counts do not depend on
 timing: (a) one wait; (b) two concurrent waits on one URL (two threads; two tasks in one task
-group) cost what one wait costs; (c) a stream that drops once and reconnects with ``Last-Event-
-ID``; (d) a refused stream falls back to polling."""
+group) cost what one wait costs; (c) a stream that drops once and reconnects with
+``Last-Event-ID``; (d) a refused stream falls back to polling."""
 
 from __future__ import annotations
 
