@@ -245,7 +245,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     continue
                 left = math.inf if deadline is None else deadline - self._now()
                 if left <= 0:
-                    stop = shared.timeout(self._now())
+                    stop = shared.timeout(self._now(), deadline)
                     break
                 with anyio.move_on_after(left):
                     await sub.wait()
@@ -279,9 +279,10 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             if shared.subscribers != [sub] or shared.connection is not None:
                 return None
-            request = shared.engine.cancel_request(self._now())
-        if request is None:
-            return None
+            if not shared.engine.cancel(self._now()):
+                return None
+            request = shared.engine.next_action(self._now())
+        assert isinstance(request, Request)
         with anyio.CancelScope(shield=True):
             await self._send(shared, request, None)
         return shared.engine.cancelled_remote

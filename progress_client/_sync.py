@@ -221,7 +221,7 @@ class ProgressClient(ClientBase[httpx.Client]):
                     continue
                 left = None if deadline is None else deadline - clock.now()
                 if left is not None and left <= 0:
-                    stop = shared.timeout(clock.now())
+                    stop = shared.timeout(clock.now(), deadline)
                     break
                 sub.ready.wait(left)
             if stop.outcome == "timeout" and call.cancel_on_exit and stop.error is not None:
@@ -249,9 +249,10 @@ class ProgressClient(ClientBase[httpx.Client]):
         with shared.lock:
             if shared.subscribers != [sub] or shared.connection is not None:
                 return None
-            request = shared.engine.cancel_request(clock.now())
-        if request is None:
-            return None
+            if not shared.engine.cancel(clock.now()):
+                return None
+            request = shared.engine.next_action(clock.now())
+        assert isinstance(request, Request)
         self._send(shared, request, None)
         return shared.engine.cancelled_remote
 
