@@ -207,7 +207,9 @@ def overhead(requests: int = 2000, rounds: int = 7, base: str | None = None,
         order = chosen[r % len(chosen):] + chosen[: r % len(chosen)]
         for name in order:
             fn = CONTENDERS[name][0]
-            one = _cpu(fn, base, 1, name)
+            # The fixed cost (a client, a connection) at its least of three: one noisy run
+            # (a collection, a busy machine's cache misses) must not eat the marginal cost.
+            one = min(_cpu(fn, base, 1, name) for _ in range(3))
             many = _cpu(fn, base, requests, name)
             samples[name].append(max(0.0, many - one) / (requests - 1) * 1e6)
     return OverheadResult(

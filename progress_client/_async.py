@@ -103,6 +103,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
         allow_fast_polling: bool = False,
+        event_types: Iterable[str] | str | None = None,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         before_request: BeforeRequestHook | None = None,
@@ -124,6 +125,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
             before_request=before_request,
+            event_types=event_types,
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
@@ -255,7 +257,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     continue
                 left = math.inf if deadline is None else deadline - self._now()
                 if left <= 0:
-                    stop = shared.timeout(self._now())
+                    stop = shared.timeout(self._now(), deadline)
                     break
                 with anyio.move_on_after(left):
                     await sub.wait()
@@ -295,9 +297,10 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         with shared.lock:
             if shared.subscribers != [sub] or shared.connection is not None:
                 return None
-            request = shared.engine.cancel_request(self._now())
-        if request is None:
-            return None
+            if not shared.engine.cancel(self._now()):
+                return None
+            request = shared.engine.next_action(self._now())
+        assert isinstance(request, Request)
         with anyio.CancelScope(shield=True):
             await self._send(shared, request, None)
         return shared.engine.cancelled_remote

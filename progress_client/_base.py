@@ -22,10 +22,9 @@ from ._http import (
     check_url,
     client_kwargs,
     import_httpx_sse,
-    is_credential_header,
-    origin_of,
     request_options,
 )
+from ._httprules import may_get_credentials, without_credentials
 from ._models import Reader
 from ._observer import BeforeRequestHook, ChangeHook, Observer, RequestHook, get_instrument
 from ._policy import Policy
@@ -127,6 +126,7 @@ class ClientBase(Generic[H]):
         on_change: ChangeHook | None,
         profile: ProfileArg | None = None,
         before_request: BeforeRequestHook | None = None,
+        event_types: Iterable[str] | str | None = None,
     ) -> None:
         if profile is not None and (spec is not None or status_field is not None):
             raise TypeError("profile= reads the document itself: drop spec= and status_field=")
@@ -137,6 +137,7 @@ class ClientBase(Generic[H]):
             hint_cap=hint_cap, max_body=max_body, request_timeout=request_timeout,
             conditional=conditional, sse_max_failures=sse_max_failures,
             allow_fast_polling=allow_fast_polling,
+            event_types=event_types,
         )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or (
             max_concurrency < 1
@@ -274,9 +275,9 @@ class ClientBase(Generic[H]):
             request.timeout
         )
         mine, auth = self._headers, self._auth
-        if trusted is not None and origin_of(trusted) != origin_of(request.url):
+        if not may_get_credentials(request.url, trusted):
             # A client passed in has no hook of ours: keep its credentials home here.
-            mine = {k: v for k, v in mine.items() if not is_credential_header(k)}
+            mine = without_credentials(mine)
             auth = None
         options = request_options(request.url, per_read, auth, trusted)
         options["headers"] = {**mine, **request.headers} if mine else request.headers

@@ -13,7 +13,8 @@ import anyio
 import httpx
 
 from ._errors import ResponseTooLarge
-from ._http import framed_within
+from ._http import body_framed
+from ._httprules import cut
 from ._results import MAX_RESULT, ResultNotWritten, decode_result, result_too_large
 from ._shared import SharedWait
 
@@ -32,13 +33,12 @@ __all__ = [
 
 def read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
-    if framed_within(response, limit):
+    if body_framed(response, limit):
         return response.read(), False  # one read, as httpx.get() does
     body = bytearray()
     for chunk in response.iter_bytes():
         body += chunk
-        if len(body) > limit:
-            del body[limit:]
+        if cut(body, limit):
             return bytes(body), True
     return bytes(body), False
 
@@ -75,7 +75,7 @@ def close_stream(shared: SharedWait) -> None:
 
 async def aread_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
-    if framed_within(response, limit):
+    if body_framed(response, limit):
         return await response.aread(), False  # one read, as httpx.get() does
     body = bytearray()
     truncated = False
@@ -85,8 +85,7 @@ async def aread_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]
     with anyio.CancelScope() as reading:
         async for chunk in response.aiter_bytes():
             body += chunk
-            if len(body) > limit:
-                del body[limit:]
+            if cut(body, limit):
                 truncated = True
                 reading.cancel()
     return bytes(body), truncated

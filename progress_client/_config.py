@@ -4,9 +4,10 @@
 ``MIN_INTERVAL`` unless ``allow_fast_polling=True``), how a response is read (a
 ``Reader``: ``StatusSpec`` or a compiled profile), the report's baseline, error and hint
 limits, the body limit, the request timeout, conditional requests, the stream's failure limit
-and long-polling. It is checked once, when built: a bad value is a ``ValueError`` there, not at
-the first wait. ``config_from_options`` turns a client's keyword options into one, and refuses
-contradictory ones (``spec=`` with ``status_field=``...) with a ``TypeError``. Pure.
+and event names, and long-polling. It is checked once, when built: a bad value is a
+``ValueError`` there, not at the first wait. ``config_from_options`` turns a client's keyword
+options into one, and refuses contradictory ones (``spec=`` with ``status_field=``...) with a
+``TypeError``. Pure.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class WaitConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     conditional: bool = True
     sse_max_failures: int = 3
+    #: The SSE event names whose data may be a status (``None``: any name; the data decides).
+    event_types: frozenset[str] | None = None
     #: Ask the server to hold each poll up to this many seconds (``None``: no long-polling).
     long_poll: float | None = None
     #: Accept a policy whose shortest interval is below ``MIN_INTERVAL`` (a test server of
@@ -81,6 +84,11 @@ class WaitConfig:
                     " s (it would poll the server many times a second); pass "
                     "allow_fast_polling=True if you mean it"
                 )
+        kinds = self.event_types
+        if kinds is not None:
+            if isinstance(kinds, str) or not all(isinstance(n, str) and n for n in kinds):
+                raise ValueError("event_types must be a set of event names (non-empty strings)")
+            object.__setattr__(self, "event_types", frozenset(kinds) or None)
         lp = self.long_poll
         if lp is not None and not (_number(lp) and 0 < lp <= MAX_LONG_POLL):
             raise ValueError(f"long_poll must be a number of seconds in (0, {MAX_LONG_POLL:g}]")
@@ -122,6 +130,7 @@ def config_from_options(
     change_on: Iterable[str] | str | None,
     model: type[BaseModel] | None,
     long_poll: float | bool | None,
+    event_types: Iterable[str] | str | None = None,
     **rest: Any,
 ) -> WaitConfig:
     """A ``WaitConfig`` from a client's options. ``spec=`` replaces the whole reading of a
@@ -152,9 +161,12 @@ def config_from_options(
         long_poll = MAX_LONG_POLL
     elif long_poll is False:
         long_poll = None
+    if isinstance(event_types, str):
+        event_types = [event_types]  # one name, not its letters
     return WaitConfig(
         policy=policy if policy is not None else AdaptivePolicy(), reader=spec,
-        long_poll=long_poll, **rest,
+        long_poll=long_poll,
+        event_types=frozenset(event_types) if event_types is not None else None, **rest,
     )
 
 

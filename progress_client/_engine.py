@@ -23,6 +23,21 @@ are separate calls:
   stream it holds.
 - ``take_events()`` hands out what the feeds produced: an ``Update`` per status seen, and a
   ``FellBack`` when the stream gave way to polling.
+- ``cancel(now)`` only records that a caller gives up and wants the remote job cancelled;
+  the cancel request itself comes out of ``next_action``, counted there like any other.
+
+**Phases** (``_phases``). ``phase`` names where a wait stands; these are all its moves:
+
+    starting            -> polling, long-polling, fetching the result, cancelling, done
+    polling             -> fetching the result, cancelling, done
+    streaming           -> polling, long-polling, fetching the result, cancelling, done
+    long-polling        -> polling, fetching the result, cancelling, done
+    fetching the result -> cancelling, done
+    cancelling          -> done
+    done                -> (the end)
+
+A wait starts in ``starting`` (``run``), ``streaming`` (an events URL), ``long-polling``
+(``long_poll``) or ``polling``; ``done`` is a ``Stop`` with an outcome, or a cancel answered.
 
 The deadline belongs to the caller and comes with each ``next_action``, so one engine can serve
 callers with different deadlines (a shared wait): a timeout ends the wait of the caller that
@@ -39,18 +54,20 @@ hold it (``Prefer: wait=N``); while answers say the server did (``Preference-App
 poll goes at once, and the first that does not turns long-polling off for the wait.
 
 **Streaming (SSE).** With an events URL the stream is opened first (a request, counted). A 200
-``text/event-stream`` is read event by event: each ``message`` event's data is a status
-document, read like a poll's body (other events and data that is no status are skipped); any
-other answer falls back to polling at once. A stream that ends or fails is reopened with
-``Last-Event-ID`` after the server's ``retry:`` (doubled for each connection in a row that
-brought no event); after ``sse_max_failures`` such connections, an event over the size limit or
-a fatal failure, the wait falls back to polling with every counter carried on (``_sse``).
+``text/event-stream`` is read event by event: an event whose data is a status document is
+read like a poll's body, whatever the event's name (``message``, ``progress``, ``status``...;
+``event_types`` restricts the names when a server mixes streams); comments, heartbeats and
+data that is no status are skipped. Any other answer falls back to polling at once. A stream
+that ends or fails is reopened with ``Last-Event-ID`` after the server's ``retry:`` (doubled
+for each connection in a row that brought no status: a heartbeat is no sign of life); after
+``sse_max_failures`` such connections, an event over the size limit or a fatal failure, the
+wait falls back to polling with every counter carried on (``_sse``).
 
 **A job's life** (``_lifecycle``). Given a ``Job``, the first request starts it (sent once; a
 transport error is retried only when the API says starting is idempotent), the start response
 names the status URL (and its ``Retry-After`` delays the first poll; a status document in it
 counts as the first status), and a succeeded job's result is fetched where the lifecycle says.
-``cancel_request()`` builds the one request that cancels the remote job when a caller gives up.
+``cancel()`` asks for the one request that cancels the remote job when a caller gives up.
 """
 
 from __future__ import annotations
@@ -64,18 +81,18 @@ from ._actions import Action, FellBack, Purpose, ReadStream, Request, Sleep, Sto
 from ._config import WaitConfig
 from ._errors import (
     BadResponse,
-    PollTimeout,
     RequestFailed,
     ResponseTooLarge,
 )
 from ._hints import Validators, read_hint
 from ._models import Reading
+from ._phases import Phase
 from ._sanitize import sanitize
 from ._state import EngineState, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
 if TYPE_CHECKING:
-    from ._lifecycle import Job, Lifecycle, Seen
+    from ._lifecycle import CancelPlan, Job, Lifecycle, Seen
 
 __all__ = ["PollEngine"]
 
@@ -117,6 +134,7 @@ class PollEngine(Transitions):
         self._next_at: float | None = None
         self._in_flight: Purpose | None = None
         self._stopped: Stop | None = None
+        self._cancel_plan: CancelPlan | None = None
         self._reading: Reading | None = None
         self._events: list[Update | FellBack] | None = None  # none yet: no list kept
         #: When the schedule was set by a hint: the time it named (past-deadline rule).
@@ -129,7 +147,8 @@ class PollEngine(Transitions):
             from ._sse import EventStream  # a plain poll never loads the stream's code
 
             self._stream = EventStream(
-                max_event=self.config.max_body, max_failures=self.config.sse_max_failures
+                max_event=self.config.max_body, max_failures=self.config.sse_max_failures,
+                event_types=self.config.event_types,
             )
         # A job's life: the start still to send, what it answered, the latest status
         # response, and a succeeded stop waiting for its result.
@@ -176,35 +195,32 @@ class PollEngine(Transitions):
         """A token that continues this wait where it stands (``None`` without a URL)."""
         return snapshot_token(self._snapshot(now))
 
-    def timeout(self, now: float, why: str = "") -> Stop:
-        """The timed-out ``Stop`` for a caller whose deadline passed; the engine goes on for
-        any other caller."""
-        report = self.report()
-        last = self.last_status
-        what = f"last status {last.status!r}" if last is not None else "no status seen"
-        n = report.requests
-        sent = f"{n} {'request' if n == 1 else 'requests'}"
-        if report.unanswered:
-            sent += ", none answered" if report.answered == 0 else \
-                f", {report.unanswered} not answered"
-        failing = f"; last error: {self._last_error}" if self._last_error else ""
-        err = PollTimeout(
-            f"the job did not finish before the deadline ({what}, {sent}){why}{failing}",
-            url=self.url, status=last, report=report,
-        )
-        err.last_error = self._last_error
-        err.resume_token = self.resume_token(now)
-        return Stop("timeout", last, self._document(), err, report)
+    @property
+    def phase(self) -> Phase:
+        """Where the wait stands (``_phases``: the transition table)."""
+        if self._cancel_plan is not None or self._in_flight == "cancel":
+            return Phase.CANCELLING
+        if self._stopped is not None or self.cancelled_remote is not None:
+            return Phase.DONE
+        if self._start_pending:
+            return Phase.STARTING
+        if self._result_url is not None:
+            return Phase.FETCHING_RESULT
+        if self._streaming:
+            return Phase.STREAMING
+        return Phase.LONG_POLLING if self._long_poll else Phase.POLLING
 
-    def cancel_request(self, now: float) -> Request | None:
-        """The one request that cancels the remote job, for a caller who gives up (its
-        deadline, Ctrl-C, a cancellation); ``None`` when the job has ended, nothing says how
-        to cancel it, or a cancel was already sent. Feed its answer to ``receive_response``
-        (or ``receive_error``); ``cancelled_remote`` then says whether it was accepted."""
+    def cancel(self, now: float) -> bool:
+        """A caller gives up (its deadline, Ctrl-C, a cancellation) and wants the remote job
+        cancelled: whether a cancel request will be sent (``next_action`` hands it out next,
+        and counts it). ``False`` when the job has ended, nothing says how to cancel it, a
+        request is in flight, or a cancel was already sent. Its answer goes to
+        ``receive_response`` (or ``receive_error``); ``cancelled_remote`` then says whether it
+        was accepted."""
         if self.cancelled_remote is not None or self._in_flight is not None:
-            return None
+            return False
         if self._stopped is not None and self._stopped.outcome in ("succeeded", "failed"):
-            return None
+            return False
         last = self._last
         if last is None and self.url is not None:
             # A plain wait keeps no response (memory): its last document serves.
@@ -213,34 +229,45 @@ class PollEngine(Transitions):
             last = Seen(self.url, 200, {}, self.state.last_document)
         plan = self.lifecycle.cancel(self._start, last, self.url)
         if plan is None:
-            return None
-        self.state.tally.requests += 1
-        self._in_flight = "cancel"
+            return False
+        self._cancel_plan = plan
         self.cancelled_remote = False
-        headers = {"Content-Type": plan.content_type} if plan.content_type else {}
-        return Request("cancel", plan.method, plan.url, headers, CANCEL_TIMEOUT, plan.content)
+        return True
 
     # -- deciding ----------------------------------------------------------------------------
 
     def next_action(self, now: float, deadline: float | None = None) -> Action:
+        """What to do next, for a caller whose deadline is ``deadline``: the one place an
+        action comes out and a request is counted. Past the deadline it is that caller's
+        timed-out ``Stop``, even while another caller's request is in flight."""
+        if self._cancel_plan is not None:
+            return self._cancel_request()
         if self._stopped is not None:
             return self._stopped
+        if deadline is not None and now >= deadline:
+            return self._timed_out(now)
         if self._in_flight is not None:
             raise RuntimeError("a request is in flight: feed its outcome first")
-        if deadline is not None and now >= deadline:
-            return self.timeout(now)
         if self._stream.open:
             return ReadStream(until=deadline)
         if self._next_at is None:
             self._next_at = now + (self.state.next_delay if self._resumed else 0.0)
         if deadline is not None and self._hinted is not None and self._next_at > deadline:
-            return self.timeout(
+            return self._timed_out(
                 now, f"; the server asked to be polled again in "
                 f"{max(0.0, self._next_at - now):.3g}s, after the deadline",
             )
         if now < self._next_at:
             return Sleep(self._next_at if deadline is None else min(self._next_at, deadline))
         return self._request(now, deadline)
+
+    def _cancel_request(self) -> Request:
+        plan, self._cancel_plan = self._cancel_plan, None
+        assert plan is not None
+        self.state.tally.requests += 1
+        self._in_flight = "cancel"
+        headers = {"Content-Type": plan.content_type} if plan.content_type else {}
+        return Request("cancel", plan.method, plan.url, headers, CANCEL_TIMEOUT, plan.content)
 
     def _request(self, now: float, deadline: float | None) -> Request:
         self.state.tally.requests += 1
@@ -333,12 +360,15 @@ class PollEngine(Transitions):
         for event in events:
             self.state.tally.bytes_received += event.size
             self.state.last_event_id = event.last_event_id or None
-            if event.type != "message":
+            # An event is a status by its data, whatever its name (``event: progress``),
+            # unless the caller named the event types to read (``event_types``).
+            if not self._stream.wanted(event):
                 continue
             try:
                 reading = self.config.reader.read(json.loads(event.data))
             except (ValueError, RecursionError, BadResponse):
                 continue  # a heartbeat, or data that is no status document
+            self._stream.brought_status()
             self._last_response = self._last_answered = now
             self.state.consecutive_errors = 0
             self._last_error = None

@@ -5,22 +5,21 @@ for a poll that queues for it (the exchanges themselves are bounded by ``_deadli
 Only polls take it (the hot path of thousands of waits); a start, a result, a cancel request and
 an event stream stay on httpx. The engine decides everything, as on httpx: this module only
 carries out one ``Request`` and hands back the status code, the headers and the body (cut at the
-body limit), or raises. The rules that httpx and our request hook keep on the httpx path are
-kept here by hand:
+body limit), or raises. It keeps the HTTP rules of ``_httprules`` (the one copy, which the
+httpx path keeps too; ``tests/test_transport_conformance.py`` proves the results identical):
 
 - redirects are followed here (``allow_redirects=False`` to aiohttp), up to ``max_redirects``,
-  with httpx's method rewriting (303, and 301/302 after a POST, become GET without a body); on
-  a hop to another origin than the trusted one (the URL the caller named, see
-  ``_base.ClientBase._options``) every credential-bearing header is dropped, and stays dropped;
+  with ``redirect_method`` and ``redirect_headers``: credentials only on the trusted origin
+  (the URL the caller named), and once dropped they stay dropped;
 - TLS verification is on by default, with httpx's own context (``verify=False`` or an
   ``ssl.SSLContext`` are honoured alike);
-- the same ``User-Agent`` and ``Accept`` headers; a ``(user, password)`` tuple is a Basic
-  ``Authorization`` header (sent up front, as ``httpx.BasicAuth`` does);
-- cookies: the session keeps none. A poll response that sets a cookie hands it to the httpx
-  client's jar, and a wait whose httpx jar holds cookies polls over httpx: one cookie jar
-  (httpx's) with httpx's rules, whatever the transport;
-- proxies from the environment: ``"auto"`` does not choose this path when any is set (httpx
-  reads them, aiohttp here does not).
+- ``default_headers``; a ``(user, password)`` tuple and a URL's user-info are Basic auth;
+- the body limit: ``framed_within``, else read in chunks and ``cut``;
+- cookies: the session keeps none. A response's cookies go to the httpx client's jar
+  (``keep_cookies``), a hop's ``Cookie`` header comes from it (``cookie_header``: the jar's
+  rules and the origin rule), and a wait whose jar holds cookies polls over httpx;
+- proxies from the environment: ``"auto"`` does not choose this path when any is set; an
+  explicit ``transport="aiohttp"`` then reads them as httpx does (``trust_env``).
 
 aiohttp is imported when a client that uses it is made, never at import time.
 """
@@ -28,7 +27,6 @@ aiohttp is imported when a client that uses it is made, never at import time.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import ssl
 import sys
@@ -37,13 +35,23 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._http import (
-    DEFAULT_MAX_REDIRECTS,
-    USER_AGENT,
-    InvalidRedirect,
-    TooManyRedirects,
+from ._http import DEFAULT_MAX_REDIRECTS, InvalidRedirect, TooManyRedirects
+from ._httprules import (
+    REDIRECT_STATUSES,
+    cookie_header,
+    cut,
+    default_headers,
+    framed_within,
     is_credential_header,
-    origin_of,
+    keep_cookies,
+    may_get_credentials,
+    redirect_headers,
+    redirect_method,
+    userinfo_auth,
+    without_credentials,
+)
+from ._httprules import (
+    holds_cookies as jar_holds_cookies,
 )
 
 if TYPE_CHECKING:
@@ -63,7 +71,6 @@ __all__ = [
 #: The values of ``AsyncProgressClient(transport=...)``.
 TRANSPORTS = ("auto", "httpx", "aiohttp")
 
-_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _URL_CACHE = 16384
 
 if sys.version_info >= (3, 11):
@@ -79,11 +86,8 @@ else:  # pragma: no cover - Python 3.10: only the fast path times out here, and 
 
 def holds_cookies(http: Any) -> bool:
     """Whether the httpx client's jar may hold a cookie (then polls go over httpx, which
-    sends them). Reads the standard library jar's own table: iterating the jar takes its
-    lock and walks every domain on every poll."""
-    jar = http.cookies.jar
-    table = getattr(jar, "_cookies", None)
-    return bool(table) if isinstance(table, dict) else bool(http.cookies)
+    sends them): ``_httprules.holds_cookies``, an attribute read on our own clients."""
+    return jar_holds_cookies(http.cookies)
 
 
 def aiohttp_installed() -> bool:
@@ -175,12 +179,8 @@ class FastPolls:
         max_connections: int,
     ) -> None:
         # Lower-case names: merged case-insensitively, as httpx.Headers does.
-        merged = {"user-agent": USER_AGENT, "accept": "application/json"}
-        self._basic = None if auth is None else _basic(*auth)
-        if headers:
-            merged = _merge(merged, headers)
-        if self._basic is not None:  # auth= wins over an Authorization header, as on httpx
-            merged["authorization"] = self._basic
+        merged = default_headers(headers, auth)
+        self._has_auth = auth is not None
         #: Our headers without credentials (every origin's share), and the credentials: the
         #: session sends the public ones itself, a request adds the credentials only for the
         #: trusted origin (most polls then pass no headers of their own to aiohttp, which
@@ -228,7 +228,9 @@ class FastPolls:
             cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=None),  # the driver bounds the exchange
             auto_decompress=True,
-            trust_env=False,
+            # Proxies from the environment, as httpx: read only when there are any (asked
+            # once here, so that no poll pays for the lookup when there are none).
+            trust_env=proxies_configured(),
         )
         self._loop = asyncio.get_running_loop()
         # A client dropped without aclose(): its sockets close quietly, as httpx's do (aiohttp
@@ -262,10 +264,10 @@ class FastPolls:
         # Beside the session's public headers: the credentials for the trusted origin (a poll
         # of the URL the caller named, the common case, needs no parsing here), and the
         # request's own.
-        if url == trusted or origin_of(url) == origin_of(trusted):
+        if may_get_credentials(url, trusted):
             sent = _merge(self.private, headers)
         else:
-            sent = _public(_merge({}, headers))
+            sent = without_credentials(_merge({}, headers))
         target = self._urls.get(url)
         if target is None:
             from yarl import URL
@@ -274,9 +276,9 @@ class FastPolls:
                 self._urls.clear()
             target = self._urls[url] = URL(url)
         if target.user is not None or target.password is not None:
-            # As httpx: the URL's credentials are Basic auth, unless auth= was given.
-            if self._basic is None:
-                sent = {**sent, "authorization": _basic(target.user or "", target.password or "")}
+            basic = userinfo_auth(target.user, target.password, have_auth=self._has_auth)
+            if basic is not None:
+                sent = {**sent, "authorization": basic}
             target = target.with_user(None)
         hops = 0
         while True:
@@ -286,8 +288,10 @@ class FastPolls:
             try:
                 code = response.status
                 if cookies is not None and "Set-Cookie" in response.headers:
-                    _keep_cookies(cookies, method, str(target), response)
-                location = response.headers.get("Location") if code in _REDIRECTS else None
+                    keep_cookies(cookies, method, str(target), code,
+                                 response.headers.items())
+                location = (response.headers.get("Location") if code in REDIRECT_STATUSES
+                            else None)
                 if location is None:
                     into.code, into.headers = code, response.headers
                     into.body, into.truncated = await _read_within(response, max_body)
@@ -298,17 +302,16 @@ class FastPolls:
                 raise TooManyRedirects(f"more than {self._max_redirects} redirects")
             hops += 1
             target = _next_url(target, location)
-            if (code == 303 and method != "HEAD") or (code in (301, 302) and method == "POST"):
-                method, content = "GET", None
-                sent = {k: v for k, v in sent.items()
-                        if k not in ("content-type", "content-length")}
             hop = str(target)
-            if origin_of(hop) != origin_of(trusted):
-                sent = _public(sent)  # and they stay dropped, as on httpx
-            # As httpx: a hop's Cookie header is rebuilt from the jar (same origin too).
-            sent = {k: v for k, v in sent.items() if k != "cookie"}
-            if cookies:
-                sent.update(_jar_header(cookies, method, hop))
+            after = redirect_method(code, method)
+            rewritten = after != method
+            if rewritten:
+                method, content = after, None
+            sent = redirect_headers(sent, rewritten=rewritten, hop=hop, trusted=trusted)
+            if cookies is not None and jar_holds_cookies(cookies):
+                value = cookie_header(cookies, method, hop, trusted)
+                if value is not None:
+                    sent["cookie"] = value
 
 
 def _abandon(session: aiohttp.ClientSession) -> None:
@@ -321,11 +324,6 @@ def _abandon(session: aiohttp.ClientSession) -> None:
             connector._close()
 
 
-def _basic(user: str, password: str) -> str:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 def _merge(base: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
     """``base`` (lower-case names) updated with ``more``, names compared without case."""
     if not more:
@@ -334,10 +332,6 @@ def _merge(base: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
     for name, value in more.items():
         merged[name.lower()] = value
     return merged
-
-
-def _public(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if not is_credential_header(k)}
 
 
 def _next_url(current: Any, location: str) -> Any:
@@ -354,9 +348,9 @@ def _next_url(current: Any, location: str) -> Any:
 
 async def _read_within(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
     """The body up to ``limit`` bytes, and whether it was longer (then not read further)."""
-    length = response.content_length
-    encoding = response.headers.get("Content-Encoding")
-    if length is not None and length <= limit and (not encoding or encoding == "identity"):
+    headers = response.headers
+    if framed_within(headers.getall("Content-Length", ()),
+                     headers.getall("Content-Encoding", ()), limit):
         return await response.read(), False  # framed by its length: one read
     body = bytearray()
     stream = response.content
@@ -365,28 +359,6 @@ async def _read_within(response: aiohttp.ClientResponse, limit: int) -> tuple[by
         if not chunk:
             return bytes(body), False
         body += chunk
-        if len(body) > limit:
-            del body[limit:]
+        if cut(body, limit):
             response.close()  # read no further: the connection is not reused
             return bytes(body), True
-
-
-def _jar_header(jar: Any, method: str, url: str) -> dict[str, str]:
-    """The ``Cookie`` header httpx's jar gives a request to ``url``."""
-    import httpx
-
-    request = httpx.Request(method, url)
-    jar.set_cookie_header(request)
-    value = request.headers.get("cookie")
-    return {} if value is None else {"cookie": value}
-
-
-def _keep_cookies(jar: Any, method: str, url: str, response: aiohttp.ClientResponse) -> None:
-    """Hand a response's cookies to the httpx client's jar (httpx's rules decide)."""
-    import httpx
-
-    raw = [(k.encode("latin-1"), v.encode("latin-1"))
-           for k, v in response.headers.items() if k.lower() == "set-cookie"]
-    jar.extract_cookies(httpx.Response(
-        response.status, headers=raw, request=httpx.Request(method, url)
-    ))

@@ -1,12 +1,11 @@
 """HTTP helpers both drivers use: the httpx client this package builds, the per-request
-timeout, credential stripping on cross-origin redirects, reading a body within a limit, and the
-mapping of transport failures to what the engine is fed."""
+timeout, the request hook that applies the credential rule on every hop, and the mapping of
+transport failures to what the engine is fed. The rules themselves are ``_httprules``'s."""
 
 from __future__ import annotations
 
 import errno
 import functools
-import re
 import socket
 import ssl
 from collections.abc import Mapping
@@ -14,8 +13,16 @@ from typing import Any
 
 import httpx
 
-from . import __version__
 from ._config import DEFAULT_REQUEST_TIMEOUT
+from ._httprules import (
+    DEFAULT_HEADERS,
+    USER_AGENT,
+    CookieTracker,
+    framed_within,
+    is_credential_header,
+    may_get_credentials,
+    origin_of,
+)
 from ._sanitize import sanitize
 
 __all__ = [
@@ -25,11 +32,11 @@ __all__ = [
     "USER_AGENT",
     "InvalidRedirect",
     "TooManyRedirects",
+    "body_framed",
     "check_url",
     "client_kwargs",
     "describe_aiohttp_error",
     "describe_transport_error",
-    "framed_within",
     "import_httpx_sse",
     "is_credential_header",
     "origin_of",
@@ -40,7 +47,6 @@ __all__ = [
 DEFAULT_MAX_REDIRECTS = 5
 #: Requests in flight at once per client (and the size of the pool it creates).
 DEFAULT_MAX_CONCURRENCY = 100
-USER_AGENT = f"progress-client/{__version__}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -60,7 +66,7 @@ def request_options(
     options: dict[str, Any] = {
         # The common timeouts (the full request timeout) repeat: build each once.
         "timeout": _timeout(timeout if timeout is None or timeout >= 1 else round(timeout, 3)),
-        "extensions": {ORIGIN_EXTENSION: origin_of(trusted or url)},
+        "extensions": {ORIGIN_EXTENSION: trusted or url},
     }
     if auth is not None:
         options["auth"] = auth
@@ -75,12 +81,14 @@ def client_kwargs(
     max_connections: int = DEFAULT_MAX_CONCURRENCY,
 ) -> dict[str, Any]:
     """Keyword arguments for an httpx client this package creates itself."""
-    merged = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    merged = dict(DEFAULT_HEADERS)
     if headers:
         merged.update(headers)
     return {
         "headers": merged,
         "auth": auth,
+        # One jar, httpx's, that says cheaply whether it ever got a cookie (_httprules).
+        "cookies": CookieTracker(),
         "verify": verify,
         "follow_redirects": True,
         "max_redirects": max_redirects,
@@ -93,37 +101,16 @@ def client_kwargs(
     }
 
 
-#: The request extension that carries the origin the caller asked for, across redirect hops
-#: (httpx copies a request's extensions onto the redirected one).
+#: The request extension that carries the URL the caller named (whose origin may get the
+#: credentials), across redirect hops (httpx copies a request's extensions onto the next).
 ORIGIN_EXTENSION = "progress_client.origin"
-
-#: Request headers that carry credentials. httpx drops only ``Authorization`` when a redirect
-#: leaves the origin; an API key, a cookie or a session header must not follow either.
-_CREDENTIAL_HEADER = re.compile(
-    r"(?i)^(?:authorization|proxy-authorization|cookie|[a-z0-9-]*"
-    r"(?:token|secret|passw|api-?key|apikey|auth|session|signature|credential)[a-z0-9-]*)$"
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def origin_of(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port (``None`` for the scheme's default) of a URL."""
-    parsed = httpx.URL(url)
-    return (parsed.scheme, parsed.host, parsed.port)
-
-
-def is_credential_header(name: str) -> bool:
-    """Whether a request header carries credentials (``Authorization``, a cookie, an API
-    key, a session or signature header ...)."""
-    return _CREDENTIAL_HEADER.match(name) is not None
-
 
 def strip_cross_origin_credentials(request: httpx.Request) -> None:
     """An httpx request hook: on a hop to another origin than the one the caller named,
-    remove every credential-bearing header (a same-origin hop keeps them)."""
-    origin = request.extensions.get(ORIGIN_EXTENSION)
-    url = request.url
-    if origin is None or origin == (url.scheme, url.host, url.port):
+    remove every credential-bearing header (a same-origin hop keeps them): the rule of
+    ``_httprules.may_get_credentials``, on each request httpx sends, redirects included."""
+    trusted = request.extensions.get(ORIGIN_EXTENSION)
+    if trusted is None or may_get_credentials(str(request.url), trusted):
         return
     for name in [n for n in request.headers if is_credential_header(n)]:
         del request.headers[name]
@@ -134,23 +121,18 @@ async def astrip_cross_origin_credentials(request: httpx.Request) -> None:
     strip_cross_origin_credentials(request)
 
 
-def framed_within(response: httpx.Response, limit: int) -> bool:
-    """Whether the body can be read in one go: its ``Content-Length`` is at most ``limit`` and
-    it is not compressed. h11 frames the body by that length (a longer body is not read, a
-    shorter one is a protocol error), so one read cannot pass the limit. Anything else
-    (chunked, gzip, no length, too large) is streamed and cut at the limit."""
-    length: bytes | None = None
-    # One pass over the raw header list: ``Headers.get`` decodes on every call, and this runs
-    # on every poll.
+def body_framed(response: httpx.Response, limit: int) -> bool:
+    """``_httprules.framed_within`` for an httpx response (one pass over its raw headers:
+    ``Headers.get`` decodes on every call, and this runs on every poll)."""
+    lengths: list[bytes] = []
+    codings: list[bytes] = []
     for name, value in response.headers.raw:
         lower = name.lower()
         if lower == b"content-length":
-            if length is not None and value != length:
-                return False  # two different lengths: let h11 refuse it while streaming
-            length = value.strip()
-        elif lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-            return False
-    return length is not None and length.isdigit() and int(length) <= limit
+            lengths.append(value)
+        elif lower == b"content-encoding":
+            codings.append(value)
+    return framed_within(lengths, codings, limit)
 
 
 class TooManyRedirects(Exception):
@@ -244,6 +226,10 @@ def _in_chain(
     for _ in range(8):
         if seen is None:
             return None
+        inner = getattr(seen, "certificate_error", None)  # aiohttp wraps it (a subclass)
+        if isinstance(inner, BaseException) and inner is not seen:
+            seen = inner
+            continue
         if isinstance(seen, kind) and not (
             kind is OSError and getattr(seen, "errno", None) is None
         ):

@@ -103,10 +103,15 @@ class SharedWait:
             for other in self.subscribers:
                 other.push(stop)
 
-    def timeout(self, now: float) -> Stop:
-        """A waiting (not driving) subscriber's deadline passed."""
+    def timeout(self, now: float, deadline: float | None) -> Stop:
+        """A waiting (not driving) subscriber's deadline passed: its ``Stop``, from the
+        engine's ``next_action`` (the one place actions come from)."""
         with self.lock:
-            return self.stop if self.stop is not None else self.engine.timeout(now)
+            if self.stop is not None:
+                return self.stop
+            stop = self.engine.next_action(now, deadline)
+        assert isinstance(stop, Stop)
+        return stop
 
 
 class Registry:

@@ -17,7 +17,8 @@ has no size limit; httpx-sse still opens the stream (``connect_sse``/``aconnect_
 
 ``Reconnect`` holds the reconnect schedule: after a drop, wait the server's ``retry`` (1 s
 unless the server said otherwise), doubled for each connection in a row that delivered no
-event, capped at ``max_delay``; after ``max_failures`` such connections in a row, fall back to
+status (comments, heartbeats and events whose data is no status document do not count),
+capped at ``max_delay``; after ``max_failures`` such connections in a row, fall back to
 polling. ``EventStream`` puts the two together across a wait's connections: the one place the
 engine asks whether to read, reconnect or fall back.
 """
@@ -213,8 +214,12 @@ class EventStream:
     cannot serve), decode what it brings, and after a drop, when to reconnect or that the wait
     should fall back to polling."""
 
-    def __init__(self, *, max_event: int, max_failures: int) -> None:
+    def __init__(
+        self, *, max_event: int, max_failures: int,
+        event_types: frozenset[str] | None = None,
+    ) -> None:
         self.max_event = max_event
+        self.event_types = event_types
         self.reconnect = Reconnect(max_failures=max_failures)
         self.decoder: EventStreamDecoder | None = None
         self.delivered = False
@@ -233,13 +238,20 @@ class EventStream:
         return None
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """The events a chunk completes (``ResponseTooLarge`` past the size limit)."""
+        """The events a chunk completes (``ResponseTooLarge`` past the size limit). Whether
+        one of them counts is the engine's to say (``brought_status``): a heartbeat does not."""
         assert self.decoder is not None
         events = self.decoder.feed(chunk)
-        if events:
-            self.delivered = True
         self.reconnect.server_retry(self.decoder.retry_ms)
         return events
+
+    def wanted(self, event: Event) -> bool:
+        """Whether an event may carry a status: any name, unless ``event_types`` names some."""
+        return self.event_types is None or event.type in self.event_types
+
+    def brought_status(self) -> None:
+        """This connection delivered a status document: it is no failed connection."""
+        self.delivered = True
 
     def dropped(self) -> float | None:
         """The connection ended or failed: the delay before the next one, or ``None`` when

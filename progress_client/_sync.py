@@ -86,6 +86,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
         allow_fast_polling: bool = False,
+        event_types: Iterable[str] | str | None = None,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
         before_request: BeforeRequestHook | None = None,
@@ -104,6 +105,7 @@ class ProgressClient(ClientBase[httpx.Client]):
             allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
             before_request=before_request,
+            event_types=event_types,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
@@ -231,7 +233,7 @@ class ProgressClient(ClientBase[httpx.Client]):
                     continue
                 left = None if deadline is None else deadline - clock.now()
                 if left is not None and left <= 0:
-                    stop = shared.timeout(clock.now())
+                    stop = shared.timeout(clock.now(), deadline)
                     break
                 sub.ready.wait(left)
             if stop.outcome == "timeout" and call.cancel_on_exit and stop.error is not None:
@@ -263,9 +265,10 @@ class ProgressClient(ClientBase[httpx.Client]):
         with shared.lock:
             if shared.subscribers != [sub] or shared.connection is not None:
                 return None
-            request = shared.engine.cancel_request(clock.now())
-        if request is None:
-            return None
+            if not shared.engine.cancel(clock.now()):
+                return None
+            request = shared.engine.next_action(clock.now())
+        assert isinstance(request, Request)
         self._send(shared, request, None)
         return shared.engine.cancelled_remote
 

@@ -18,13 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from ._actions import FellBack, Purpose, Stop, Update
 from ._config import WaitConfig
-from ._errors import BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors
+from ._errors import (
+    BadResponse,
+    JobFailed,
+    PollError,
+    PollTimeout,
+    RequestFailed,
+    TooManyErrors,
+)
 from ._hints import Validators
 from ._models import Reading
 from ._reading import TRANSIENT_STATUS_CODES, fatal_status, read_response
 from ._report import Mode, PollReport
 from ._sanitize import sanitize
-from ._state import EngineState, Snapshot
+from ._state import EngineState, Snapshot, snapshot_token
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -56,9 +63,9 @@ class Transitions:
 
     # Slots: an engine per running wait, thousands at once, each no bigger than its fields.
     __slots__ = (
-        "_answer", "_events", "_first_sent", "_hinted", "_in_flight", "_last", "_last_answered",
-        "_last_body", "_last_error", "_last_response", "_lifecycle", "_long_poll", "_next_at",
-        "_reading", "_result_url",
+        "_answer", "_cancel_plan", "_events", "_first_sent", "_hinted", "_in_flight", "_last",
+        "_last_answered", "_last_body", "_last_error", "_last_response", "_lifecycle",
+        "_long_poll", "_next_at", "_reading", "_result_url",
         "_resumed", "_reuse_readings", "_same_body", "_same_code", "_same_reading", "_start",
         "_start_pending", "_stopped", "_stream", "_streaming", "_success", "cancelled_remote",
         "config", "events_url", "every_update", "job", "state", "url",
@@ -235,6 +242,26 @@ class Transitions:
         self._result_url = None
         # The report counts the result's request too (the success was seen before it).
         self._finish(self._success.with_result(result, self.report()))
+
+    def _timed_out(self, now: float, why: str = "") -> Stop:
+        """The timed-out ``Stop`` for a caller whose deadline passed; the engine goes on for
+        any other caller."""
+        report = self.report()
+        last = self.last_status
+        what = f"last status {last.status!r}" if last is not None else "no status seen"
+        n = report.requests
+        sent = f"{n} {'request' if n == 1 else 'requests'}"
+        if report.unanswered:
+            sent += ", none answered" if report.answered == 0 else \
+                f", {report.unanswered} not answered"
+        failing = f"; last error: {self._last_error}" if self._last_error else ""
+        err = PollTimeout(
+            f"the job did not finish before the deadline ({what}, {sent}){why}{failing}",
+            url=self.url, status=last, report=report,
+        )
+        err.last_error = self._last_error
+        err.resume_token = snapshot_token(self._snapshot(now))
+        return Stop("timeout", last, self._document(), err, report)
 
     def _land(self, now: float) -> Purpose:
         purpose = self._in_flight

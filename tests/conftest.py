@@ -23,7 +23,14 @@ __all__ = ["free_port"]
 def _httpx_under_respx(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """respx mocks httpx only: a module that mocks with it keeps its async clients' polls on
     httpx (the documented switch), where an installed ``fast`` extra would send them over
-    aiohttp to the network."""
+    aiohttp to the network.
+
+    Why those tests cannot run on aiohttp: respx patches httpx's transports, and the fast
+    path's polls never touch httpx (they go through an ``aiohttp.ClientSession``), so a mocked
+    route would not be seen and the poll would go out to the real network. What the respx tests
+    check of HTTP (redirects, credentials, cookies, body limits, failures) the transport
+    conformance suite (``test_transport_conformance.py``) checks on every transport, aiohttp
+    included, against real sockets on 127.0.0.1."""
     if "respx" in vars(request.module):
         monkeypatch.setenv("PROGRESS_CLIENT_TRANSPORT", "httpx")
 

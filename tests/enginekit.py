@@ -70,7 +70,7 @@ class Driven:
         caller's wait ends as timed out."""
         self.engine.interrupt(now)
         self._expired = True
-        return self.engine.timeout(now)
+        return self.engine.next_action(now, now)
 
     def pop_update(self) -> Update | None:
         updates = [e for e in self.engine.take_events() if isinstance(e, Update)]

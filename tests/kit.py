@@ -9,7 +9,10 @@ A job lives at ``/jobs/<name>`` (a query string is ignored) and is either
   version at once, later ones when due, resumed after ``Last-Event-ID``, closed after a terminal
   status. The stream can be told to fail: ``cut_after=n`` closes the first connection after n
   events, ``events_status=404`` or ``events_type="application/json"`` refuses it,
-  ``raw_prefix`` is written before anything else;
+  ``raw_prefix`` is written before anything else. It can name its events and chatter like the
+  servers in the field: ``event_name="progress"`` writes ``event: progress`` before each status,
+  ``heartbeat=0.05`` writes a comment and an ``event: ping`` whose data is no status that often
+  while nothing is due, ``noise`` is written between the events (an event of another stream);
 - a *script* (``script``): a fixed sequence of raw ``Reply`` objects, the last one repeated; a
   reply can come late (``delay``), or promise more body than it sends and ``hold`` the
   connection (a stalled body).
@@ -72,6 +75,9 @@ class Job:
     events_status: int = 200
     events_type: str = "text/event-stream"
     raw_prefix: bytes = b""
+    event_name: str | None = None
+    heartbeat: float | None = None
+    noise: bytes = b""
     started: float | None = None
     replies: int = 0
     connections: int = 0
@@ -257,12 +263,18 @@ class JobServer:
             start = int(last) + 1 if last is not None and last.isdigit() else current
             for sent_here, v in enumerate(range(start, len(job.timeline)), start=1):
                 due = job.started + job.timeline[v][0]
+                beat = time.monotonic()
                 while (left := due - time.monotonic()) > 0:
                     time.sleep(min(left, 0.01))
+                    if job.heartbeat is not None and time.monotonic() - beat >= job.heartbeat:
+                        beat = time.monotonic()
+                        out.write(b': keep-alive\n\nevent: ping\ndata: {"type": "ping"}\n\n')
+                        out.flush()
                 doc = job.timeline[v][1]
                 with self.lock:  # before the write: a fast client must find the record
                     job.sent.append((time.monotonic(), v))
-                out.write(f"id: {v}\ndata: {json.dumps(doc)}\n\n".encode())
+                name = f"event: {job.event_name}\n" if job.event_name else ""
+                out.write(f"{name}id: {v}\ndata: {json.dumps(doc)}\n\n".encode() + job.noise)
                 out.flush()
                 if str(doc.get("status")) in TERMINAL:
                     return

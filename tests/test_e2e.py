@@ -1,6 +1,9 @@
 """End to end on 127.0.0.1: the clients against a real HTTP server whose job changes status at
-known times. The requests must arrive on the policy's schedule (within 90 ms), and the report
-must match what the server received and served."""
+known times. The requests must arrive on the policy's schedule: never before the delay the
+policy prescribes (a floor a busy machine cannot break), and no later than a busy machine's
+slack after it (far less than a wrong step or interval adds over the wait); and the report
+must match what the server received and served. How closely the schedule is kept is a figure
+for the benchmarks."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from .kit import JobServer, Reply, Seen
 
 POLICY = AdaptivePolicy(initial=0.3, step=0.1, maximum=0.8)
 TIMELINE = [(0.0, "queued"), (0.5, "running"), (1.2, "rendering"), (1.9, "completed")]
-TOLERANCE = 0.090
+#: How late one request may be on a machine busy with other work (sleeps wake late there).
+LATE = 0.5
 
 
 @pytest.fixture
@@ -47,12 +51,16 @@ def check_schedule(seen: list[Seen], report: PollReport) -> None:
     want = expected_gaps(served)
     assert len(gaps) == len(want)
     for got, exp in zip(gaps, want):
-        assert abs(got - exp) <= TOLERANCE, (gaps, want)
-    # The report matches what the server received and served.
+        assert exp - 0.002 <= got <= exp + LATE, (gaps, want)
+    # A wait that is late on every request, not once, is a wrong schedule, not a busy machine.
+    assert sum(gaps) <= sum(want) + LATE, (gaps, want)
+    # The report matches what the server received and served: its elapsed runs from the first
+    # request's sending to the last response, so it spans the arrivals.
     assert report.requests == len(seen)
     changes = sum(1 for a, b in zip(served, served[1:]) if a != b)
     assert report.changes == changes == 3
-    assert report.elapsed == pytest.approx(arrivals[-1] - arrivals[0], abs=0.05)
+    span = arrivals[-1] - arrivals[0]
+    assert span - 0.002 <= report.elapsed <= span + LATE
 
 
 def test_sync_client_follows_the_schedule(server: JobServer) -> None:

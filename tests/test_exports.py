@@ -95,7 +95,7 @@ def test_sans_io_core_imports_no_io_or_clock() -> None:
     for name in ("_engine.py", "_transitions.py", "_reading.py", "_config.py", "_state.py",
                  "_report.py", "_actions.py", "_lifecycle.py", "_sse.py",
                  "_policy.py", "_models.py", "_hints.py", "_sanitize.py",
-                 "_simulate.py"):
+                 "_simulate.py", "_phases.py"):
         tree = ast.parse((PKG / name).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

@@ -100,19 +100,22 @@ def test_a_plain_wait_cancels_where_its_last_status_says() -> None:
     e = engine("fal", url=url)
     send(e)
     feed(e, 200, {"status": "IN_PROGRESS", "logs": []})
-    cancel = e.cancel_request(0.5)
-    assert cancel is not None
+    assert e.cancel(0.5) and e.report().requests == 1  # asked for, not yet counted
+    cancel = e.next_action(0.5)
+    assert isinstance(cancel, Request) and cancel.purpose == "cancel"
     assert (cancel.method, cancel.url) == ("PUT", f"{BASE}/fal-ai/fast-sdxl/requests/r1/cancel")
     feed(e, 202, {"status": "CANCELLATION_REQUESTED"}, now=0.6)
     assert e.cancelled_remote is True
     assert e.report().requests == 2
-    assert e.cancel_request(0.7) is None  # once
+    assert e.cancel(0.7) is False  # once
     # Celery's revoke URL needs the task id from the document.
     e = engine("celery-flower", url=f"{BASE}/api/task/result/t-1")
     send(e)
     feed(e, 200, {"task-id": "t-1", "state": "STARTED", "result": None})
-    cancel = e.cancel_request(0.5)
-    assert cancel is not None and cancel.url == f"{BASE}/api/task/revoke/t-1?terminate=true"
+    assert e.cancel(0.5)
+    cancel = e.next_action(0.5)
+    assert isinstance(cancel, Request)
+    assert cancel.url == f"{BASE}/api/task/revoke/t-1?terminate=true"
 
 
 def test_the_result_request_is_in_the_report() -> None:

@@ -158,7 +158,9 @@ def test_cli_sse_job_costs_at_most_two_requests(
     assert code == 0 and out["status"] == "done"
     assert out["mode"] == "sse" and out["requests"] <= 2
     assert out["changes"] == 2
-    assert abs(float(out["elapsed_s"]) - 0.6) <= 0.2  # type: ignore[arg-type]
+    # From the stream's opening (the job's start) to the pushed "done" at 0.6 s; a busy
+    # machine may deliver it late, never early.
+    assert 0.6 - 0.002 <= float(out["elapsed_s"]) < 0.6 + 1.0  # type: ignore[arg-type]
     assert server.requests("/jobs/a") == []  # not one poll
 
 
@@ -173,8 +175,9 @@ def test_cli_cut_stream_reconnects_with_last_event_id(
     assert len(conns) == 2 and out["requests"] == 2
     assert "last-event-id" not in conns[0].headers
     assert conns[1].headers["last-event-id"] == "0"
-    # The server's retry: 50 ms was honoured (not the 1 s default).
-    assert conns[1].at - conns[0].at < 0.5
+    # The server's retry: 50 ms was honoured: the 1 s default would put the second
+    # connection at least 1 s after the first.
+    assert conns[1].at - conns[0].at < 1.0
 
 
 @pytest.mark.e2e
@@ -195,7 +198,9 @@ def test_cli_unusable_stream_falls_back_to_polling(
 
 
 @pytest.mark.e2e
-def test_final_status_seen_within_100ms_of_the_event(server: JobServer) -> None:
+def test_each_status_is_seen_when_pushed(server: JobServer) -> None:
+    # The default policy polls every 3 s or more: a status seen within 1 s of its event came
+    # over the stream. (The push latency itself, tens of milliseconds, is a benchmark figure.)
     job = server.job("d", [(0, "queued"), (0.2, "running"), (0.4, "done")])
     seen: dict[str, float] = {}
     with ProgressClient() as client:
@@ -203,7 +208,7 @@ def test_final_status_seen_within_100ms_of_the_event(server: JobServer) -> None:
             seen[u.status.status] = time.monotonic()
     sent = {job.timeline[v][1]["status"]: at for at, v in job.sent}
     for word in ("queued", "running", "done"):
-        assert 0 <= seen[word] - sent[word] < 0.1
+        assert 0 <= seen[word] - sent[word] < 1.0
 
 
 @pytest.mark.e2e
@@ -281,17 +286,25 @@ def test_against_the_reference_server() -> None:
         update("queued")
         url = f"{running.url}/jobs/job-1"
 
+        statuses = []
+        seen = threading.Condition()
+
         def worker() -> None:
+            # Each update after the client saw the one before (however slow the machine is
+            # to connect): every one of them must come over the stream, in order.
             for i, word in enumerate(("running", "running", "completed"), start=1):
-                time.sleep(0.1)
+                with seen:
+                    assert seen.wait_for(lambda i=i: len(statuses) >= i, timeout=30)
+                time.sleep(0.02)
                 update(word, progress=30.0 * i)
 
         thread = threading.Thread(target=worker)
         thread.start()
-        statuses = []
         with ProgressClient(policy=FAST) as client:
-            for u in client.watch(url, events_url=f"{url}/events", timeout=10):
-                statuses.append((u.status.status, u.status.progress))
+            for u in client.watch(url, events_url=f"{url}/events", timeout=60):
+                with seen:
+                    statuses.append((u.status.status, u.status.progress))
+                    seen.notify_all()
             thread.join()
             final = u.report
             again = client.wait(url, timeout=10)

@@ -408,6 +408,11 @@ def _start_or_wait(client: Any, server: VendorServer, vendor: str, job: Job, **k
                       profile=PROFILE_OF[vendor], **kw)
 
 
+#: The callers' deadline in the cancel tests: long enough for many starts and polls side by
+#: side on a busy machine, so that each job is started (and its cancel URL known) before it.
+DEADLINE = 3.0
+
+
 def test_cancel_on_timeout_sync(server: VendorServer) -> None:
     jobs = {v: server.script(v, [RUNNING[v]]) for v in CANCELLABLE}
     refused = server.script("runpod", [RUNNING["runpod"]], started=True, refuse_cancel=True)
@@ -415,7 +420,7 @@ def test_cancel_on_timeout_sync(server: VendorServer) -> None:
 
     def one(vendor: str, job: Job) -> PollError:
         with pytest.raises(PollError) as caught:
-            _start_or_wait(client, server, vendor, job, timeout=1.0, cancel_on_exit=True)
+            _start_or_wait(client, server, vendor, job, timeout=DEADLINE, cancel_on_exit=True)
         return caught.value
 
     with ProgressClient(policy=POLICY) as client, ThreadPoolExecutor(16) as pool:
@@ -441,7 +446,7 @@ async def test_cancel_on_timeout_and_on_cancellation_async(server: VendorServer)
 
         async def one(vendor: str) -> None:
             try:
-                await _start_or_wait(client, server, vendor, jobs[vendor], timeout=1.0,
+                await _start_or_wait(client, server, vendor, jobs[vendor], timeout=DEADLINE,
                                      cancel_on_exit=True)
             except PollError as exc:
                 errors[vendor] = exc
@@ -452,9 +457,18 @@ async def test_cancel_on_timeout_and_on_cancellation_async(server: VendorServer)
         # A cancelled caller (a cancel scope, Ctrl-C in a bot) cancels the remote job too,
         # its cancel request shielded from the cancellation.
         scoped = server.script("fal", ["IN_PROGRESS"])
-        with anyio.move_on_after(0.5) as scope:
-            await client.run(server.start_url("fal"), json={}, profile="fal",
-                             cancel_on_exit=True)
+
+        async def cancel_once_polled() -> None:
+            with anyio.fail_after(30):
+                while scoped.polls < 1:  # started and polled, however busy the machine
+                    await anyio.sleep(0.01)
+            scope.cancel()
+
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_once_polled)
+                await client.run(server.start_url("fal"), json={}, profile="fal",
+                                 cancel_on_exit=True)
     assert scope.cancelled_caught and scoped.cancels == 1 and scoped.polls >= 1
     for vendor, job in jobs.items():
         err = errors[vendor]

@@ -69,6 +69,9 @@ def add_parser(sub: Any) -> None:
                    help="the job's status URL (returns JSON with a status field)")
     p.add_argument("--events", default=None, metavar="URL", type=http_url,
                    help="an SSE endpoint to listen on; polling the status URL is the fallback")
+    p.add_argument("--event-type", action="append", default=None, metavar="NAME",
+                   help="read only SSE events of this name (repeatable; default: any event "
+                        "whose data is a status)")
     p.add_argument("--resume", default=None, metavar="TOKEN",
                    help="continue a wait from the resume token a timed-out or interrupted run "
                         "printed")
@@ -102,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 headers=dict(args.header),
                 max_consecutive_errors=args.max_errors,
                 on_request=seen.request,
+                event_types=args.event_type,
                 **options,
             )
             return _wait(args, client, seen, say)
