@@ -54,6 +54,10 @@ from ._shared import SharedWait, Subscriber
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .waitstore.aio import AsyncDurableWaits
+    from .waitstore.aio import Handler as AsyncHandler
+    from .waitstore.base import WaitStore
+
 __all__ = ["AsyncProgressClient"]
 
 
@@ -203,6 +207,16 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         gives each job's ``JobOutcome`` as it finishes; leaving the block cancels the rest."""
         wait = functools.partial(self.wait, timeout=timeout, profile=profile)
         return _many.as_completed(wait, urls)
+
+    def durable(
+        self, store: WaitStore, *, handler: AsyncHandler | None = None,
+        checkpoint_every: float = 5.0,
+    ) -> AsyncDurableWaits:
+        """Waits of this client that survive a restart, kept in ``store`` (a
+        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``."""
+        from .waitstore.aio import AsyncDurableWaits
+
+        return AsyncDurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every)
 
     # -- one caller's loop over a shared wait ------------------------------------------------
 

@@ -48,6 +48,9 @@ from ._watchdog import Watchdog
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .waitstore.base import WaitStore
+    from .waitstore.sync import DurableWaits, Handler
+
 __all__ = ["ProgressClient"]
 
 
@@ -181,6 +184,16 @@ class ProgressClient(ClientBase[httpx.Client]):
         workers = min(self._max_concurrency, len(todo))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="progress") as pool:
             return list(pool.map(functools.partial(_outcome, wait), todo))
+
+    def durable(
+        self, store: WaitStore, *, handler: Handler | None = None,
+        checkpoint_every: float = 5.0,
+    ) -> DurableWaits:
+        """Waits of this client that survive a restart, kept in ``store`` (a
+        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``."""
+        from .waitstore.sync import DurableWaits
+
+        return DurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every)
 
     # -- one caller's loop over a shared wait ------------------------------------------------
 

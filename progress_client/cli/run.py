@@ -77,6 +77,9 @@ def add_parser(sub: Any) -> None:
                         "output, result_bytes, cancelled_remote)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live line, no summary (a JSON result still goes to stdout)")
+    from ._durable import add_store_options  # durable waits (--store, --key)
+
+    add_store_options(p)
     p.set_defaults(run=run)
 
 
@@ -218,6 +221,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         say(f"progress-client run: error: {usage_text(exc)}")
         return EXIT_USAGE
+    if args.store is not None:  # a durable run: registered in the store, resumable
+        from ._durable import run_durable
+
+        return run_durable(args, "run", method=args.method, data=content,
+                           content_type=start_headers.get("Content-Type"),
+                           status_url=template)
 
     with live_display(live_on) as live:
         seen = _Seen(live)

@@ -48,6 +48,9 @@ def add_parser(sub: Any) -> None:
     add_reading_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no live line, no summary")
+    from ._durable import add_store_options  # durable waits (--store, --key)
+
+    add_store_options(p)
     p.set_defaults(run=run)
 
 
@@ -71,6 +74,10 @@ def _live_text(update: Update) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.store is not None:  # a durable wait: registered in the store, resumable
+        from ._durable import run_durable
+
+        return run_durable(args, "wait")
     from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
 
     def say(line: str) -> None:

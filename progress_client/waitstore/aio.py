@@ -1,0 +1,162 @@
+"""``AsyncDurableWaits``: waits of an ``AsyncProgressClient`` that survive a restart; the
+blocking twin is ``sync.DurableWaits``, line for line (its docstring says how they work).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._actions import Stop, Update
+from . import _common as c
+from .base import WaitStore, this_owner
+from .records import DurableOutcome, WaitRecord
+
+if TYPE_CHECKING:
+    from .._async import AsyncProgressClient
+
+__all__ = ["AsyncDurableWaits", "Handler", "UpdateHook"]
+
+#: Called with each outcome (a coroutine function, or a plain one); the wait is marked done
+#: when it returns.
+Handler = Callable[[DurableOutcome], Any]
+#: Called with each status a wait sees (its record: key, metadata).
+UpdateHook = Callable[[WaitRecord, Update], Any]
+
+
+class AsyncDurableWaits:
+    """Durable waits of one ``AsyncProgressClient`` in one ``WaitStore``.
+
+    ``handler(outcome)``: gets every outcome (``None``: outcomes are only returned).
+    ``checkpoint_every``: seconds between checkpoints while nothing changes (a change, and the
+    start's answer, are written at once)."""
+
+    def __init__(self, client: AsyncProgressClient, store: WaitStore, *,
+                 handler: Handler | None = None, checkpoint_every: float = 5.0) -> None:
+        self.client = client
+        self.store = store
+        self.handler = handler
+        self.checkpoint_every = checkpoint_every
+        self.owner = this_owner()
+
+    async def wait(self, url: str, *, key: str, profile: Any = None, events_url: str | None = None,
+             timeout: float | None = None, metadata: Any = None,
+             on_update: UpdateHook | None = None) -> DurableOutcome:
+        """Register a wait on the status URL ``url`` under ``key`` and follow it to its
+        outcome (delivered to the handler, then returned). ``KeyInUse`` if an unfinished wait
+        has this key."""
+        record = c.new_wait_record(url, key=key, profile=profile, events_url=events_url,
+                                   timeout=timeout, metadata=metadata, owner=self.owner)
+        c.prepare(self.client, record)  # a bad profile fails here, before it is stored
+        await self.store.aadd(record)
+        return await self._follow(record, on_update, fresh=False)
+
+    async def run(self, url: str, *, key: str, method: str = "POST", json: Any = None,
+            data: Any = None, content_type: str | None = None, profile: Any = None,
+            status_url: str | None = None, timeout: float | None = None, metadata: Any = None,
+            on_update: UpdateHook | None = None) -> DurableOutcome:
+        """Register a job to start (``run``'s semantics: the start is sent once) under
+        ``key``, start it, and follow it to its outcome."""
+        record = c.new_run_record(
+            url, key=key, method=method, json=json, data=data, content_type=content_type,
+            profile=profile, status_url=status_url, timeout=timeout, metadata=metadata,
+            owner=self.owner,
+        )
+        c.prepare(self.client, record, fresh=True)
+        await self.store.aadd(record)
+        return await self._follow(record, on_update, fresh=True)
+
+    async def resume_all(self, handler: Handler | None = None, *,
+                   on_update: UpdateHook | None = None) -> list[DurableOutcome]:
+        """Continue every unfinished wait of the store that no running process owns, at once
+        (one task each); each outcome goes to the handler (``handler`` here, else the one
+        given at construction). Returns the outcomes delivered, in the order they ended; a
+        wait whose handler raised stays unfinished (logged)."""
+        if handler is not None:
+            self.handler = handler
+        mine = []
+        for rec in await self.store.aunfinished():
+            claimed = await self.store.aclaim(rec.key, self.owner)
+            if claimed is not None:
+                mine.append(claimed)
+        outcomes: list[DurableOutcome] = []
+
+        async def follow(record: WaitRecord) -> None:
+            try:
+                outcomes.append(await self._follow(record, on_update, fresh=False))
+            except Exception as exc:
+                c.logger.warning("durable wait %r: not delivered (%s); it stays in the store",
+                                 record.key, type(exc).__name__)
+
+        async with anyio.create_task_group() as tg:
+            for record in mine:
+                tg.start_soon(follow, record)
+        return outcomes
+
+    # -- one wait ----------------------------------------------------------------------------
+
+    async def _follow(self, record: WaitRecord, on_update: UpdateHook | None, *,
+                fresh: bool) -> DurableOutcome:
+        try:
+            outcome = c.stored_outcome(record)
+            if outcome is None:
+                outcome = await self._continue(record, on_update, fresh)
+                c.ended(record, outcome)
+                await self.store.asave(record)
+            if self.handler is not None:
+                await _call(self.handler, outcome)
+            record.phase = "done"
+            record.owner = None
+            await self.store.asave(record)
+            return outcome
+        finally:
+            if record.phase != "done":
+                with anyio.CancelScope(shield=True):  # also when the task is cancelled
+                    await self.store.arelease(record.key, self.owner)
+
+    async def _continue(self, record: WaitRecord, on_update: UpdateHook | None,
+                  fresh: bool) -> DurableOutcome:
+        client = self.client
+        prepared = c.prepare(client, record, fresh=fresh)
+        if prepared.outcome is not None:
+            return prepared.outcome
+        call, engine = prepared.call, prepared.engine
+        client._pick_clock()
+        if prepared.start_pending:
+            left = record.time_left()
+            deadline = None if left is None else client._now() + left
+            request = engine.next_action(client._now(), deadline)
+            from .._actions import Request
+
+            if isinstance(request, Request):
+                await client._send(prepared.shared_for_start(), request, deadline)
+                if c.started(record, engine, client._now()):
+                    await self.store.asave(record)  # before anything else is sent
+        stop: Stop | None = None
+        async with aclosing(client._run(call, record.time_left())) as items:
+            async for item in items:
+                if isinstance(item, Stop):
+                    stop = item
+                    continue
+                if c.note_update(prepared, record, item, self.checkpoint_every):
+                    await self.store.asave(record)
+                if on_update is not None:
+                    try:
+                        await _call(on_update, record, item)
+                    except Exception as exc:  # a chat edit that failed must not end the wait
+                        c.logger.warning("durable wait %r: on_update raised %s; ignored",
+                                         record.key, type(exc).__name__)
+        assert stop is not None
+        return c.outcome_of(record, client, stop, call)
+
+
+async def _call(hook: Callable[..., Any], *args: Any) -> Any:
+    """Call ``hook``; await what it returns if it is awaitable (an async handler)."""
+    result = hook(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
