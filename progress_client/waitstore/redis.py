@@ -7,6 +7,10 @@ Layout under ``prefix`` (``progress:durable``): ``{prefix}:w:{key}`` a record's 
 extended by every checkpoint (a Lua check-and-extend, so only the holder extends it). A wait
 whose lease ran out, or whose holder on this host is no longer a process, is claimed by the
 next ``resume``. Each write is one Lua script: one round trip, atomic.
+
+The async methods use redis-py's asyncio client (so ``AsyncProgressClient`` on asyncio); that
+client belongs to the event loop that first used it: ``await store.aclose()`` (or ``async with
+store``) before the loop ends.
 """
 
 from __future__ import annotations
