@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from .waitstore.aio import AsyncDurableWaits
     from .waitstore.aio import Handler as AsyncHandler
     from .waitstore.base import WaitStore
+    from .webhooks.receiver import WebhookReceiver
 
 __all__ = ["AsyncProgressClient"]
 
@@ -210,13 +211,15 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     def durable(
         self, store: WaitStore, *, handler: AsyncHandler | None = None,
-        checkpoint_every: float = 5.0,
+        checkpoint_every: float = 5.0, webhooks: WebhookReceiver | None = None,
     ) -> AsyncDurableWaits:
         """Waits of this client that survive a restart, kept in ``store`` (a
-        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``."""
+        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``.
+        ``webhooks``: a ``webhooks.WebhookReceiver`` that wakes them (``docs/webhooks.md``)."""
         from .waitstore.aio import AsyncDurableWaits
 
-        return AsyncDurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every)
+        return AsyncDurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every,
+                                 webhooks=webhooks)
 
     # -- one caller's loop over a shared wait ------------------------------------------------
 
@@ -236,7 +239,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         deadline = None if timeout is None else self._now() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
-        shared.trusted = call.trusted
+        shared.trusted, shared.waker = call.trusted, call.waker or shared.waker
         stop: Stop | None = None
         try:
             while stop is None:
@@ -250,7 +253,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 if shared.driver is sub:
                     pause = await self._step(shared, sub)
-                    if pause is not None:  # slept here: nothing of the step lives across it
+                    if pause is not None and shared.waker is not None:  # a push may wake it
+                        if await shared.waker.asleep(pause):
+                            with shared.lock:
+                                shared.engine.receive_wake(self._now())
+                    elif pause is not None:  # slept here: nothing of the step lives across it
                         await (sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
                     continue
                 if sub.queue or shared.driver is sub:

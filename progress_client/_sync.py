@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from .waitstore.base import WaitStore
     from .waitstore.sync import DurableWaits, Handler
+    from .webhooks.receiver import WebhookReceiver
 
 __all__ = ["ProgressClient"]
 
@@ -187,13 +188,15 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     def durable(
         self, store: WaitStore, *, handler: Handler | None = None,
-        checkpoint_every: float = 5.0,
+        checkpoint_every: float = 5.0, webhooks: WebhookReceiver | None = None,
     ) -> DurableWaits:
         """Waits of this client that survive a restart, kept in ``store`` (a
-        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``."""
+        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``.
+        ``webhooks``: a ``webhooks.WebhookReceiver`` that wakes them (``docs/webhooks.md``)."""
         from .waitstore.sync import DurableWaits
 
-        return DurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every)
+        return DurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every,
+                            webhooks=webhooks)
 
     # -- one caller's loop over a shared wait ------------------------------------------------
 
@@ -210,7 +213,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         deadline = None if timeout is None else clock.now() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
-        shared.trusted = call.trusted
+        shared.trusted, shared.waker = call.trusted, call.waker or shared.waker
         stop: Stop | None = None
         try:
             while stop is None:
@@ -224,7 +227,11 @@ class ProgressClient(ClientBase[httpx.Client]):
                     break
                 if shared.driver is sub:
                     pause = self._step(shared, sub)
-                    if pause is not None:  # slept here, as the async twin does
+                    if pause is not None and shared.waker is not None:  # a push may wake it
+                        if shared.waker.sleep(pause):
+                            with shared.lock:
+                                shared.engine.receive_wake(clock.now())
+                    elif pause is not None:  # slept here, as the async twin does
                         clock.sleep(pause)
                     continue
                 sub.ready.clear()

@@ -30,6 +30,8 @@ from .records import MAX_STORED_RESULT, DurableOutcome, WaitRecord, check_key, c
 if TYPE_CHECKING:
     from .._actions import Stop, Update
     from .._base import ClientBase
+    from .._wake import Waker
+    from ..webhooks.receiver import WebhookReceiver
 
 __all__ = ["Prepared", "logger", "new_run_record", "new_wait_record", "prepare"]
 
@@ -134,6 +136,8 @@ class Prepared:
         self.start_pending = False
         self.outcome: DurableOutcome | None = None
         self.last_checkpoint = time.monotonic()
+        #: The wait's wake-up when it takes webhooks.
+        self.waker: Waker | None = None
 
     def shared_for_start(self) -> SharedWait:
         shared = SharedWait(self.call.key, self.engine)
@@ -141,11 +145,39 @@ class Prepared:
         return shared
 
 
-def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False) -> Prepared:
+def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False,
+            webhooks: WebhookReceiver | None = None) -> Prepared:
     """The call that continues ``record`` where its last checkpoint left it (``fresh``: a
-    run just registered, whose start is to be sent)."""
+    run just registered, whose start is to be sent). With ``webhooks`` a run whose vendor
+    takes a webhook URL gets one in its start, a waker, and the slow safety schedule."""
     config, lifecycle = client._with_profile(record.profile)
     life = lifecycle or DefaultLifecycle()
+    hooked = (webhooks is not None and record.hook_token is not None
+              and webhooks.takes(record.profile))
+    start_url, body = record.url, record.body
+    if hooked:
+        assert webhooks is not None and record.hook_token is not None
+        from dataclasses import replace
+
+        from .._policy import FixedPolicy
+        from ..webhooks.vendors import add_webhook, vendor_hooks
+
+        config = replace(config, policy=FixedPolicy(webhooks.safety_interval))
+        hooks = vendor_hooks(record.profile)
+        assert hooks is not None
+        start_url, body = add_webhook(hooks, record.url, body,
+                                      webhooks.hook_url(record.hook_token),
+                                      webhooks.shared_secret(record.profile))
+    prepared = _prepare(config, life, record, fresh, start_url, body)
+    if hooked:
+        from .._wake import Waker
+
+        prepared.waker = prepared.call.waker = Waker()
+    return prepared
+
+
+def _prepare(config: Any, life: Any, record: WaitRecord, fresh: bool, start_url: str,
+             body: bytes | None) -> Prepared:
     tag = f"durable:{record.key}"
     if record.kind == "wait":
         state = EngineState.from_token(record.token, record.url) if record.token else None
@@ -156,7 +188,7 @@ def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False)
         call.engine = engine
         return Prepared(call, engine)
     headers = {"Content-Type": record.content_type} if record.content_type else {}
-    job = Job(record.method, record.url, life, headers, record.body, record.status_template)
+    job = Job(record.method, start_url, life, headers, body, record.status_template)
     if record.status_url is None:  # not started, or the start's answer never checkpointed
         engine = DurableEngine(config, job=job)
         call = DurableCall((f"durable-run:{record.key}:{record.url}", None, tag), config,

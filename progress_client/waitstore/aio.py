@@ -18,6 +18,7 @@ from .records import DurableOutcome, WaitRecord
 
 if TYPE_CHECKING:
     from .._async import AsyncProgressClient
+    from ..webhooks.receiver import WebhookReceiver
 
 __all__ = ["AsyncDurableWaits", "Handler", "UpdateHook"]
 
@@ -33,11 +34,15 @@ class AsyncDurableWaits:
 
     ``handler(outcome)``: gets every outcome (``None``: outcomes are only returned).
     ``checkpoint_every``: seconds between checkpoints while nothing changes (a change, and the
-    start's answer, are written at once)."""
+    start's answer, are written at once). ``webhooks``: a ``WebhookReceiver``; a run whose
+    vendor takes a webhook URL in its start gets one, is woken by its verified webhook and
+    polls on the receiver's slow safety schedule until then."""
 
     def __init__(self, client: AsyncProgressClient, store: WaitStore, *,
-                 handler: Handler | None = None, checkpoint_every: float = 5.0) -> None:
+                 handler: Handler | None = None, checkpoint_every: float = 5.0,
+                 webhooks: WebhookReceiver | None = None) -> None:
         self.client = client
+        self.webhooks = webhooks
         self.store = store
         self.handler = handler
         self.checkpoint_every = checkpoint_every
@@ -66,7 +71,9 @@ class AsyncDurableWaits:
             profile=profile, status_url=status_url, timeout=timeout, metadata=metadata,
             owner=self.owner,
         )
-        c.prepare(self.client, record, fresh=True)
+        if self.webhooks is not None and self.webhooks.takes(record.profile):
+            record.hook_token = self.webhooks.new_token()
+        c.prepare(self.client, record, fresh=True, webhooks=self.webhooks)
         await self.store.aadd(record)
         return await self._follow(record, on_update, fresh=True)
 
@@ -119,11 +126,23 @@ class AsyncDurableWaits:
                     await self.store.arelease(record.key, self.owner)
 
     async def _continue(self, record: WaitRecord, on_update: UpdateHook | None,
-                  fresh: bool) -> DurableOutcome:
+                        fresh: bool) -> DurableOutcome:
         client = self.client
-        prepared = c.prepare(client, record, fresh=fresh)
+        prepared = c.prepare(client, record, fresh=fresh, webhooks=self.webhooks)
         if prepared.outcome is not None:
             return prepared.outcome
+        hooks, token = self.webhooks, record.hook_token
+        if hooks is None or prepared.waker is None or token is None:
+            return await self._follow_call(record, prepared, on_update)
+        hooks.register(token, prepared.waker, record.profile)  # before the start goes
+        try:
+            return await self._follow_call(record, prepared, on_update)
+        finally:
+            hooks.unregister(token)
+
+    async def _follow_call(self, record: WaitRecord, prepared: c.Prepared,
+                           on_update: UpdateHook | None) -> DurableOutcome:
+        client = self.client
         call, engine = prepared.call, prepared.engine
         client._pick_clock()
         if prepared.start_pending:

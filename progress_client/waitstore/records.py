@@ -122,6 +122,9 @@ class WaitRecord:
     #: (``code``, the headers that name URLs, the JSON body) for the result and cancel.
     status_url: str | None = None
     start: dict[str, Any] | None = None
+    #: The token of the wait's webhook URL (``{public_url}/{token}``): it routes, it does
+    #: not authenticate (each webhook's signature does).
+    hook_token: str | None = None
     #: The engine's resume token at the last checkpoint (sanitized; no credential).
     token: str | None = None
     requests: int = 0

@@ -21,6 +21,7 @@ from .records import DurableOutcome, WaitRecord
 
 if TYPE_CHECKING:
     from .._sync import ProgressClient
+    from ..webhooks.receiver import WebhookReceiver
 
 __all__ = ["DurableWaits", "Handler", "UpdateHook"]
 
@@ -35,11 +36,15 @@ class DurableWaits:
 
     ``handler(outcome)``: gets every outcome (``None``: outcomes are only returned).
     ``checkpoint_every``: seconds between checkpoints while nothing changes (a change, and the
-    start's answer, are written at once)."""
+    start's answer, are written at once). ``webhooks``: a ``WebhookReceiver``; a run whose
+    vendor takes a webhook URL in its start gets one, is woken by its verified webhook and
+    polls on the receiver's slow safety schedule until then."""
 
     def __init__(self, client: ProgressClient, store: WaitStore, *,
-                 handler: Handler | None = None, checkpoint_every: float = 5.0) -> None:
+                 handler: Handler | None = None, checkpoint_every: float = 5.0,
+                 webhooks: WebhookReceiver | None = None) -> None:
         self.client = client
+        self.webhooks = webhooks
         self.store = store
         self.handler = handler
         self.checkpoint_every = checkpoint_every
@@ -68,7 +73,9 @@ class DurableWaits:
             profile=profile, status_url=status_url, timeout=timeout, metadata=metadata,
             owner=self.owner,
         )
-        c.prepare(self.client, record, fresh=True)
+        if self.webhooks is not None and self.webhooks.takes(record.profile):
+            record.hook_token = self.webhooks.new_token()
+        c.prepare(self.client, record, fresh=True, webhooks=self.webhooks)
         self.store.add(record)
         return self._follow(record, on_update, fresh=True)
 
@@ -121,9 +128,21 @@ class DurableWaits:
     def _continue(self, record: WaitRecord, on_update: UpdateHook | None,
                   fresh: bool) -> DurableOutcome:
         client = self.client
-        prepared = c.prepare(client, record, fresh=fresh)
+        prepared = c.prepare(client, record, fresh=fresh, webhooks=self.webhooks)
         if prepared.outcome is not None:
             return prepared.outcome
+        hooks, token = self.webhooks, record.hook_token
+        if hooks is None or prepared.waker is None or token is None:
+            return self._follow_call(record, prepared, on_update)
+        hooks.register(token, prepared.waker, record.profile)  # before the start goes
+        try:
+            return self._follow_call(record, prepared, on_update)
+        finally:
+            hooks.unregister(token)
+
+    def _follow_call(self, record: WaitRecord, prepared: c.Prepared,
+                     on_update: UpdateHook | None) -> DurableOutcome:
+        client = self.client
         call, engine, clock = prepared.call, prepared.engine, client._clock
         if prepared.start_pending:
             left = record.time_left()
