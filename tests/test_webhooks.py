@@ -343,3 +343,54 @@ def test_many_webhook_ended_jobs() -> None:
     assert got["took"] < 60  # no wait reached its first safety poll
     # Each ends soon after its webhook (benchmarks/webhook_jobs.py measures it: under 1 s).
     assert len(got["lags"]) == n and got["lags"][-1] < 10
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_cli_run_with_a_webhook(server: VendorServer, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from benchmarks.procs import free_port
+    from progress_client.cli import main
+
+    job = server.script("replicate", ["succeeded"])
+    port = free_port()
+    monkeypatch.setenv("PROGRESS_CLIENT_WEBHOOK_SECRET", SECRET)
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(main([
+        "run", server.start_url("replicate"), "--profile", "replicate", "-d", '{"input": {}}',
+        "--webhook-listen", f"127.0.0.1:{port}", "--webhook-url",
+        f"http://127.0.0.1:{port}/hooks", "--json", "--timeout", "50"])))
+    began = time.monotonic()
+    runner.start()
+    hook = _hook_urls(server, "replicate", 1)[0]
+    assert hook.startswith(f"http://127.0.0.1:{port}/hooks/")
+    body = _prediction(server, 1)
+    end = time.monotonic() + 30
+    while True:  # the receiver may still be starting
+        try:
+            answer = httpx.post(hook, content=body, headers=standard_headers(body))
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < end
+            time.sleep(0.05)
+    runner.join(60)
+    assert answer.status_code == 200 and codes == [0]
+    (out,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out["outcome"] == "succeeded" and job.polls == 1
+    assert time.monotonic() - began < 40
+
+
+def test_cli_webhook_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    from progress_client.cli import main
+
+    code = main(["run", "http://127.0.0.1:9/x", "--profile", "replicate", "--webhook-url",
+                 "http://127.0.0.1:9/hooks"])
+    assert code == 2 and "--webhook-listen" in capsys.readouterr().err
+    code = main(["run", "http://127.0.0.1:9/x", "--profile", "replicate", "--webhook-listen",
+                 "127.0.0.1:9", "--webhook-url", "http://127.0.0.1:9/h", "--webhook-secret",
+                 "whsec_%%%"])
+    err = capsys.readouterr().err
+    assert code == 2 and "whsec_" in err and "%%%" not in err

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import EXIT_INTERRUPTED, EXIT_USAGE
@@ -19,11 +20,13 @@ from ._common import parse_header
 if TYPE_CHECKING:
     from ..waitstore import DurableOutcome, WaitStore
 
-__all__ = ["add_store_options", "durable_client", "outcome_json", "print_outcome",
-           "run_durable"]
+__all__ = ["add_store_options", "add_webhook_options", "durable_client", "outcome_json",
+           "print_outcome", "run_durable", "webhook_receiver"]
 
 #: Environment variable with headers for every request, one ``Name: value`` per line.
 HEADERS_ENV = "PROGRESS_CLIENT_HEADERS"
+#: Environment variable with the webhook secret (instead of ``--webhook-secret``).
+SECRET_ENV = "PROGRESS_CLIENT_WEBHOOK_SECRET"
 #: Options a stored wait cannot carry over to ``resume`` (its profile can).
 _NOT_STORED = ("status_field", "success", "failure", "only_success", "only_failure",
                "change_on", "resume", "output", "form", "long_poll", "cancel_on_exit")
@@ -36,6 +39,53 @@ def add_store_options(p: argparse.ArgumentParser) -> None:
                         "restart")
     p.add_argument("--key", default=None, metavar="K",
                    help="the wait's key in the store (default: a new random one, printed)")
+
+
+def add_webhook_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--webhook-listen", default=None, metavar="HOST:PORT",
+                   help="receive the job's webhook here (a verified webhook ends the wait "
+                        "with one GET; until then one poll a minute)")
+    p.add_argument("--webhook-url", default=None, metavar="PUBLIC_URL",
+                   help="the URL the vendor reaches --webhook-listen at (its path included)")
+    p.add_argument("--webhook-secret", default=None, metavar="SECRET|@FILE",
+                   help="what verifies the webhooks: a whsec_ secret (Replicate), fal's JWKS "
+                        "(@FILE), a shared header value (AssemblyAI); or set "
+                        "PROGRESS_CLIENT_WEBHOOK_SECRET")
+    p.add_argument("--webhook-safety", type=float, default=60.0, metavar="S",
+                   help="seconds between the safety polls while no webhook came (60)")
+
+
+def webhook_receiver(args: argparse.Namespace, profiles: Iterable[str | None]) -> Any:
+    """The receiver the ``--webhook-*`` options ask for (``None`` without them)."""
+    listen = getattr(args, "webhook_listen", None)
+    if listen is None and getattr(args, "webhook_url", None) is None:
+        return None
+    secret = args.webhook_secret or os.environ.get(SECRET_ENV)
+    if listen is None or args.webhook_url is None or not secret:
+        raise ValueError("webhooks need --webhook-listen HOST:PORT, --webhook-url PUBLIC_URL "
+                         f"and --webhook-secret (or {SECRET_ENV})")
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError("--webhook-listen takes HOST:PORT, e.g. 0.0.0.0:8080")
+    key: Any = secret
+    if secret.startswith("@"):
+        try:
+            key = json.loads(open(secret[1:], encoding="utf-8").read())  # noqa: SIM115
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--webhook-secret {secret}: cannot read it as JSON "
+                             f"({type(exc).__name__})") from None
+    from ..webhooks import WebhookReceiver
+
+    named = [p for p in profiles if p]
+    if not named:
+        raise ValueError("webhooks need --profile (the vendor says where its webhook goes)")
+    try:
+        receiver = WebhookReceiver(args.webhook_url, secrets={p: key for p in set(named)},
+                                   safety_interval=args.webhook_safety)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    receiver.listen = (host or "127.0.0.1", int(port))  # type: ignore[attr-defined]
+    return receiver
 
 
 def env_headers() -> list[tuple[str, str]]:
@@ -108,26 +158,27 @@ def run_durable(args: argparse.Namespace, command: str, **start: Any) -> int:
     given = [name for name in _NOT_STORED
              if getattr(args, name, None) not in (None, False, [])]
     if given:
-        say(f"progress-client {command}: error: --store keeps a wait's URL, profile and "
-            f"timeout; {', '.join('--' + n.replace('_', '-') for n in given)} cannot be stored "
-            "(write a profile file instead)")
+        say(f"progress-client {command}: error: with --store or --webhook-* a wait keeps its "
+            f"URL, profile and timeout only; {', '.join('--' + n.replace('_', '-') for n in given)}"
+            " cannot be kept (write a profile file instead)")
         return EXIT_USAGE
     key = args.key or secrets.token_hex(8)
     try:
-        store = open_cli_store(args.store)
+        receiver = webhook_receiver(args, [args.profile]) if command == "run" else None
+        store = open_cli_store(args.store) if args.store else _memory_store()
         client = durable_client(args, args.header)
     except ValueError as exc:
         say(f"progress-client {command}: error: {sanitize(exc)}")
         return EXIT_USAGE
-    if args.key is None and not args.quiet:
+    if args.key is None and args.store and not args.quiet:
         say(f"progress-client: key {key} in {args.store}")
 
     def handler(outcome: DurableOutcome) -> None:
         print_outcome(outcome, args.json, args.quiet)
 
     try:
-        with client, store:
-            durable = client.durable(store, handler=handler)
+        with client, store, _listening(receiver):
+            durable = client.durable(store, handler=handler, webhooks=receiver)
             if command == "wait":
                 outcome = durable.wait(args.url, key=key, profile=args.profile,
                                        events_url=args.events, timeout=args.timeout)
@@ -138,6 +189,25 @@ def run_durable(args: argparse.Namespace, command: str, **start: Any) -> int:
         say(f"progress-client {command}: error: {sanitize(exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        say(f"interrupted; 'progress-client resume --store {args.store}' continues it")
+        if args.store:
+            say(f"interrupted; 'progress-client resume --store {args.store}' continues it")
+        else:
+            say("interrupted")
         return EXIT_INTERRUPTED
     return int(outcome.exit_code)
+
+
+def _memory_store() -> WaitStore:
+    from ..waitstore.memory import MemoryWaitStore
+
+    return MemoryWaitStore()
+
+
+def _listening(receiver: Any) -> Any:
+    """The receiver on its own, for as long as the waits run (nothing without one)."""
+    import contextlib
+
+    if receiver is None:
+        return contextlib.nullcontext()
+    host, port = receiver.listen
+    return receiver.serve(host, port)

@@ -45,6 +45,9 @@ def add_parser(sub: Any) -> None:
                    help="the fixed interval savings are counted against (1 s)")
     p.add_argument("--max-errors", type=int, default=10,
                    help="transient errors in a row before giving up (10)")
+    from ._durable import add_webhook_options
+
+    add_webhook_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per outcome on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="only the outcomes")
     p.set_defaults(run=run)
@@ -52,13 +55,21 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import sanitize
-    from ._durable import durable_client, open_cli_store, print_outcome
+    from ._durable import (
+        _listening,
+        durable_client,
+        open_cli_store,
+        print_outcome,
+        webhook_receiver,
+    )
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     try:
         store = open_cli_store(args.store)
+        receiver = webhook_receiver(args, sorted({r.profile or "" for r in store.unfinished()})
+                                    ) if args.webhook_listen or args.webhook_url else None
         client = durable_client(args, args.header)
     except ValueError as exc:
         say(f"progress-client resume: error: {sanitize(exc)}")
@@ -71,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print_outcome(outcome, args.json, args.quiet)
 
     try:
-        with client, store:
-            outcomes = client.durable(store, handler=handler).resume_all()
+        with client, store, _listening(receiver):
+            outcomes = client.durable(store, handler=handler, webhooks=receiver).resume_all()
     except KeyboardInterrupt:
         say("interrupted; the unfinished waits stay in the store")
         return EXIT_INTERRUPTED

@@ -77,9 +77,10 @@ def add_parser(sub: Any) -> None:
                         "output, result_bytes, cancelled_remote)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live line, no summary (a JSON result still goes to stdout)")
-    from ._durable import add_store_options  # durable waits (--store, --key)
+    from ._durable import add_store_options, add_webhook_options  # --store, --webhook-*
 
     add_store_options(p)
+    add_webhook_options(p)
     p.set_defaults(run=run)
 
 
@@ -221,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         say(f"progress-client run: error: {usage_text(exc)}")
         return EXIT_USAGE
-    if args.store is not None:  # a durable run: registered in the store, resumable
+    if args.store is not None or args.webhook_listen is not None or args.webhook_url:
+        # a durable run (registered in the store, resumable) or one woken by its webhook
         from ._durable import run_durable
 
         return run_durable(args, "run", method=args.method, data=content,

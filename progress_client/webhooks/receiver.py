@@ -169,9 +169,17 @@ class WebhookReceiver:
 
     @contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Run the receiver on its own (uvicorn, a background thread) at ``host:port``;
-        yields the URL it listens on."""
+        """Run the receiver on its own (uvicorn, a background thread) at ``host:port``, under
+        the path of ``public_url`` (``/hooks/{token}`` for ``https://x.example/hooks``);
+        yields the URL it listens on (with that path)."""
+        from urllib.parse import urlsplit
+
+        from starlette.applications import Starlette
+        from starlette.routing import Mount
+
         from ..server._thread import serve_in_thread
 
-        with serve_in_thread(self.app, host=host, port=port) as running:
-            yield running.url
+        path = urlsplit(self.public_url).path.rstrip("/")
+        app = Starlette(routes=[Mount(path, routes=self.routes)]) if path else self.app
+        with serve_in_thread(app, host=host, port=port) as running:
+            yield running.url + path
