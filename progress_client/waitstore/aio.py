@@ -20,13 +20,17 @@ if TYPE_CHECKING:
     from .._async import AsyncProgressClient
     from ..webhooks.receiver import WebhookReceiver
 
-__all__ = ["AsyncDurableWaits", "Handler", "UpdateHook"]
+__all__ = ["AsyncDurableWaits", "Handler", "LeaseLost", "UpdateHook"]
 
 #: Called with each outcome (a coroutine function, or a plain one); the wait is marked done
 #: when it returns.
 Handler = Callable[[DurableOutcome], Any]
 #: Called with each status a wait sees (its record: key, metadata).
 UpdateHook = Callable[[WaitRecord, Update], Any]
+
+
+class LeaseLost(Exception):
+    """A wait was given up: its lease went to another process (``fleet``)."""
 
 
 class AsyncDurableWaits:
@@ -47,6 +51,9 @@ class AsyncDurableWaits:
         self.handler = handler
         self.checkpoint_every = checkpoint_every
         self.owner = this_owner()
+        #: The waits this object follows now, each in its cancel scope (a fleet cancels one
+        #: whose lease another process took).
+        self.live: dict[str, anyio.CancelScope] = {}
 
     async def wait(self, url: str, *, key: str, profile: Any = None, events_url: str | None = None,
              timeout: float | None = None, metadata: Any = None,
@@ -107,7 +114,17 @@ class AsyncDurableWaits:
     # -- one wait ----------------------------------------------------------------------------
 
     async def _follow(self, record: WaitRecord, on_update: UpdateHook | None, *,
-                fresh: bool) -> DurableOutcome:
+                      fresh: bool) -> DurableOutcome:
+        with anyio.CancelScope() as scope:
+            self.live[record.key] = scope
+            try:
+                return await self._follow_record(record, on_update, fresh)
+            finally:
+                self.live.pop(record.key, None)
+        raise LeaseLost(f"durable wait {record.key!r}: another process took it over")
+
+    async def _follow_record(self, record: WaitRecord, on_update: UpdateHook | None,
+                             fresh: bool) -> DurableOutcome:
         try:
             outcome = c.stored_outcome(record)
             if outcome is None:

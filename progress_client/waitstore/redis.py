@@ -57,6 +57,19 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return cur
 """
 
+# KEYS: leases. ARGV: owner, lease ms. Extends the leases still ours; returns the others.
+_RENEW = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+"""
+
 # KEYS: lease. ARGV: owner.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -116,6 +129,8 @@ class RedisWaitStore(WaitStore):
         keys, args = self._write_args(record, "add")
         if not self._sync.eval(_WRITE, len(keys), *keys, *args):
             raise KeyInUse(f"a wait with key {record.key!r} is registered and not finished")
+        if record.hook_token is not None:
+            self._sync.set(self._hook_key(record.hook_token), record.key)
 
     def save(self, record: WaitRecord) -> None:
         keys, args = self._write_args(record, "save")
@@ -160,6 +175,8 @@ class RedisWaitStore(WaitStore):
         keys, args = self._write_args(record, "add")
         if not await self._aclient().eval(_WRITE, len(keys), *keys, *args):
             raise KeyInUse(f"a wait with key {record.key!r} is registered and not finished")
+        if record.hook_token is not None:
+            await self._aclient().set(self._hook_key(record.hook_token), record.key)
 
     async def asave(self, record: WaitRecord) -> None:
         keys, args = self._write_args(record, "save")
@@ -192,6 +209,51 @@ class RedisWaitStore(WaitStore):
         rkey, open_key, lease = self._keys(key)
         await r.delete(rkey, lease)
         await r.zrem(open_key, key)
+
+    # -- a fleet (``fleet.Fleet``): leases kept alive, webhooks relayed to the owner ---------
+
+    def _hook_key(self, token: str) -> str:
+        return f"{self.prefix}:hook:{token}"
+
+    @property
+    def wake_channel(self) -> str:
+        return f"{self.prefix}:wake"
+
+    async def arenew(self, keys: list[str], owner: str) -> list[str]:
+        """Extend the leases of ``keys`` that ``owner`` still holds; the keys it lost."""
+        if not keys:
+            return []
+        leases = [self._keys(k)[2] for k in keys]
+        lost = await self._aclient().eval(_RENEW, len(leases), *leases, owner,
+                                          int(self.lease * 1000))
+        return [keys[int(i) - 1] for i in lost]
+
+    async def ajoin(self, owner: str) -> int:
+        """Say ``owner`` is alive for one lease; how many processes are (``{prefix}:members``,
+        a sorted set scored by when each one's membership runs out)."""
+        import time
+
+        now_ms = int(time.time() * 1000)
+        key = f"{self.prefix}:members"
+        async with self._aclient().pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {owner: now_ms + int(self.lease * 1000)})
+            pipe.zremrangebyscore(key, "-inf", now_ms)
+            pipe.zcard(key)
+            *_, count = await pipe.execute()
+        return int(count)
+
+    async def afind_hook(self, token: str) -> WaitRecord | None:
+        """The wait whose webhook URL ends with ``token``."""
+        key = await self._aclient().get(self._hook_key(token))
+        return None if key is None else await self.aget(key.decode())
+
+    async def afirst_seen(self, message_id: str, window: float) -> bool:
+        """Whether ``message_id`` is new to the whole fleet (remembered ``window`` s)."""
+        return bool(await self._aclient().set(f"{self.prefix}:seen:{message_id}", b"1",
+                                              nx=True, ex=max(1, int(window))))
+
+    async def apublish_wake(self, token: str) -> None:
+        await self._aclient().publish(self.wake_channel, token)
 
     async def aclose(self) -> None:
         if self._async is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,10 @@ class WebhookReceiver:
         self._waits: dict[str, tuple[Waker, str | None]] = {}
         #: Counts: verified webhooks, wakes delivered, webhooks refused.
         self.received = self.woken = self.refused = 0
+        #: Where a webhook for a wait of another process goes (``fleet.Fleet`` sets it):
+        #: ``await relay(token, body, headers)`` gives the status and text to answer.
+        self.relay: Callable[[str, bytes, Mapping[str, str]],
+                             Awaitable[tuple[int, str]]] | None = None
 
     # -- the waits ---------------------------------------------------------------------------
 
@@ -110,6 +114,20 @@ class WebhookReceiver:
     def unregister(self, token: str) -> None:
         with self._lock:
             self._waits.pop(token, None)
+
+    def has(self, token: str) -> bool:
+        with self._lock:
+            return token in self._waits
+
+    def wake_local(self, token: str) -> bool:
+        """Wake this process's wait of ``token`` (a webhook another replica verified)."""
+        with self._lock:
+            found = self._waits.get(token)
+        if found is None:
+            return False
+        found[0].wake()
+        self.woken += 1
+        return True
 
     # -- a webhook -------------------------------------------------------------------------
 
@@ -150,7 +168,11 @@ class WebhookReceiver:
             body += chunk
             if len(body) > MAX_BODY:
                 return PlainTextResponse("body too large", 413)
-        status, text = self.receive(request.path_params["token"], body, request.headers)
+        token = request.path_params["token"]
+        if self.relay is not None and not self.has(token):
+            status, text = await self.relay(token, body, request.headers)
+        else:
+            status, text = self.receive(token, body, request.headers)
         return PlainTextResponse(text, status)
 
     @property
