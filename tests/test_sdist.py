@@ -32,7 +32,7 @@ import pytest
 sys.exit(pytest.main(["-q", *sys.argv[1:]]))
 """
 TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md",
-             "progress_client", "tests", "benchmarks"}
+             "progress_client", "tests", "benchmarks", "examples"}
 
 
 @pytest.fixture(scope="module")
