@@ -394,3 +394,134 @@ def test_cli_webhook_options_are_checked(capsys: pytest.CaptureFixture[str]) -> 
                  "whsec_%%%"])
     err = capsys.readouterr().err
     assert code == 2 and "whsec_" in err and "%%%" not in err
+
+
+# -- trio, and AssemblyAI's shared-secret header ----------------------------------------------
+
+
+def test_a_webhook_wakes_a_wait_on_trio(server: VendorServer) -> None:
+    job = server.script("replicate", ["succeeded"])
+    receiver = WebhookReceiver("http://placeholder", secrets={"replicate": SECRET})
+    with receiver.serve() as url:
+        receiver.public_url = url
+
+        async def vendor_side() -> None:
+            hook = (await anyio.to_thread.run_sync(_hook_urls, server, "replicate", 1))[0]
+            await anyio.sleep(0.2)
+            body = _prediction(server, 1)
+            async with httpx.AsyncClient() as http:
+                assert (await http.post(hook, content=body,
+                                        headers=standard_headers(body))).status_code == 200
+
+        async def main() -> DurableOutcome:
+            async with AsyncProgressClient() as client, anyio.create_task_group() as tg:
+                tg.start_soon(vendor_side)
+                return await client.durable(MemoryWaitStore(), webhooks=receiver).run(
+                    server.start_url("replicate"), key="t", json={"input": {}},
+                    profile="replicate", timeout=50)
+
+        began = time.monotonic()
+        out = anyio.run(main, backend="trio")
+    assert out.ok and job.polls == 1 and time.monotonic() - began < 30
+
+
+class AssemblyAI:
+    """AssemblyAI's transcripts on 127.0.0.1, as documented: POST /v2/transcript answers the
+    transcript object with ``"status": "queued"`` and echoes ``webhook_url``,
+    ``webhook_auth`` and ``webhook_auth_header_name`` (never the value)
+    (https://www.assemblyai.com/docs/api-reference/transcripts/submit); GET
+    /v2/transcript/{id} answers it with status queued, processing, completed or error
+    (https://www.assemblyai.com/docs/api-reference/transcripts/get); when it ends, it POSTs
+    ``{"transcript_id", "status"}`` to the webhook URL with the auth header
+    (https://www.assemblyai.com/docs/deployment/webhooks)."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.submitted: dict[str, Any] = {}
+        self.status = "queued"
+        self.gets = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def _send(self, code: int, doc: Any) -> None:
+                data = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.submitted = json.loads(raw)
+                self._send(200, outer.transcript())
+
+            def do_GET(self) -> None:
+                outer.gets += 1
+                self._send(200, outer.transcript())
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def transcript(self) -> dict[str, Any]:
+        s = self.submitted
+        return {"id": "5551722-f677-48a6-a8d4-d8fd57c1b1b8", "status": self.status,
+                "audio_url": s.get("audio_url"),
+                "text": "Hello." if self.status == "completed" else None,
+                "webhook_url": s.get("webhook_url"),
+                "webhook_auth": bool(s.get("webhook_auth_header_value")),
+                "webhook_auth_header_name": s.get("webhook_auth_header_name"), "error": None}
+
+
+import threading  # noqa: E402
+
+
+def test_assemblyai_shared_secret_header() -> None:
+    vendor = AssemblyAI()
+    shared = "a-long-random-shared-secret"
+    receiver = WebhookReceiver("http://placeholder", secrets={"assemblyai": shared})
+    try:
+        with receiver.serve() as url:
+            receiver.public_url = url
+
+            def vendor_side() -> None:
+                end = time.monotonic() + 60
+                while not vendor.submitted:
+                    assert time.monotonic() < end
+                    time.sleep(0.01)
+                time.sleep(0.3)  # the start's answer is read: queued (a status in the body)
+                hook = vendor.submitted["webhook_url"]
+                name = vendor.submitted["webhook_auth_header_name"]
+                body = json.dumps({"transcript_id": vendor.transcript()["id"],
+                                   "status": "completed"}).encode()
+                wrong = httpx.post(hook, content=body, headers={name: "guess"})
+                assert wrong.status_code == 401
+                vendor.status = "completed"
+                ok = httpx.post(hook, content=body, headers={name: shared})
+                assert ok.status_code == 200
+
+            sender = threading.Thread(target=vendor_side)
+            sender.start()
+            with ProgressClient() as client:
+                store = MemoryWaitStore()
+                out = client.durable(store, webhooks=receiver).run(
+                    f"{vendor.url}/v2/transcript", key="a",
+                    json={"audio_url": "https://example.com/a.mp3"}, profile="assemblyai",
+                    timeout=50)
+            sender.join()
+            record = store.get("a")
+    finally:
+        vendor.httpd.shutdown()
+        vendor.httpd.server_close()
+    assert out.ok and out.status == "completed" and vendor.gets == 1  # one confirming GET
+    assert vendor.submitted["webhook_url"].startswith(url + "/")
+    assert vendor.submitted["webhook_auth_header_value"] == shared
+    assert record is not None and shared not in record.to_json()
