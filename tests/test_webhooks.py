@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -215,8 +216,6 @@ def test_a_fal_webhook_wakes_the_wait_sync_client(server: VendorServer) -> None:
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     job = server.script("fal", ["COMPLETED"], result={"images": [7]})
     receiver = WebhookReceiver("http://placeholder", secrets={"fal": [raw]})
-    import threading
-
     with receiver.serve() as url:
         receiver.public_url = url
 
@@ -350,8 +349,6 @@ def test_many_webhook_ended_jobs() -> None:
 
 def test_cli_run_with_a_webhook(server: VendorServer, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     from benchmarks.procs import free_port
     from progress_client.cli import main
 
@@ -481,10 +478,31 @@ class AssemblyAI:
                 "webhook_auth_header_name": s.get("webhook_auth_header_name"), "error": None}
 
 
-import threading  # noqa: E402
+
+#: AssemblyAI's profile (a built-in on the branch that adds the profiles; here as a file).
+ASSEMBLYAI_PROFILE = """
+name = "assemblyai"
+description = "AssemblyAI transcripts: POST /v2/transcript, GET /v2/transcript/{id}"
+sources = ["https://www.assemblyai.com/docs/api-reference/transcripts/get"]
+[status]
+path = "status"
+pending = ["queued", "processing"]
+succeeded = ["completed"]
+failed = ["error"]
+[error]
+paths = ["error"]
+[start]
+method = "POST"
+status_url = [{ template = "{start_url}/{id}", id = "id" }]
+status_in_body = true
+[result]
+kind = "document"
+"""
 
 
-def test_assemblyai_shared_secret_header() -> None:
+def test_assemblyai_shared_secret_header(tmp_path: Any) -> None:
+    profile = tmp_path / "assemblyai.toml"
+    profile.write_text(ASSEMBLYAI_PROFILE)
     vendor = AssemblyAI()
     shared = "a-long-random-shared-secret"
     receiver = WebhookReceiver("http://placeholder", secrets={"assemblyai": shared})
@@ -514,7 +532,7 @@ def test_assemblyai_shared_secret_header() -> None:
                 store = MemoryWaitStore()
                 out = client.durable(store, webhooks=receiver).run(
                     f"{vendor.url}/v2/transcript", key="a",
-                    json={"audio_url": "https://example.com/a.mp3"}, profile="assemblyai",
+                    json={"audio_url": "https://example.com/a.mp3"}, profile=str(profile),
                     timeout=50)
             sender.join()
             record = store.get("a")

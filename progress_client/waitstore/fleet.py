@@ -130,7 +130,7 @@ class Fleet:
         record = await self.store.afind_hook(token)
         if record is None:
             return 404, "no wait here"
-        verifier = self.receiver.verifiers.get(record.profile or "")
+        verifier = self.receiver.verifier(record.profile)
         if verifier is None:
             return 404, "no wait here"
         try:

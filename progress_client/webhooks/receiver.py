@@ -101,10 +101,18 @@ class WebhookReceiver:
         in the start request and a verifier is known for it."""
         hooks = vendor_hooks(profile)
         return hooks is not None and bool(hooks.body or hooks.query) and (
-            profile in self.verifiers)
+            self.verifier(profile) is not None)
+
+    def verifier(self, profile: str | None) -> Verifier | None:
+        """The verifier of ``profile`` (given by its name or file, or by its vendor's)."""
+        found = self.verifiers.get(profile or "")
+        if found is None:
+            hooks = vendor_hooks(profile)
+            found = self.verifiers.get(hooks.name) if hooks is not None else None
+        return found
 
     def shared_secret(self, profile: str | None) -> str:
-        verifier = self.verifiers.get(profile or "")
+        verifier = self.verifier(profile)
         return verifier.value if isinstance(verifier, SharedSecretHeader) else ""
 
     def register(self, token: str, waker: Waker, profile: str | None) -> None:
@@ -140,7 +148,7 @@ class WebhookReceiver:
             self.refused += 1
             return 404, "no wait here"
         waker, profile = found
-        verifier = self.verifiers.get(profile or "")
+        verifier = self.verifier(profile)
         if verifier is None:
             self.refused += 1
             return 404, "no wait here"

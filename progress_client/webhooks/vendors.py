@@ -40,12 +40,26 @@ def _table() -> dict[str, Any]:
 
 
 def vendor_hooks(profile: str | None) -> VendorHooks | None:
-    """The webhook data of a built-in profile's vendor, or ``None``."""
-    entry = _table().get(profile or "")
+    """The webhook data of a profile's vendor (a built-in's name, or a profile file, by the
+    name it declares), or ``None``."""
+    name = _name_of(profile or "")
+    entry = _table().get(name)
     if entry is None:
         return None
-    return VendorHooks(profile or "", entry["signature"], dict(entry.get("body", {})),
+    return VendorHooks(name, entry["signature"], dict(entry.get("body", {})),
                        dict(entry.get("query", {})))
+
+
+@functools.lru_cache(maxsize=64)
+def _name_of(profile: str) -> str:
+    if not profile or profile in _table():
+        return profile
+    from .._profile import load_profile
+
+    try:
+        return load_profile(profile).name
+    except (ValueError, OSError):  # not a profile: no vendor
+        return profile
 
 
 def _fill(value: Any, subs: dict[str, str]) -> Any:
