@@ -239,7 +239,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         deadline = None if timeout is None else self._now() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
-        shared.trusted, shared.waker = call.trusted, call.waker or shared.waker
+        shared.trusted = call.trusted
         stop: Stop | None = None
         try:
             while stop is None:
@@ -253,8 +253,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 if shared.driver is sub:
                     pause = await self._step(shared, sub)
-                    if pause is not None and shared.waker is not None:  # a push may wake it
-                        if await shared.waker.asleep(pause):
+                    if pause is not None and call.waker is not None:  # a push may wake it
+                        if await call.waker.asleep(pause):
                             with shared.lock:
                                 shared.engine.receive_wake(self._now())
                     elif pause is not None:  # slept here: nothing of the step lives across it

@@ -58,7 +58,7 @@ class SharedWait:
 
     # Thousands may run at once: no per-wait ``__dict__`` for the collector to walk.
     __slots__ = ("connection", "driver", "engine", "key", "last_update", "lock", "stop",
-                 "subscribers", "trusted", "url", "waker")
+                 "subscribers", "trusted", "url")
 
     def __init__(self, key: Key, engine: PollEngine) -> None:
         self.key = key
@@ -73,8 +73,6 @@ class SharedWait:
         self.connection: Any = None
         #: The URL the caller named (its origin may get credentials for URLs servers name).
         self.trusted: str | None = None
-        #: A push source that may cut a sleep short (``_wake``), or ``None``.
-        self.waker: Any = None
 
     def publish(self, observer: Observer, events: list[Update | FellBack]) -> None:
         """Hand the engine's updates to every subscriber (after the hooks and logs)."""

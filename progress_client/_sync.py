@@ -213,7 +213,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         deadline = None if timeout is None else clock.now() + timeout
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
-        shared.trusted, shared.waker = call.trusted, call.waker or shared.waker
+        shared.trusted = call.trusted
         stop: Stop | None = None
         try:
             while stop is None:
@@ -227,8 +227,8 @@ class ProgressClient(ClientBase[httpx.Client]):
                     break
                 if shared.driver is sub:
                     pause = self._step(shared, sub)
-                    if pause is not None and shared.waker is not None:  # a push may wake it
-                        if shared.waker.sleep(pause):
+                    if pause is not None and call.waker is not None:  # a push may wake it
+                        if call.waker.sleep(pause):
                             with shared.lock:
                                 shared.engine.receive_wake(clock.now())
                     elif pause is not None:  # slept here, as the async twin does
