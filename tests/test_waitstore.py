@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -424,7 +423,23 @@ def test_exit_code_is_the_worst_outcome(
 
 
 def test_open_store_picks_the_backend(tmp_path: Path) -> None:
+    from progress_client.waitstore import RedisWaitStore
+
     s = open_store(str(tmp_path / "x.db"))
     assert isinstance(s, SQLiteWaitStore)
     s.close()
-    assert threading.active_count() >= 1
+    r = open_store("redis://127.0.0.1:1/0")  # redis-py connects when first used
+    assert isinstance(r, RedisWaitStore)
+    r.close()
+
+
+def test_a_store_that_cannot_be_reached_is_exit_4_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["resume", "--store", "redis://alice:hunter2@127.0.0.1:1/0", "--json"])
+    err = capsys.readouterr().err
+    assert code == 4 and "Redis store" in err and "hunter2" not in err
+    assert "Traceback" not in err
+    (tmp_path / "not.db").write_text("not a database")
+    assert main(["resume", "--store", str(tmp_path / "not.db")]) == 2
+    assert "not a usable SQLite store" in capsys.readouterr().err

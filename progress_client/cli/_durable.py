@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_INTERRUPTED, EXIT_USAGE
+from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
 from ._common import parse_header
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ def run_durable(args: argparse.Namespace, command: str, **start: Any) -> int:
 
     from .. import sanitize
     from ..waitstore import KeyInUse
+    from ..waitstore.base import StoreError
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -185,6 +186,9 @@ def run_durable(args: argparse.Namespace, command: str, **start: Any) -> int:
             else:
                 outcome = durable.run(args.url, key=key, profile=args.profile,
                                       timeout=args.timeout, **start)
+    except StoreError as exc:  # the store cannot be reached or written
+        say(f"progress-client {command}: error: {exc}")
+        return EXIT_ERROR
     except (KeyInUse, ValueError, TypeError) as exc:
         say(f"progress-client {command}: error: {sanitize(exc)}")
         return EXIT_USAGE

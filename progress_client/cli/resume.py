@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from . import COMMANDS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import parse_header, positive_float
 
 if TYPE_CHECKING:
@@ -66,11 +66,16 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    from ..waitstore.base import StoreError
+
     try:
         store = open_cli_store(args.store)
         receiver = webhook_receiver(args, sorted({r.profile or "" for r in store.unfinished()})
                                     ) if args.webhook_listen or args.webhook_url else None
         client = durable_client(args, args.header)
+    except StoreError as exc:
+        say(f"progress-client resume: error: {exc}")
+        return EXIT_ERROR
     except ValueError as exc:
         say(f"progress-client resume: error: {sanitize(exc)}")
         return EXIT_USAGE
@@ -84,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with client, store, _listening(receiver):
             outcomes = client.durable(store, handler=handler, webhooks=receiver).resume_all()
+    except StoreError as exc:
+        say(f"progress-client resume: error: {exc}")
+        return EXIT_ERROR
     except KeyboardInterrupt:
         say("interrupted; the unfinished waits stay in the store")
         return EXIT_INTERRUPTED

@@ -20,11 +20,52 @@ from typing import Any, TypeVar
 
 from .records import WaitRecord
 
-__all__ = ["KeyInUse", "WaitStore", "owner_is_gone", "this_owner"]
+T = TypeVar("T")
+
+__all__ = ["KeyInUse", "StoreError", "WaitStore", "owner_is_gone", "this_owner"]
 
 
 class KeyInUse(ValueError):
     """A wait with this key is registered and not finished."""
+
+
+class StoreError(OSError):
+    """The store cannot be read or written (Redis unreachable, a SQLite file locked for
+    longer than its timeout, a disk full); the message names the store, never a password."""
+
+
+def translated(kind: type[BaseException], where: Callable[[Any], str]) -> Callable[[T], T]:
+    """A decorator for a store's methods (blocking or async): ``kind`` becomes a
+    ``StoreError`` saying which store (``where(self)``) and what failed."""
+    import functools
+    import inspect
+
+    def wrap(func: Any) -> Any:
+        def fail(self: Any, exc: BaseException) -> StoreError:
+            from .._sanitize import sanitize
+
+            return StoreError(f"{where(self)}: {type(exc).__name__}: {sanitize(str(exc))}")
+
+        if inspect.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def async_call(self: Any, *args: Any, **kw: Any) -> Any:
+                try:
+                    return await func(self, *args, **kw)
+                except kind as exc:
+                    raise fail(self, exc) from None
+
+            return async_call
+
+        @functools.wraps(func)
+        def call(self: Any, *args: Any, **kw: Any) -> Any:
+            try:
+                return func(self, *args, **kw)
+            except kind as exc:
+                raise fail(self, exc) from None
+
+        return call
+
+    return wrap
 
 
 def this_owner() -> str:
@@ -131,9 +172,6 @@ class WaitStore:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-T = TypeVar("T")
 
 
 async def _in_thread(func: Callable[..., T], *args: Any) -> T:

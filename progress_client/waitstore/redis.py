@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import KeyInUse, WaitStore, owner_is_gone
+from .base import KeyInUse, WaitStore, owner_is_gone, translated
 from .records import WaitRecord
 
 __all__ = ["RedisWaitStore"]
@@ -77,6 +77,20 @@ return 0
 """
 
 
+def _where(store: RedisWaitStore) -> str:
+    from .._resume import public_url
+
+    return f"the Redis store at {public_url(store.url)}"
+
+
+def _redis_errors(func: Any) -> Any:
+    try:
+        import redis.exceptions
+    except ImportError:  # the store says so when it is built
+        return func
+    return translated(redis.exceptions.RedisError, _where)(func)
+
+
 class RedisWaitStore(WaitStore):
     """Durable waits in the Redis at ``url`` (``redis://host:6379/0``). ``lease``: seconds a
     process holds a wait without writing to it (a checkpoint extends it)."""
@@ -125,6 +139,7 @@ class RedisWaitStore(WaitStore):
 
     # -- blocking ------------------------------------------------------------------------
 
+    @_redis_errors
     def add(self, record: WaitRecord) -> None:
         keys, args = self._write_args(record, "add")
         if not self._sync.eval(_WRITE, len(keys), *keys, *args):
@@ -132,14 +147,17 @@ class RedisWaitStore(WaitStore):
         if record.hook_token is not None:
             self._sync.set(self._hook_key(record.hook_token), record.key)
 
+    @_redis_errors
     def save(self, record: WaitRecord) -> None:
         keys, args = self._write_args(record, "save")
         self._sync.eval(_WRITE, len(keys), *keys, *args)
 
+    @_redis_errors
     def get(self, key: str) -> WaitRecord | None:
         raw = self._sync.get(self._keys(key)[0])
         return None if raw is None else WaitRecord.from_json(raw)
 
+    @_redis_errors
     def unfinished(self) -> list[WaitRecord]:
         keys = self._sync.zrange(f"{self.prefix}:open", 0, -1)
         if not keys:
@@ -147,15 +165,18 @@ class RedisWaitStore(WaitStore):
         raws = self._sync.mget([self._keys(k.decode())[0] for k in keys])
         return [WaitRecord.from_json(r) for r in raws if r is not None]
 
+    @_redis_errors
     def claim(self, key: str, owner: str) -> WaitRecord | None:
         rkey, _, lease = self._keys(key)
         replace = self._may_replace(self._sync.get(lease))
         raw = self._sync.eval(_CLAIM, 2, rkey, lease, owner, int(self.lease * 1000), replace)
         return self._claimed(raw, owner)
 
+    @_redis_errors
     def release(self, key: str, owner: str) -> None:
         self._sync.eval(_RELEASE, 1, self._keys(key)[2], owner)
 
+    @_redis_errors
     def delete(self, key: str) -> None:
         rkey, open_key, lease = self._keys(key)
         self._sync.delete(rkey, lease)
@@ -171,6 +192,7 @@ class RedisWaitStore(WaitStore):
             self._async = self._async_factory(self.url)
         return self._async
 
+    @_redis_errors
     async def aadd(self, record: WaitRecord) -> None:
         keys, args = self._write_args(record, "add")
         if not await self._aclient().eval(_WRITE, len(keys), *keys, *args):
@@ -178,14 +200,17 @@ class RedisWaitStore(WaitStore):
         if record.hook_token is not None:
             await self._aclient().set(self._hook_key(record.hook_token), record.key)
 
+    @_redis_errors
     async def asave(self, record: WaitRecord) -> None:
         keys, args = self._write_args(record, "save")
         await self._aclient().eval(_WRITE, len(keys), *keys, *args)
 
+    @_redis_errors
     async def aget(self, key: str) -> WaitRecord | None:
         raw = await self._aclient().get(self._keys(key)[0])
         return None if raw is None else WaitRecord.from_json(raw)
 
+    @_redis_errors
     async def aunfinished(self) -> list[WaitRecord]:
         r = self._aclient()
         keys = await r.zrange(f"{self.prefix}:open", 0, -1)
@@ -194,6 +219,7 @@ class RedisWaitStore(WaitStore):
         raws = await r.mget([self._keys(k.decode())[0] for k in keys])
         return [WaitRecord.from_json(x) for x in raws if x is not None]
 
+    @_redis_errors
     async def aclaim(self, key: str, owner: str) -> WaitRecord | None:
         r = self._aclient()
         rkey, _, lease = self._keys(key)
@@ -201,9 +227,11 @@ class RedisWaitStore(WaitStore):
         raw = await r.eval(_CLAIM, 2, rkey, lease, owner, int(self.lease * 1000), replace)
         return self._claimed(raw, owner)
 
+    @_redis_errors
     async def arelease(self, key: str, owner: str) -> None:
         await self._aclient().eval(_RELEASE, 1, self._keys(key)[2], owner)
 
+    @_redis_errors
     async def adelete(self, key: str) -> None:
         r = self._aclient()
         rkey, open_key, lease = self._keys(key)
@@ -219,6 +247,7 @@ class RedisWaitStore(WaitStore):
     def wake_channel(self) -> str:
         return f"{self.prefix}:wake"
 
+    @_redis_errors
     async def arenew(self, keys: list[str], owner: str) -> list[str]:
         """Extend the leases of ``keys`` that ``owner`` still holds; the keys it lost."""
         if not keys:
@@ -228,6 +257,7 @@ class RedisWaitStore(WaitStore):
                                           int(self.lease * 1000))
         return [keys[int(i) - 1] for i in lost]
 
+    @_redis_errors
     async def ajoin(self, owner: str) -> int:
         """Say ``owner`` is alive for one lease; how many processes are (``{prefix}:members``,
         a sorted set scored by when each one's membership runs out)."""
@@ -242,16 +272,19 @@ class RedisWaitStore(WaitStore):
             *_, count = await pipe.execute()
         return int(count)
 
+    @_redis_errors
     async def afind_hook(self, token: str) -> WaitRecord | None:
         """The wait whose webhook URL ends with ``token``."""
         key = await self._aclient().get(self._hook_key(token))
         return None if key is None else await self.aget(key.decode())
 
+    @_redis_errors
     async def afirst_seen(self, message_id: str, window: float) -> bool:
         """Whether ``message_id`` is new to the whole fleet (remembered ``window`` s)."""
         return bool(await self._aclient().set(f"{self.prefix}:seen:{message_id}", b"1",
                                               nx=True, ex=max(1, int(window))))
 
+    @_redis_errors
     async def apublish_wake(self, token: str) -> None:
         await self._aclient().publish(self.wake_channel, token)
 

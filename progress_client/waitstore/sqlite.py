@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import KeyInUse, WaitStore, owner_is_gone
+from .base import KeyInUse, WaitStore, owner_is_gone, translated
 from .records import WaitRecord
 
 __all__ = ["SQLiteWaitStore"]
@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS waits (
 );
 CREATE INDEX IF NOT EXISTS waits_phase ON waits (phase, created);
 """
+
+
+def _where(store: SQLiteWaitStore) -> str:
+    return f"the SQLite store {store.path.name}"
+
+
+_db_errors = translated(sqlite3.Error, _where)
 
 
 class SQLiteWaitStore(WaitStore):
@@ -62,6 +69,7 @@ class SQLiteWaitStore(WaitStore):
         record.updated = time.time()
         return (record.key, record.phase, record.owner, record.created, record.to_json())
 
+    @_db_errors
     def add(self, record: WaitRecord) -> None:
         with self._lock:
             db = self._db
@@ -79,16 +87,19 @@ class SQLiteWaitStore(WaitStore):
                 db.execute("ROLLBACK")
                 raise
 
+    @_db_errors
     def save(self, record: WaitRecord) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO waits VALUES (?, ?, ?, ?, ?)",
                              self._write(record))
 
+    @_db_errors
     def get(self, key: str) -> WaitRecord | None:
         with self._lock:
             row = self._db.execute("SELECT record FROM waits WHERE key = ?", (key,)).fetchone()
         return None if row is None else WaitRecord.from_json(row[0])
 
+    @_db_errors
     def unfinished(self) -> list[WaitRecord]:
         with self._lock:
             rows = self._db.execute(
@@ -96,6 +107,7 @@ class SQLiteWaitStore(WaitStore):
             ).fetchall()
         return [WaitRecord.from_json(r[0]) for r in rows]
 
+    @_db_errors
     def claim(self, key: str, owner: str) -> WaitRecord | None:
         with self._lock:
             db = self._db
@@ -117,12 +129,14 @@ class SQLiteWaitStore(WaitStore):
                 raise
         return record
 
+    @_db_errors
     def release(self, key: str, owner: str) -> None:
         record = self.get(key)
         if record is not None and record.owner == owner and record.phase != "done":
             record.owner = None
             self.save(record)
 
+    @_db_errors
     def delete(self, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM waits WHERE key = ?", (key,))
