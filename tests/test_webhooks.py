@@ -543,3 +543,67 @@ def test_assemblyai_shared_secret_header(tmp_path: Any) -> None:
     assert vendor.submitted["webhook_url"].startswith(url + "/")
     assert vendor.submitted["webhook_auth_header_value"] == shared
     assert record is not None and shared not in record.to_json()
+
+
+@pytest.mark.e2e
+def test_cli_run_with_store_and_webhook_killed_then_resumed(
+    server: VendorServer, tmp_path: Any, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``run --store --webhook-*`` killed after the start; ``resume`` with the same
+    ``--webhook-*`` receives the vendor's webhook at the same URL and ends the job."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from benchmarks.procs import free_port
+    from progress_client.cli import main
+
+    job = server.script("replicate", ["succeeded"])
+    port, db = free_port(), tmp_path / "hooks.db"
+    hooks = ["--webhook-listen", f"127.0.0.1:{port}", "--webhook-url",
+             f"http://127.0.0.1:{port}/hooks"]
+    monkeypatch.setenv("PROGRESS_CLIENT_WEBHOOK_SECRET", SECRET)
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen(
+        [sys.executable, "-m", "progress_client", "run", server.start_url("replicate"),
+         "--profile", "replicate", "-d", '{"input": {}}', "--store", str(db), "--key", "k1",
+         "--json", *hooks], cwd=root, env={**os.environ}, stdout=subprocess.DEVNULL)
+    try:
+        hook = _hook_urls(server, "replicate", 1)[0]
+        end = time.monotonic() + 30
+        while not _started(db):  # the start's answer is kept: killed after it
+            assert time.monotonic() < end
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(main(
+        ["resume", "--store", str(db), "--json", *hooks])))
+    runner.start()
+    body = _prediction(server, 1)
+    end = time.monotonic() + 30
+    while True:  # until the resumed wait's receiver answers for its token
+        try:
+            answer = httpx.post(hook, content=body,
+                                headers=standard_headers(body, msg_id=f"m{time.monotonic()}"))
+        except httpx.TransportError:
+            answer = None
+        if answer is not None and answer.status_code == 200:
+            break
+        assert time.monotonic() < end
+        time.sleep(0.1)
+    runner.join(60)
+    (out,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert codes == [0] and out["key"] == "k1" and out["outcome"] == "succeeded"
+    assert job.starts == 1 and job.polls == 1
+    assert SECRET.encode() not in db.read_bytes()
+
+
+def _started(db: Any) -> bool:
+    from progress_client.waitstore import SQLiteWaitStore
+
+    with SQLiteWaitStore(db) as store:
+        return any(r.status_url for r in store.unfinished())
