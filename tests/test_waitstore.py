@@ -443,3 +443,25 @@ def test_a_store_that_cannot_be_reached_is_exit_4_without_its_password(
     (tmp_path / "not.db").write_text("not a database")
     assert main(["resume", "--store", str(tmp_path / "not.db")]) == 2
     assert "not a usable SQLite store" in capsys.readouterr().err
+
+
+def test_resume_all_leaves_the_waits_this_object_follows(
+    server: VendorServer, store: SQLiteWaitStore
+) -> None:
+    job = server.script("replicate", _phases(8))
+    delivered: list[DurableOutcome] = []
+
+    async def main() -> list[DurableOutcome]:
+        async with AsyncProgressClient(policy=FixedPolicy(0.05)) as client:
+            durable = client.durable(store, handler=delivered.append)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: durable.run(server.start_url("replicate"), key="live",
+                                                  json={}, profile="replicate"))
+                while job.polls < 2:
+                    await anyio.sleep(0.01)
+                again = await durable.resume_all()  # the running one is not followed twice
+            return again
+
+    assert anyio.run(main) == []
+    assert [o.key for o in delivered] == ["live"]
+    assert job.starts == 1 and job.polls == len(_phases(8))  # one loop: every phase once

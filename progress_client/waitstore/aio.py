@@ -5,6 +5,7 @@ blocking twin is ``sync.DurableWaits``, line for line (its docstring says how th
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ import anyio
 
 from .._actions import Stop, Update
 from . import _common as c
-from .base import WaitStore, this_owner
+from .base import KeyInUse, WaitStore, this_owner
 from .records import DurableOutcome, WaitRecord
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ class AsyncDurableWaits:
         self.handler = handler
         self.checkpoint_every = checkpoint_every
         self.owner = this_owner()
+        #: The keys this object handles now, from before they are registered to their end
+        #: (``resume_all`` leaves them alone).
+        self._mine: set[str] = set()
+        self._mine_lock = threading.Lock()
         #: The waits this object follows now, each in its cancel scope (a fleet cancels one
         #: whose lease another process took).
         self.live: dict[str, anyio.CancelScope] = {}
@@ -64,7 +69,12 @@ class AsyncDurableWaits:
         record = c.new_wait_record(url, key=key, profile=profile, events_url=events_url,
                                    timeout=timeout, metadata=metadata, owner=self.owner)
         c.prepare(self.client, record)  # a bad profile fails here, before it is stored
-        await self.store.aadd(record)
+        self._reserve(record.key)
+        try:
+            await self.store.aadd(record)
+        except BaseException:
+            self._mine.discard(record.key)
+            raise
         return await self._follow(record, on_update, fresh=False)
 
     async def run(self, url: str, *, key: str, method: str = "POST", json: Any = None,
@@ -81,7 +91,12 @@ class AsyncDurableWaits:
         if self.webhooks is not None and self.webhooks.takes(record.profile):
             record.hook_token = self.webhooks.new_token()
         c.prepare(self.client, record, fresh=True, webhooks=self.webhooks)
-        await self.store.aadd(record)
+        self._reserve(record.key)
+        try:
+            await self.store.aadd(record)
+        except BaseException:
+            self._mine.discard(record.key)
+            raise
         return await self._follow(record, on_update, fresh=True)
 
     async def resume_all(self, handler: Handler | None = None, *,
@@ -94,9 +109,13 @@ class AsyncDurableWaits:
             self.handler = handler
         mine = []
         for rec in await self.store.aunfinished():
+            if not self._try_reserve(rec.key):
+                continue  # followed here already (a wait or run of this object)
             claimed = await self.store.aclaim(rec.key, self.owner)
             if claimed is not None:
                 mine.append(claimed)
+            else:
+                self._mine.discard(rec.key)
         outcomes: list[DurableOutcome] = []
 
         async def follow(record: WaitRecord) -> None:
@@ -111,6 +130,17 @@ class AsyncDurableWaits:
                 tg.start_soon(follow, record)
         return outcomes
 
+    def _try_reserve(self, key: str) -> bool:
+        with self._mine_lock:
+            if key in self._mine:
+                return False
+            self._mine.add(key)
+            return True
+
+    def _reserve(self, key: str) -> None:
+        if not self._try_reserve(key):
+            raise KeyInUse(f"a wait with key {key!r} is being followed here already")
+
     # -- one wait ----------------------------------------------------------------------------
 
     async def _follow(self, record: WaitRecord, on_update: UpdateHook | None, *,
@@ -121,6 +151,7 @@ class AsyncDurableWaits:
                 return await self._follow_record(record, on_update, fresh)
             finally:
                 self.live.pop(record.key, None)
+                self._mine.discard(record.key)
         raise LeaseLost(f"durable wait {record.key!r}: another process took it over")
 
     async def _follow_record(self, record: WaitRecord, on_update: UpdateHook | None,

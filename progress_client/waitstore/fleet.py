@@ -94,13 +94,15 @@ class Fleet:
         for record in unfinished:
             if budget <= 0:
                 break
-            if record.key in live:
-                continue
+            if record.key in live or not self.durable._try_reserve(record.key):
+                continue  # followed here already
             claimed = await self.store.aclaim(record.key, self.owner)
-            if claimed is not None:
-                self.taken += 1
-                budget -= 1
-                tg.start_soon(self._follow, claimed)
+            if claimed is None:
+                self.durable._mine.discard(record.key)
+                continue
+            self.taken += 1
+            budget -= 1
+            tg.start_soon(self._follow, claimed)
 
     async def _follow(self, record: WaitRecord) -> None:
         try:

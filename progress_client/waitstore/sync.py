@@ -11,12 +11,13 @@ delivers that outcome again on resume, with the same key.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._actions import Update
 from . import _common as c
-from .base import WaitStore, this_owner
+from .base import KeyInUse, WaitStore, this_owner
 from .records import DurableOutcome, WaitRecord
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class DurableWaits:
         self.handler = handler
         self.checkpoint_every = checkpoint_every
         self.owner = this_owner()
+        #: The keys this object handles now, from before they are registered to their end
+        #: (``resume_all`` leaves them alone).
+        self._mine: set[str] = set()
+        self._mine_lock = threading.Lock()
 
     def wait(self, url: str, *, key: str, profile: Any = None, events_url: str | None = None,
              timeout: float | None = None, metadata: Any = None,
@@ -59,7 +64,12 @@ class DurableWaits:
         record = c.new_wait_record(url, key=key, profile=profile, events_url=events_url,
                                    timeout=timeout, metadata=metadata, owner=self.owner)
         c.prepare(self.client, record)  # a bad profile fails here, before it is stored
-        self.store.add(record)
+        self._reserve(record.key)
+        try:
+            self.store.add(record)
+        except BaseException:
+            self._mine.discard(record.key)
+            raise
         return self._follow(record, on_update, fresh=False)
 
     def run(self, url: str, *, key: str, method: str = "POST", json: Any = None,
@@ -76,7 +86,12 @@ class DurableWaits:
         if self.webhooks is not None and self.webhooks.takes(record.profile):
             record.hook_token = self.webhooks.new_token()
         c.prepare(self.client, record, fresh=True, webhooks=self.webhooks)
-        self.store.add(record)
+        self._reserve(record.key)
+        try:
+            self.store.add(record)
+        except BaseException:
+            self._mine.discard(record.key)
+            raise
         return self._follow(record, on_update, fresh=True)
 
     def resume_all(self, handler: Handler | None = None, *,
@@ -87,8 +102,15 @@ class DurableWaits:
         delivered; a wait whose handler raised stays unfinished (logged)."""
         if handler is not None:
             self.handler = handler
-        mine = [r for r in (self.store.claim(rec.key, self.owner)
-                            for rec in self.store.unfinished()) if r is not None]
+        mine = []
+        for rec in self.store.unfinished():
+            if not self._try_reserve(rec.key):
+                continue  # followed here already (a wait or run of this object)
+            claimed = self.store.claim(rec.key, self.owner)
+            if claimed is not None:
+                mine.append(claimed)
+            else:
+                self._mine.discard(rec.key)
         if not mine:
             return []
         from concurrent.futures import ThreadPoolExecutor
@@ -104,6 +126,17 @@ class DurableWaits:
         workers = min(len(mine), self.client._max_concurrency)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="durable") as pool:
             return [o for o in pool.map(follow, mine) if o is not None]
+
+    def _try_reserve(self, key: str) -> bool:
+        with self._mine_lock:
+            if key in self._mine:
+                return False
+            self._mine.add(key)
+            return True
+
+    def _reserve(self, key: str) -> None:
+        if not self._try_reserve(key):
+            raise KeyInUse(f"a wait with key {key!r} is being followed here already")
 
     # -- one wait ----------------------------------------------------------------------------
 
@@ -122,6 +155,7 @@ class DurableWaits:
             self.store.save(record)
             return outcome
         finally:
+            self._mine.discard(record.key)
             if record.phase != "done":
                 self.store.release(record.key, self.owner)
 
