@@ -10,22 +10,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import KeyInUse, WaitStore
+from .base import KeyInUse, StoreError, WaitStore
+from .memory import MemoryWaitStore
 from .records import DurableOutcome, WaitRecord
 from .sqlite import SQLiteWaitStore
 from .sync import DurableWaits
 
 if TYPE_CHECKING:
     from .aio import AsyncDurableWaits
+    from .fleet import Fleet
     from .redis import RedisWaitStore
 
 __all__ = [
     "AsyncDurableWaits",
     "DurableOutcome",
     "DurableWaits",
+    "Fleet",
     "KeyInUse",
+    "MemoryWaitStore",
     "RedisWaitStore",
     "SQLiteWaitStore",
+    "StoreError",
     "WaitRecord",
     "WaitStore",
     "open_store",
@@ -50,4 +55,8 @@ def __getattr__(name: str) -> Any:
         from .aio import AsyncDurableWaits
 
         return AsyncDurableWaits
+    if name == "Fleet":
+        from .fleet import Fleet
+
+        return Fleet
     raise AttributeError(name)
