@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+#: The one place the version is written: hatch reads it for the wheel and the sdist
+#: (``[tool.hatch.version]``), ``--version`` prints it, the ``User-Agent`` header carries it.
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:
     from ._actions import FellBack, ReadStream, Request, Sleep, Stop, Update

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from . import __version__
 from ._config import DEFAULT_REQUEST_TIMEOUT
 from ._sanitize import sanitize
 
@@ -37,7 +38,7 @@ __all__ = [
 DEFAULT_MAX_REDIRECTS = 5
 #: Requests in flight at once per client (and the size of the pool it creates).
 DEFAULT_MAX_CONCURRENCY = 100
-USER_AGENT = "progress-client/0.2"
+USER_AGENT = f"progress-client/{__version__}"
 
 
 @functools.lru_cache(maxsize=64)

@@ -12,7 +12,7 @@
   opened falls back to polling.
 - ``progress-client demo --web`` renders a whole run, and a screenshot is taken
   (``PROGRESS_CLIENT_SCREENSHOTS=benchmarks/results`` keeps it as demo-web.png there; the
-  README shows that file); Ctrl-C stops the demo with exit 0.
+  docs' demo page shows that file); Ctrl-C stops the demo with exit 0.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The README's "drive the engine yourself" loop, run as written against a real server: the
-engine is public API, and a driver of one's own is a short loop."""
+"""The docs' "drive the engine yourself" loop (docs/development.md), run as written against a
+real server: the engine is public API, and a driver of one's own is a short loop."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import pytest
 from progress_client import FixedPolicy, Stop, WaitConfig
 from tests.kit import JobServer, Reply
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "development.md"
 
 
 def _readme_driver() -> Any:
-    text = README.read_text()
-    section = text[text.index("### Drive the engine yourself"):]
+    text = PAGE.read_text()
+    section = text[text.index("## Drive the engine yourself"):]
     code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert code is not None, "the README lost its driver example"
+    assert code is not None, "the docs lost their driver example"
     namespace: dict[str, Any] = {}
-    exec(compile(code.group(1), "README-driver", "exec"), namespace)
+    exec(compile(code.group(1), "docs-driver", "exec"), namespace)
     return namespace["wait"]
 
 
 @pytest.mark.e2e
-def test_the_readme_driver_waits_on_a_real_server() -> None:
+def test_the_docs_driver_waits_on_a_real_server() -> None:
     wait = _readme_driver()
     with JobServer() as server:
         job = server.script("drv", [

@@ -587,27 +587,26 @@ def test_reader_raises_only_bad_response(name: str, doc: Any, code: int, finish:
     assert reading.status.progress is None or 0.0 <= reading.status.progress <= 100.0
 
 
-# ------------------------------------------------------------------------------- README
+# ----------------------------------------------------------------------------- the docs
 
-README = Path(__file__).parents[1] / "README.md"
+PAGE = Path(__file__).parents[1] / "docs" / "profiles.md"
 
 
-def test_readme_worked_profile_is_the_tested_file() -> None:
+def test_the_docs_worked_profile_is_the_tested_file() -> None:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    text = README.read_text()
-    section = text[text.index("## Waiting on real APIs"):]
+    section = PAGE.read_text()
     block = section[section.index("```toml\n") + 8:]
     block = block[: block.index("```")]
     from_readme = parse_profile({"name": "acme-render", **tomllib.loads(block)})
     assert from_readme == load_profile(DATA / "acme-render.toml")
 
 
-def test_readme_table_lists_every_builtin_with_its_status_path() -> None:
-    text = README.read_text()
+def test_the_docs_table_lists_every_builtin_with_its_status_path() -> None:
+    text = PAGE.read_text()
     rows = {line.split("|")[1].strip().strip("`"): line for line in text.splitlines()
             if line.startswith("| `")}
     for name in EXPECTED_NAMES:

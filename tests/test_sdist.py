@@ -31,8 +31,9 @@ for module in (progress_client, tests.kit, benchmarks.procs):
 import pytest
 sys.exit(pytest.main(["-q", *sys.argv[1:]]))
 """
-TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md",
-             "progress_client", "tests", "benchmarks", "examples"}
+TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md", "LICENSE",
+             "CHANGELOG.md", "docs", "mkdocs.yml", "progress_client", "tests", "benchmarks",
+             "examples"}
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,24 @@ def test_the_unpacked_sdist_runs_its_tests(sdist: Path, tmp_path: Path) -> None:
     imported = proc.stdout.splitlines()[:3]
     assert len(imported) == 3 and all(Path(f).is_relative_to(tree) for f in imported), imported
     assert " passed" in proc.stdout
+
+
+def test_the_version_is_written_once(sdist: Path) -> None:
+    """The sdist's metadata, ``__version__``, ``--version`` and the User-Agent say one version."""
+    import progress_client
+    from progress_client._http import USER_AGENT
+
+    version = progress_client.__version__
+    with tarfile.open(sdist) as tar:
+        (member,) = [m for m in tar.getmembers() if m.name.count("/") == 1
+                     and m.name.endswith("/PKG-INFO")]
+        handle = tar.extractfile(member)
+        assert handle is not None
+        metadata = handle.read().decode()
+    assert f"\nVersion: {version}\n" in metadata
+    assert sdist.name == f"progress_client-{version}.tar.gz"
+    assert f"progress-client/{version}" == USER_AGENT
+    proc = subprocess.run([sys.executable, "-m", "progress_client", "--version"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.split() == ["progress-client", version]
+

@@ -28,12 +28,13 @@ COMMANDS: dict[str, str] = {
     "plan": "compare the monthly request cost of polling strategies",
     "demo": "see the whole system run: server, worker, adaptive vs fixed 1 s polling",
     "serve": "run the reference status server (GET /jobs/{id}, /jobs/{id}/events, /healthz)",
+    "job": "write a job's status to the reference server (job set ID --status S), or read it",
     "profiles": "list the built-in job API profiles, or show one (profiles show NAME|FILE)",
     "resume": "continue every unfinished wait of a store (--store FILE), outcomes printed once",
 }
 
 #: Commands that run no event loop: their process leaves anyio and trio unloaded until used.
-SYNC_COMMANDS = frozenset({"wait", "run", "plan", "resume"})
+SYNC_COMMANDS = frozenset({"wait", "run", "plan", "job", "resume"})
 
 # The job-outcome codes (1 failed, 3 timeout, 4 error) come from each PollError's exit_code.
 EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 4, 130

@@ -1,16 +1,26 @@
 """``progress-client serve``: run the reference status server with uvicorn, on the memory store
-or, with ``--redis-url``, on Redis (several processes behind a load balancer all push)."""
+or, with ``--redis-url``, on Redis (several processes behind a load balancer all push).
+
+Workers write with ``PUT /jobs/{id}`` and a worker token (``--worker-token`` or the
+environment variable ``PROGRESS_CLIENT_WORKER_TOKEN``). On a loopback address without one,
+the server makes one up and keeps it where ``progress-client job`` finds it
+(``_worker_token.py``), so trying it locally takes no set-up; on any other address without
+one, writes over HTTP are off. Ctrl-C stops the server at once, open streams included.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._sanitize import sanitize
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ._common import positive_float
+from ._worker_token import ENV_TOKEN, is_loopback
 
 __all__ = ["add_parser", "missing_server_extra", "run"]
 
@@ -51,16 +61,44 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let browser pages on ORIGIN (scheme://host[:port], repeatable; * for "
                    "any) read job status cross-origin (default: no CORS headers)")
-    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument("--worker-token", default=None, metavar="TOKEN",
+                   help="let workers write with PUT /jobs/{id} and 'Authorization: Bearer "
+                   f"TOKEN' (default: ${ENV_TOKEN}; on a loopback address without one, a "
+                   "random token that 'progress-client job' finds; elsewhere, no writes)")
+    p.add_argument("--read-only", action="store_true",
+                   help="take no writes over HTTP, whatever the address or the token")
+    p.add_argument("--access-log", action="store_true",
+                   help="log every request on stderr (no headers, no query values)")
     p.set_defaults(run=run)
 
 
 def _redis_label(url: str) -> str:
-    """The URL without credentials, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return sanitize(f"{parts.scheme}://{host}{port}{parts.path}")
+    """The user's own URL for messages, its password (if any) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+        user = parts.username or ""
+    except ValueError:
+        return "the --redis-url given"
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.password is not None:
+        auth = f"{user}:***@"
+    elif user:
+        auth = f"{user}@"
+    else:
+        auth = ""
+    query = "?..." if parts.query else ""
+    return f"{parts.scheme}://{auth}{host}{port}{parts.path}{query}"
+
+
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/@:\s]*:)[^@/\s]*@")
+
+
+def _hide_passwords(text: str) -> str:
+    """``text`` with the password of any URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def _check_redis(url: str, cluster: bool = False) -> str | None:
@@ -91,6 +129,14 @@ def _check_redis(url: str, cluster: bool = False) -> str | None:
     return None
 
 
+def _worker_token(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The worker token and whether to make one up (a loopback bind without one)."""
+    if args.read_only:
+        return None, False
+    token = args.worker_token or os.environ.get(ENV_TOKEN) or None
+    return token, token is None and is_loopback(args.host)
+
+
 def run(args: argparse.Namespace) -> int:
     missing = missing_server_extra("serve")
     if missing is not None:
@@ -101,11 +147,16 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..server import MemoryStore, RedisStore, Store, create_app
+    from ..server.shutdown import Server
+    from ._worker_token import new_token
 
     url = args.redis_url or None
     if args.redis_cluster and url is None:
         print("progress-client serve: error: --redis-cluster needs --redis-url", file=sys.stderr)
         return EXIT_USAGE
+    token, own_token = _worker_token(args)
+    if own_token:
+        token = new_token()
     try:
         store: Store
         if url is not None:
@@ -119,33 +170,97 @@ def run(args: argparse.Namespace) -> int:
         else:
             store = MemoryStore(prefix=args.prefix)
             label = "memory (this process only)"
-        app = create_app(
+        app: Any = create_app(
             store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True,
-            cors_origins=args.cors_origin,
+            cors_origins=args.cors_origin, worker_token=token,
         )
     except ValueError as exc:
-        print(f"progress-client serve: error: {sanitize(exc)}", file=sys.stderr)
+        # What the user typed, as typed (no token is ever in these: worker_auth.check_token
+        # names none), but a password in a URL.
+        print(f"progress-client serve: error: {_hide_passwords(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    if args.access_log:
+        from ..server.access_log import enable_access_log
+
+        app = enable_access_log(app)
     config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
         log_level="warning",
-        access_log=args.access_log,
+        access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
-    print(
-        f"progress-client serve: http://{args.host}:{args.port} (store: {label}); "
-        "GET /jobs/{id}, /jobs/{id}/events, /healthz; Ctrl-C stops",
-        file=sys.stderr,
-        flush=True,
+        # Streams and held polls end as shutdown begins (server/shutdown.py); this bounds
+        # only a request still being answered.
+        timeout_graceful_shutdown=1,
     )
     try:
-        uvicorn.Server(config).run()
-    except SystemExit as exc:
-        # uvicorn exits 1 after logging why it could not start (port in use ...).
-        if exc.code not in (0, None):
-            print("progress-client serve: the server could not start", file=sys.stderr)
-            return EXIT_ERROR
-    return EXIT_OK
+        sock = config.bind_socket()
+    except SystemExit:  # uvicorn logged the system's words (address in use ...)
+        print(f"progress-client serve: error: cannot listen on {args.host}:{args.port} (in "
+              "use? try another --port, or --port 0 for a free one)", file=sys.stderr)
+        return EXIT_ERROR
+    port = int(sock.getsockname()[1])
+    token_file: Path | None = None
+    try:
+        if own_token:
+            assert token is not None
+            token_file = _keep_token(args.host, port, token)
+            if token_file is None:
+                return EXIT_ERROR
+        writes = _writes_line(token, own_token, args.read_only)
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        line = (f"progress-client serve: http://{host}:{port} (store: {label}); "
+                f"GET /jobs/{{id}}, /jobs/{{id}}/events, /healthz; {writes}; Ctrl-C stops")
+        try:
+            _announcing(Server, line)(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl-C before uvicorn took the signal over
+            pass
+        except SystemExit as exc:
+            # uvicorn exits 1 after logging why it could not start (the store's start-up).
+            if exc.code not in (0, None):
+                print("progress-client serve: the server could not start", file=sys.stderr)
+                return EXIT_ERROR
+        print("progress-client serve: stopped", file=sys.stderr, flush=True)
+        return EXIT_OK
+    finally:
+        sock.close()
+        if token_file is not None and token is not None:
+            from ._worker_token import remove_token
+
+            remove_token(token_file, token)
+
+
+def _announcing(base: type[Any], line: str) -> type[Any]:
+    """``base`` (a uvicorn server) printing ``line`` once it accepts connections."""
+
+    class Announcing(base):  # type: ignore[misc]
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(line, file=sys.stderr, flush=True)
+
+    return Announcing
+
+
+def _keep_token(host: str, port: int, token: str) -> Path | None:
+    from ._worker_token import write_token
+
+    try:
+        return write_token(host, port, token)
+    except OSError as exc:
+        print(f"progress-client serve: error: cannot keep the worker token for "
+              f"'progress-client job' ({exc}); give one with --worker-token, or "
+              "--read-only", file=sys.stderr)
+        return None
+
+
+def _writes_line(token: str | None, own_token: bool, read_only: bool) -> str:
+    if own_token:
+        return ("PUT /jobs/{id} with the token 'progress-client job' finds on this machine "
+                "(kept for this user only)")
+    if token is not None:
+        return "PUT /jobs/{id} with the worker token"
+    if read_only:
+        return "no writes over HTTP (--read-only)"
+    return f"no writes over HTTP (not a loopback address: give --worker-token or ${ENV_TOKEN})"

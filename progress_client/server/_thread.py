@@ -14,6 +14,8 @@ import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
 
+from .shutdown import Server
+
 __all__ = ["RunningServer", "serve_in_thread"]
 
 T = TypeVar("T")
@@ -37,7 +39,7 @@ def serve_in_thread(
     app: Starlette, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0
 ) -> Iterator[RunningServer]:
     """Start ``app`` with uvicorn in a thread (port 0: a free one), yield when it accepts
-    connections, stop it on exit."""
+    connections, stop it on exit (open event streams and held polls end at once)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -47,7 +49,7 @@ def serve_in_thread(
         lifespan="on",
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     with start_blocking_portal(backend="asyncio") as portal:
         future = portal.start_task_soon(server.serve)
         started = threading.Event()

@@ -1,5 +1,6 @@
-"""The read-only status server (Starlette): a job's status as JSON with an ETag, the same as a
-Server-Sent Events stream, and a health check. Writes happen only through the store API.
+"""The status server (Starlette): a job's status as JSON with an ETag, the same as a
+Server-Sent Events stream, and a health check. Workers write through the store API, or over
+HTTP with a worker token (``PUT /jobs/{id}``, off unless configured).
 
 - ``GET /jobs/{id}``: ``{"status", "step", "progress", "error", "updated_at"}``, a strong
   ``ETag`` (``"<epoch>.<version>.<hash of the body>"``; ``If-None-Match`` with it, a list
@@ -22,6 +23,11 @@ Server-Sent Events stream, and a health check. Writes happen only through the st
   left to send (after the terminal event, or to an unknown job) gets 204 (``streams.py``).
 - ``GET /healthz``: ``{"status": "ok", "store": "memory" | "redis" | "redis-cluster"}``, 503
   if the store does not answer (1.5 s at most).
+- ``PUT /jobs/{id}``: a worker writes the job's status through ``store.update()``, with a
+  bearer token; only when ``worker_token`` is given (``writes.py``, ``worker_auth.py``).
+
+When the server shuts down, open event streams end and held long polls answer at once
+(``shutdown.py``).
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ from .browser import browser_routes
 from .cors import cors_middleware
 from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
 from .prefer import applied_wait, prefer_wait
+from .shutdown import Closing
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
+from .writes import write_routes
 
 __all__ = ["create_app", "etag_for", "if_none_match"]
 
@@ -82,12 +90,15 @@ def create_app(
     close_store: bool = False,
     cors_origins: Iterable[str] = (),
     cors_credentials: bool = False,
+    worker_token: str | None = None,
 ) -> Starlette:
     """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
     responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
     reconnection delay the stream advertises. ``close_store`` closes the store at shutdown.
     ``cors_origins`` lists the browser origins (``scheme://host[:port]``, or ``*`` without
-    ``cors_credentials``) allowed to read the server from another origin (``cors.py``)."""
+    ``cors_credentials``) allowed to read the server from another origin (``cors.py``).
+    ``worker_token`` turns on ``PUT /jobs/{id}`` for workers that send it as a bearer token
+    (without it the server takes no writes over HTTP: 405)."""
     middleware = cors_middleware(cors_origins, allow_credentials=cors_credentials)
     if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
         raise ValueError("retry_after must be a finite number >= 0")
@@ -95,17 +106,20 @@ def create_app(
         raise ValueError("keepalive must be a finite number > 0")
     h = _Handlers(store, retry_after=retry_after, keepalive=keepalive, sse_retry=sse_retry,
                   close_store=close_store)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", h.healthz, methods=["GET"]),
             Route("/jobs/{job_id}", h.job, methods=["GET"]),
             Route("/jobs/{job_id}/events", h.events, methods=["GET"]),
+            *write_routes(store, worker_token),
             *browser_routes(),
         ],
         middleware=middleware,
         lifespan=h.lifespan,
         exception_handlers={404: _route_not_found},
     )
+    app.state.closing = h.closing
+    return app
 
 
 class _Handlers:
@@ -120,7 +134,8 @@ class _Handlers:
         self.close_store = close_store
         self.retry_ms = max(0, round(sse_retry * 1000))
         self.hint = None if retry_after is None else str(math.ceil(retry_after))
-        self.reader = JobReader(store)
+        self.closing = Closing()
+        self.reader = JobReader(store, closing=self.closing)
 
     async def job(self, request: Request) -> Response:
         match = request.headers.get("if-none-match")
@@ -146,7 +161,7 @@ class _Handlers:
         job_id = request.path_params["job_id"]
         # Subscribe before reading: an update that lands in between is then in the read or
         # in the mailbox, never lost (duplicates are dropped by version).
-        sub = self.store.subscribe(job_id)
+        sub = self.closing.watch(self.store.subscribe(job_id))
         try:
             current = await self.store.get(job_id)
         except StoreUnavailable as exc:
@@ -183,6 +198,8 @@ class _Handlers:
                 if left <= 0:
                     return
                 record = await sub.receive(min(self.keepalive, left))
+                if record is None and sub.ended:
+                    return  # the server is shutting down
                 if record is None and sub.take_resync():
                     # Updates may have been missed: what the store holds now is the truth,
                     # even older by (epoch, version) than what was sent (a restored Redis).
@@ -218,6 +235,7 @@ class _Handlers:
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.closing.reopen()
         try:
             async with self.store.events():
                 yield

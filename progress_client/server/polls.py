@@ -14,6 +14,8 @@ wait on the process's subscription and read its cache: no Redis command.
 the current tag waits until the job changes or N seconds pass; a terminal job, another tag or
 no tag answers at once. While held, a job that vanished (Redis came back empty) or a store
 that is down waits for the next update or the end of the hold (then a plain read answers).
+When the server shuts down (``shutdown.py``) a held poll answers at once with the job's
+state at that moment.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import re
 import anyio
 
 from .records import ProgressRecord, StoreUnavailable, Subscription
+from .shutdown import Closing
 from .store import Store
 
 __all__ = ["CATCH_UP", "JobReader", "body_of", "claimed_order", "etag_for", "if_none_match",
@@ -81,9 +84,11 @@ def if_none_match(header: str | None, etag: str) -> bool:
 class JobReader:
     """``read()`` a job for one request; see the module docstring."""
 
-    def __init__(self, store: Store, catch_up: float = CATCH_UP) -> None:
+    def __init__(self, store: Store, catch_up: float = CATCH_UP,
+                 closing: Closing | None = None) -> None:
         self.store = store
         self.catch_up = catch_up
+        self.closing = closing if closing is not None else Closing()
 
     async def read(self, job_id: str, match: str | None, wait: float | None
                    ) -> ProgressRecord | None:
@@ -97,7 +102,7 @@ class JobReader:
         if not behind and not wait:
             return record
         # Subscribe, then read again in the loops below: no update slips in between.
-        sub = self.store.subscribe(job_id)
+        sub = self.closing.watch(self.store.subscribe(job_id))
         try:
             if behind:
                 assert claimed is not None
@@ -116,7 +121,7 @@ class JobReader:
             if record is None or record.order >= claimed:
                 return record
             left = deadline - anyio.current_time()
-            if left <= 0:
+            if left <= 0 or sub.ended:
                 return await self.store.refresh(job_id)
             await sub.receive(left)
             sub.take_resync()
@@ -127,9 +132,9 @@ class JobReader:
         while not (record is not None
                    and (record.terminal or not if_none_match(match, job_etag(record)))):
             left = deadline - anyio.current_time()
-            if left <= 0:
+            if left <= 0 or sub.ended:
                 return await self.store.get(job_id)
-            await sub.receive(left)  # an update, a resync, or the end of the hold
+            await sub.receive(left)  # an update, a resync, the end of the hold or of the server
             sub.take_resync()
             try:
                 record = await self.store.get(job_id)

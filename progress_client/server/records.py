@@ -101,7 +101,10 @@ class Subscription:
 
     When the store may have missed updates (its Redis subscription dropped and came back), it
     calls ``resync()``: ``receive()`` then returns None early and ``take_resync()`` is true
-    once; the reader should read the job again."""
+    once; the reader should read the job again.
+
+    When the server shuts down it calls ``end()``: ``receive()`` returns None at once from then
+    on and ``ended`` is true; the reader answers with what it has and stops."""
 
     def __init__(self, job_id: str, on_close: Callable[[Subscription], None]) -> None:
         self.job_id = job_id
@@ -109,6 +112,7 @@ class Subscription:
         self._event = anyio.Event()
         self._on_close = on_close
         self._resync = False
+        self._ended = False
 
     def put(self, record: ProgressRecord) -> None:
         self._items.append(record)
@@ -118,6 +122,14 @@ class Subscription:
         self._resync = True
         self._event.set()
 
+    def end(self) -> None:
+        self._ended = True
+        self._event.set()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
     def take_resync(self) -> bool:
         """Whether a resync was asked for since the last call (then the flag is cleared)."""
         flag, self._resync = self._resync, False
@@ -125,10 +137,10 @@ class Subscription:
 
     async def receive(self, timeout: float) -> ProgressRecord | None:
         """The next update; None when none came within ``timeout`` seconds, or at once when
-        a resync is pending (see ``take_resync()``)."""
+        a resync is pending (see ``take_resync()``) or the subscription has ended."""
         with anyio.move_on_after(max(0.0, timeout)):
             while not self._items:
-                if self._resync:
+                if self._resync or self._ended:
                     return None
                 await self._event.wait()
                 self._event = anyio.Event()
