@@ -51,7 +51,7 @@ def _hand_sync(base: str, n: int) -> int:
 
 def _client_sync(base: str, n: int, timeout: float | None = None) -> int:
     url = f"{base}/count/c{next(_keys)}/{n}"
-    with ProgressClient(policy=FixedPolicy(0.0)) as client:
+    with ProgressClient(policy=FixedPolicy(0.0), allow_fast_polling=True) as client:
         return client.wait(url, timeout=timeout).report.requests
 
 
@@ -96,9 +96,11 @@ def _client_async(base: str, n: int, timeout: float | None = None, fast: bool = 
         url = f"{base}/count/ca{next(_keys)}/{n}"
         if fast:
             async with httpx.AsyncClient(transport=_aiohttp_transport()) as http, \
-                    AsyncProgressClient(policy=FixedPolicy(0.0), client=http) as client:
+                    AsyncProgressClient(policy=FixedPolicy(0.0),
+                                        allow_fast_polling=True, client=http) as client:
                 return (await client.wait(url, timeout=timeout)).report.requests
-        async with AsyncProgressClient(policy=FixedPolicy(0.0), transport=transport) as client:
+        async with AsyncProgressClient(policy=FixedPolicy(0.0),
+                                       allow_fast_polling=True, transport=transport) as client:
             return (await client.wait(url, timeout=timeout)).report.requests
 
     return asyncio.run(go())

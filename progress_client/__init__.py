@@ -21,6 +21,7 @@ __version__ = "0.3.0"
 if TYPE_CHECKING:
     from ._actions import FellBack, ReadStream, Request, Sleep, Stop, Update
     from ._async import AsyncProgressClient
+    from ._budget import Limit
     from ._clock import Clock, SystemClock, VirtualClock
     from ._config import WaitConfig
     from ._engine import PollEngine
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
         ResponseTooLarge,
         TooManyErrors,
     )
-    from ._events import ChangeEvent, RequestEvent
+    from ._events import ChangeEvent, RequestEvent, RequestInfo
     from ._hints import parse_retry_after
     from ._models import Reader, Reading, StatusSpec
     from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
@@ -63,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "JobFailed": "._errors",
     "JobOutcome": "._results",
     "JobStatus": "._status",
+    "Limit": "._budget",
     "Policy": "._policy",
     "PollEngine": "._engine",
     "PollError": "._errors",
@@ -77,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "Request": "._actions",
     "RequestEvent": "._events",
     "RequestFailed": "._errors",
+    "RequestInfo": "._events",
     "ResponseTooLarge": "._errors",
     "SimulationResult": "._simulate",
     "Sleep": "._actions",
@@ -109,6 +112,7 @@ __all__ = [
     "JobFailed",
     "JobOutcome",
     "JobStatus",
+    "Limit",
     "Policy",
     "PollEngine",
     "PollError",
@@ -123,6 +127,7 @@ __all__ = [
     "Request",
     "RequestEvent",
     "RequestFailed",
+    "RequestInfo",
     "ResponseTooLarge",
     "SimulationResult",
     "Sleep",

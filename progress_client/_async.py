@@ -13,6 +13,7 @@ go over aiohttp directly (``_fast.FastPolls``, ``transport=``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 import os
@@ -41,7 +42,7 @@ from ._http import (
     import_httpx_sse,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
     JobOutcome,
@@ -54,6 +55,7 @@ from ._shared import SharedWait, Subscriber
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._budget import LimitsArg
     from .waitstore.aio import AsyncDurableWaits
     from .waitstore.aio import Handler as AsyncHandler
     from .waitstore.base import WaitStore
@@ -104,9 +106,12 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
+        allow_fast_polling: bool = False,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        before_request: BeforeRequestHook | None = None,
         profile: ProfileArg | None = None,
+        limits: LimitsArg = None,
         wall_clock: Callable[[], float] = time.time,
         transport: str = "auto",
     ) -> None:
@@ -120,7 +125,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             max_body=max_body, request_timeout=request_timeout, conditional=conditional,
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
+            allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
+            before_request=before_request,
         )
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
@@ -132,6 +139,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         #: ``self._now()`` reads there, without finding the backend on every call).
         self._now: Callable[[], float] = anyio.current_time
         self._on_asyncio = False
+        #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
+        self._gate = None if limits is None else _gate().AsyncGate(
+            limits, lambda: self._now(), lambda: self._wall())
 
     @property
     def transport_for_polls(self) -> str:
@@ -240,6 +250,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
+        self._wait_started(call, sub, self._poll_transport())
         stop: Stop | None = None
         try:
             while stop is None:
@@ -272,6 +283,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 stop.error.cancelled_remote = await self._cancel_remote(shared, sub)
                 stop.error.report = shared.engine.report()
         except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, anyio.get_cancelled_exc_class())):
+                # Ctrl-C or a cancellation: the token goes on from here, as the sync twin's.
+                with contextlib.suppress(AttributeError):
+                    exc.resume_token = shared.engine.resume_token(  # type: ignore[attr-defined]
+                        self._now())
             if call.cancel_on_exit and not isinstance(exc, GeneratorExit):
                 exc.cancelled_remote = await self._cancel_remote(  # type: ignore[attr-defined]
                     shared, sub
@@ -279,6 +295,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             raise
         finally:
             call.status_url = shared.engine.url
+            self._observer.wait_ended(sub, shared, stop)
             await self._leave(shared, sub)
         if call.watching:
             finish(stop)  # the job's error raised; a watch ends after its terminal update
@@ -322,17 +339,49 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             shared.end(sub, action)
         elif isinstance(action, ReadStream):
             await self._read(shared, sub.deadline)
-        elif action.purpose == "stream":
-            await self._open(shared, action, sub.deadline)
-        elif action.purpose == "poll" and self._polls_fast():
-            assert self._fast is not None
-            await send_fast(self, self._fast, shared, action, sub.deadline)
+        elif self._gate is not None:
+            await self._send_within_budget(shared, sub, action)
         else:
-            await self._send(shared, action, sub.deadline, getattr(sub, "output", None))
+            await self._carry(shared, sub, action)
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
         return pause
+
+    async def _send_within_budget(
+        self, shared: SharedWait, sub: Subscriber, request: Request
+    ) -> None:
+        """Send ``request`` once its origin's rate budget has a slot; show the budget what came
+        back. No slot before the deadline: nothing is sent (the engine takes it back)."""
+        gate = self._gate
+        assert gate is not None
+        waited = await gate.acquire(request.url, sub.deadline)
+        engine = shared.engine
+        if waited is None:
+            with shared.lock:
+                engine.withdraw(self._now())
+            return
+        with shared.lock:
+            engine.held(waited)
+        try:
+            await self._carry(shared, sub, request)
+        finally:
+            gate.observe(request.url, engine.answer)
+
+    async def _carry(self, shared: SharedWait, sub: Subscriber, request: Request) -> None:
+        """Send one of the engine's requests the way its purpose asks: a stream opened, a
+        poll over the fast path when it serves, anything else over httpx."""
+        if request.purpose == "stream":
+            await self._open(shared, request, sub.deadline)
+        elif request.purpose == "poll" and self._polls_fast():
+            assert self._fast is not None
+            await send_fast(self, self._fast, shared, request, sub.deadline)
+        else:
+            await self._send(shared, request, sub.deadline, getattr(sub, "output", None))
+
+    def _poll_transport(self) -> str:
+        """How this wait's polls travel: ``"aiohttp"`` (the fast path) or ``"httpx"``."""
+        return "aiohttp" if self._fast is not None and self._on_asyncio else "httpx"
 
     def _polls_fast(self) -> bool:
         """Whether a poll goes over the aiohttp session (``send_fast``) rather than httpx."""
@@ -356,6 +405,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         except anyio.WouldBlock:
             if not await self._queue_for(limiter, shared, deadline):
                 return
+        request = self._observer.before(shared, request)
         began = self._now()
         code: int | None = None
         error: str | None = None
@@ -403,6 +453,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine = shared.engine
+        request = self._observer.before(shared, request)
         began = self._now()
         code: int | None = None
         error: str | None = None
@@ -522,3 +573,10 @@ def _make_http(**kwargs: Any) -> httpx.AsyncClient:
     )
 
 
+
+
+def _gate() -> Any:
+    """The rate budgets' module, loaded only by a client with ``limits=`` (start-up)."""
+    from . import _gates
+
+    return _gates

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,6 @@ import httpx
 from . import _fast
 from ._actions import Request
 from ._http import describe_transport_error
-from ._observer import logger
 from ._shared import SharedWait
 
 if TYPE_CHECKING:
@@ -38,6 +36,7 @@ async def send_fast(
     limiter = driver._fifo_limiter()
     if not limiter.try_acquire() and not await _queue_fast(driver, limiter, shared, deadline):
         return
+    request = driver._observer.before(shared, request)
     began = now()
     got = _fast.Exchange()
     error: str | None = None
@@ -72,7 +71,7 @@ async def send_fast(
         raise
     finally:
         limiter.release()
-    if driver._observer.on_request is not None or logger.isEnabledFor(logging.DEBUG):
+    if driver._observer.listens(request):
         t = now()
         driver._observer.request(engine, request, got.code, t - began, t, error)
 

@@ -27,11 +27,11 @@ from ._http import (
     request_options,
 )
 from ._models import Reader
-from ._observer import ChangeHook, Observer, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, Observer, RequestHook, get_instrument
 from ._policy import Policy
 from ._results import ResultNotWritten, WaitResult, finish, write_result
 from ._sanitize import install_log_redaction
-from ._shared import Registry, SharedWait
+from ._shared import Registry, SharedWait, Subscriber
 from ._state import EngineState
 
 if TYPE_CHECKING:
@@ -125,8 +125,10 @@ class ClientBase(Generic[H]):
         max_concurrency: int,
         sse_max_failures: int,
         on_request: RequestHook | None,
+        allow_fast_polling: bool = False,
         on_change: ChangeHook | None,
         profile: ProfileArg | None = None,
+        before_request: BeforeRequestHook | None = None,
     ) -> None:
         if profile is not None and (spec is not None or status_field is not None):
             raise TypeError("profile= reads the document itself: drop spec= and status_field=")
@@ -136,6 +138,7 @@ class ClientBase(Generic[H]):
             baseline=baseline, max_consecutive_errors=max_consecutive_errors,
             hint_cap=hint_cap, max_body=max_body, request_timeout=request_timeout,
             conditional=conditional, sse_max_failures=sse_max_failures,
+            allow_fast_polling=allow_fast_polling,
         )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or (
             max_concurrency < 1
@@ -148,7 +151,7 @@ class ClientBase(Generic[H]):
         self._profiles: dict[Any, tuple[WaitConfig, Lifecycle]] = {}
         if profile is not None:
             self._config, self._lifecycle = self._with_profile(profile)
-        self._observer = Observer(on_request, on_change)
+        self._observer = Observer(on_request, on_change, before_request)
         self._waits = Registry()
         # httpx logs each request URL at INFO: keep URL passwords and ?token= out of logs.
         install_log_redaction()
@@ -239,6 +242,13 @@ class ClientBase(Generic[H]):
         key = (f"run:{next(_run_ids)}:{url}", None, None)
         return Call(key, config, job=job, cancel_on_exit=cancel_on_exit,
                     output=Path(output) if output is not None else None, trusted=url)
+
+    def _wait_started(self, call: Call, sub: Subscriber, transport: str) -> None:
+        """Tell the process's instrumentation (if any) that this caller's wait began."""
+        if get_instrument() is not None:
+            reader = call.config.reader
+            profile = getattr(getattr(reader, "profile", None), "name", None) or "default"
+            self._observer.wait_started(sub, call.status_url, profile, transport, call.resume)
 
     @staticmethod
     def _finished(stop: Stop, call: Call) -> WaitResult:

@@ -1,6 +1,7 @@
 """One immutable, validated configuration for a client's waits, passed whole to the engine.
 
-``WaitConfig`` holds everything that decides a wait: the policy, how a response is read (a
+``WaitConfig`` holds everything that decides a wait: the policy (no interval below
+``MIN_INTERVAL`` unless ``allow_fast_polling=True``), how a response is read (a
 ``Reader``: ``StatusSpec`` or a compiled profile), the report's baseline, error and hint
 limits, the body limit, the request timeout, conditional requests, the stream's failure limit
 and long-polling. It is checked once, when built: a bad value is a ``ValueError`` there, not at
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_REQUEST_TIMEOUT",
     "MAX_LONG_POLL",
+    "MIN_INTERVAL",
     "WaitConfig",
     "config_from_options",
 ]
@@ -35,6 +37,9 @@ DEFAULT_MAX_BODY = 1 << 20
 DEFAULT_REQUEST_TIMEOUT = 30.0
 #: The longest hold a long poll asks for (RFC 7240 ``Prefer: wait=N``), in seconds.
 MAX_LONG_POLL = 60.0
+#: The shortest interval a policy may have without ``allow_fast_polling=True``, in seconds:
+#: below it a wait polls the server many times a second (a typo, or a load test).
+MIN_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class WaitConfig:
     sse_max_failures: int = 3
     #: Ask the server to hold each poll up to this many seconds (``None``: no long-polling).
     long_poll: float | None = None
+    #: Accept a policy whose shortest interval is below ``MIN_INTERVAL`` (a test server of
+    #: your own, a benchmark); without it such a policy is a ``ValueError``.
+    allow_fast_polling: bool = False
     #: The hint headers read on every response (the reader's, else the defaults).
     hint_headers: tuple[str, ...] = field(init=False)
 
@@ -65,6 +73,14 @@ class WaitConfig:
             v = getattr(self, name)
             if not (_number(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0")
+        if not self.allow_fast_polling:
+            shortest = _shortest(self.policy)
+            if shortest < MIN_INTERVAL:
+                raise ValueError(
+                    f"the policy's shortest interval is {shortest:g} s, below {MIN_INTERVAL:g}"
+                    " s (it would poll the server many times a second); pass "
+                    "allow_fast_polling=True if you mean it"
+                )
         lp = self.long_poll
         if lp is not None and not (_number(lp) and 0 < lp <= MAX_LONG_POLL):
             raise ValueError(f"long_poll must be a number of seconds in (0, {MAX_LONG_POLL:g}]")
@@ -73,6 +89,18 @@ class WaitConfig:
             self, "hint_headers",
             DEFAULT_HINT_HEADERS if names is None else tuple(n.lower() for n in names),
         )
+
+
+def _shortest(policy: Policy) -> float:
+    """The shortest interval ``policy`` can wait, before jitter shortens it."""
+    try:
+        low = float(policy.bounds[0])
+    except (AttributeError, TypeError, ValueError, IndexError):
+        low = min(float(policy.delay(n)) for n in range(64))
+    jitter = getattr(policy, "jitter", 0.0)
+    if _number(jitter) and 0 < jitter < 1:
+        low *= 1.0 - jitter
+    return low
 
 
 def _number(v: Any) -> bool:

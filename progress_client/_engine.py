@@ -70,6 +70,7 @@ from ._errors import (
 )
 from ._hints import Validators, read_hint
 from ._models import Reading
+from ._sanitize import sanitize
 from ._state import EngineState, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
@@ -111,6 +112,8 @@ class PollEngine(Transitions):
         self._resumed = state is not None and state.tally.requests > 0
         self._first_sent: float | None = None
         self._last_response: float | None = None
+        self._last_answered: float | None = None
+        self._last_error: str | None = None
         self._next_at: float | None = None
         self._in_flight: Purpose | None = None
         self._stopped: Stop | None = None
@@ -141,6 +144,9 @@ class PollEngine(Transitions):
         self._same_body: bytes | None = None
         self._same_code = 0
         self._same_reading: Reading | None = None
+        #: The status code and headers (lower-case names) of the answer to the last request:
+        #: what a rate budget learns from (``None``: no answer yet, or an error).
+        self._answer: tuple[int, Mapping[str, str]] | None = None
         #: Whether an ``Update`` is wanted for every status (``watch``) or only for changes
         #: and the end (``wait``: an unchanged poll then costs no update, report or token).
         self.every_update = True
@@ -176,11 +182,17 @@ class PollEngine(Transitions):
         report = self.report()
         last = self.last_status
         what = f"last status {last.status!r}" if last is not None else "no status seen"
+        n = report.requests
+        sent = f"{n} {'request' if n == 1 else 'requests'}"
+        if report.unanswered:
+            sent += ", none answered" if report.answered == 0 else \
+                f", {report.unanswered} not answered"
+        failing = f"; last error: {self._last_error}" if self._last_error else ""
         err = PollTimeout(
-            f"the job did not finish before the deadline ({what}, {report.requests} "
-            f"requests){why}",
+            f"the job did not finish before the deadline ({what}, {sent}){why}{failing}",
             url=self.url, status=last, report=report,
         )
+        err.last_error = self._last_error
         err.resume_token = self.resume_token(now)
         return Stop("timeout", last, self._document(), err, report)
 
@@ -232,6 +244,7 @@ class PollEngine(Transitions):
 
     def _request(self, now: float, deadline: float | None) -> Request:
         self.state.tally.requests += 1
+        self._answer = None
         if self._first_sent is None:
             self._first_sent = now
         self._hinted = None
@@ -286,7 +299,11 @@ class PollEngine(Transitions):
         head only; a result: what the driver made of its body, as ``result``). ``truncated``:
         the body passed the size limit and was not read further."""
         purpose = self._land(now)
+        self.state.tally.answered += 1
+        if purpose != "cancel":
+            self._last_answered = now
         lower = {k.lower(): v for k, v in headers.items()}
+        self._answer = (status_code, lower)
         if purpose == "stream":
             self._stream_opened(now, status_code, lower)
             return
@@ -322,8 +339,9 @@ class PollEngine(Transitions):
                 reading = self.config.reader.read(json.loads(event.data))
             except (ValueError, RecursionError, BadResponse):
                 continue  # a heartbeat, or data that is no status document
-            self._last_response = now
+            self._last_response = self._last_answered = now
             self.state.consecutive_errors = 0
+            self._last_error = None
             self._observe(now, reading, None, "sse", push=True)
             if self._stopped is not None:
                 self._stream.close()
@@ -353,7 +371,10 @@ class PollEngine(Transitions):
                 "may have started a job", url=self.job.url if self.job else None,
             ))
         elif fatal:
-            self._fail(RequestFailed(f"request failed: {description}", url=self.url))
+            self._last_error = sanitize(description)
+            err = RequestFailed(f"request failed: {description}", url=self.url)
+            err.last_error = self._last_error
+            self._fail(err)
         else:
             self._transient(now, description, None)
 
@@ -364,6 +385,31 @@ class PollEngine(Transitions):
         if self._stopped is not None or self._in_flight is not None or self._stream.open:
             return
         if self._next_at is not None and self._next_at > now:
+            self._next_at = now
+            self._hinted = None
+
+    @property
+    def answer(self) -> tuple[int, Mapping[str, str]] | None:
+        """The status code and headers (names in lower case) of the last request's answer;
+        ``None`` before it came, or when it failed."""
+        return self._answer
+
+    def held(self, seconds: float) -> None:
+        """The request in flight waited ``seconds`` for its origin's rate budget before it
+        was sent (the report's ``budget_delays`` and ``budget_delay_ms``)."""
+        if seconds > 0:
+            tally = self.state.tally
+            tally.budget_delays += 1
+            tally.budget_delay_ms += round(seconds * 1000)
+
+    def withdraw(self, now: float) -> None:
+        """The request in flight was never sent: its origin's rate budget had no slot before
+        the caller's deadline. It is not counted; the next action is decided afresh."""
+        if self._in_flight is None:
+            return
+        self._in_flight = None
+        self.state.tally.requests -= 1
+        if self._stopped is None:
             self._next_at = now
             self._hinted = None
 

@@ -43,6 +43,11 @@ class PollError(Exception):
     cancelled_remote: bool | None = None
     #: The CLI ``outcome`` word for this kind of error.
     outcome: str = "error"
+    #: The last failed request's description (``"could not connect: connection refused"``,
+    #: ``"HTTP 503"``), sanitized, when failures are what ended the wait: set on
+    #: ``TooManyErrors``, a fatal transport failure, and a ``PollTimeout`` whose last request
+    #: failed; ``None`` otherwise.
+    last_error: str | None = None
 
     def __init__(
         self,

@@ -4,8 +4,10 @@ mapping of transport failures to what the engine is fed."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import re
+import socket
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -173,13 +175,13 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, httpx.ConnectError) and _certificate_failure(exc):
         return _tls_failure(exc), True
     if isinstance(exc, httpx.ConnectError):
-        return f"could not connect ({_short(exc)})", False
+        return f"could not connect ({_connect_words(exc)})", False
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"the server broke the HTTP protocol ({_short(exc)})", False
     if isinstance(exc, httpx.DecodingError):
         return f"the response could not be decoded ({_short(exc)})", False
     if isinstance(exc, httpx.HTTPError):
-        return f"network error ({type(exc).__name__}: {_short(exc)})", False
+        return f"network error ({_network_words(exc)})", False
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False
     return f"unexpected error ({type(exc).__name__})", True
@@ -201,36 +203,99 @@ def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     ):
         return _tls_failure(exc), True
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"could not connect ({_short(exc.os_error)})", False
+        return f"could not connect ({_connect_words(exc.os_error)})", False
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server broke the HTTP protocol (Server disconnected without sending a " \
             "response.)", False
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
         return f"the server broke the HTTP protocol ({_short(exc)})", False
     if isinstance(exc, aiohttp.ClientError):
-        return f"network error ({type(exc).__name__}: {_short(exc)})", False
+        return f"network error ({_network_words(exc)})", False
     if isinstance(exc, OSError):
         return f"network error ({type(exc).__name__})", False
     return f"unexpected error ({type(exc).__name__})", True
 
 
+#: What a certificate failure advises a Python caller (the command line says its own way).
+TLS_ADVICE = "trust the server's CA (verify= an ssl.SSLContext that trusts it)"
+
+
 def _tls_failure(exc: BaseException) -> str:
     # Not transient: retrying cannot fix a certificate, and the user should hear at once.
+    cert = _in_chain(exc, ssl.SSLCertVerificationError)
+    why = getattr(cert, "verify_message", None) or _short(exc)
     return (
-        f"TLS certificate verification failed ({_short(exc)}); pass verify= an "
-        "ssl.SSLContext that trusts this server's CA, never verify=False in production"
+        f"TLS: certificate verify failed ({sanitize(why)[:200]}); {TLS_ADVICE}, never turn "
+        "verification off"
     )
 
 
 def _certificate_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(8):  # the chain is httpx -> httpcore -> ssl; bounded against cycles
+    return _in_chain(exc, ssl.SSLCertVerificationError) is not None
+
+
+def _in_chain(
+    exc: BaseException | None, kind: type[BaseException], depth: int = 0
+) -> BaseException | None:
+    """The first exception of ``kind`` in ``exc``'s chain of causes (httpx -> httpcore ->
+    the socket's own error), looking into exception groups (anyio's "all connection
+    attempts failed" holds one error per address); bounded against cycles."""
+    seen = exc
+    for _ in range(8):
         if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
+            return None
+        if isinstance(seen, kind) and not (
+            kind is OSError and getattr(seen, "errno", None) is None
+        ):
+            return seen
+        inners = getattr(seen, "exceptions", None)  # an exception group (3.11+, or backport)
+        if depth < 2 and isinstance(inners, (tuple, list)):
+            for inner in inners:
+                found = _in_chain(inner, kind, depth + 1)
+                if found is not None:
+                    return found
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
+
+
+#: A failed connection's cause in plain words, by errno.
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+
+
+def _network_words(exc: BaseException) -> str:
+    """A failed exchange's cause: ``connection reset`` and the like, else the error's type
+    and its own (sanitized) text."""
+    os_error = _in_chain(exc, OSError)
+    if isinstance(os_error, OSError) and os_error.errno in _ERRNO_WORDS:
+        return _ERRNO_WORDS[os_error.errno]
+    return f"{type(exc).__name__}: {_short(exc)}"
+
+
+def _connect_words(exc: BaseException | None) -> str:
+    """Why a connection could not be made, in plain words: ``connection refused``, ``name
+    not resolved``, ``host unreachable`` ...; else the error's own (sanitized) text."""
+    if _in_chain(exc, socket.gaierror) is not None:
+        return "name not resolved"
+    os_error = _in_chain(exc, OSError)
+    if isinstance(os_error, OSError) and os_error.errno in _ERRNO_WORDS:
+        return _ERRNO_WORDS[os_error.errno]
+    text = str(exc or "").lower()
+    for words, said in (("name or service not known", "name not resolved"),
+                        ("nodename nor servname", "name not resolved"),
+                        ("temporary failure in name resolution", "name not resolved"),
+                        ("no address associated", "name not resolved"),
+                        ("connection refused", "connection refused"),
+                        ("connect call failed", "connection refused")):
+        if words in text:
+            return said
+    return _short(exc) if exc is not None else "unknown error"
 
 
 def _short(exc: BaseException) -> str:

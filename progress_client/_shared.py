@@ -37,13 +37,15 @@ Key = tuple[str, str | None, str | None]
 class Subscriber:
     """One caller of a shared wait: its queue, its deadline, a way to be woken."""
 
-    __slots__ = ("deadline", "queue", "watching")
+    __slots__ = ("deadline", "queue", "trace", "watching")
 
     def __init__(self, deadline: float | None, watching: bool = True) -> None:
         self.queue: deque[Item] = deque()
         self.deadline = deadline
         #: Whether the caller wants every update (``watch``) or only the end (``wait``).
         self.watching = watching
+        #: The instrumentation's view of this caller's wait (``_observer.WaitTrace``), if any.
+        self.trace: Any = None
 
     def push(self, item: Item) -> None:
         self.queue.append(item)
@@ -57,8 +59,8 @@ class SharedWait:
     """One job's wait, shared by every concurrent caller of one client."""
 
     # Thousands may run at once: no per-wait ``__dict__`` for the collector to walk.
-    __slots__ = ("connection", "driver", "engine", "key", "last_update", "lock", "stop",
-                 "subscribers", "trusted", "url")
+    __slots__ = ("connection", "driver", "engine", "hints_seen", "key", "last_update", "lock",
+                 "stop", "subscribers", "trusted", "url")
 
     def __init__(self, key: Key, engine: PollEngine) -> None:
         self.key = key
@@ -73,12 +75,15 @@ class SharedWait:
         self.connection: Any = None
         #: The URL the caller named (its origin may get credentials for URLs servers name).
         self.trusted: str | None = None
+        #: The engine's count of hint-lengthened delays at the last request the observer saw
+        #: (-1: none yet), to tell a request that follows a hint (``_observer``).
+        self.hints_seen = -1
 
     def publish(self, observer: Observer, events: list[Update | FellBack]) -> None:
         """Hand the engine's updates to every subscriber (after the hooks and logs)."""
         if not events:
             return
-        for update in observer.emit(self.url, events):
+        for update in observer.emit(self.url, events, self.driver):
             with self.lock:
                 self.last_update = update
                 for sub in self.subscribers:

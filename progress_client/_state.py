@@ -31,6 +31,8 @@ class EngineState:
     #: The counters as they run (a ``Tally``: ``Counters``'s fields, mutable).
     tally: Any = field(default_factory=Tally)
     elapsed_before: float = 0.0
+    #: The answered part of ``elapsed_before`` (``PollReport.answered_elapsed``).
+    answered_elapsed_before: float = 0.0
     unchanged: int = 0
     consecutive_errors: int = 0
     last_key: str | None = None
@@ -48,7 +50,8 @@ class EngineState:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (for resume tokens), counters flat."""
-        return dict(zip(STATE_NAMES, self.snapshot(None, 0.0, self.elapsed_before, None)[2:]))
+        return dict(zip(STATE_NAMES, self.snapshot(
+            None, 0.0, self.elapsed_before, None, self.answered_elapsed_before)[2:]))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EngineState:
@@ -74,6 +77,7 @@ class EngineState:
         return cls(
             tally=Tally(**{name: ints[name] for name in COUNTER_NAMES}),
             elapsed_before=_duration(data, "elapsed_before"),
+            answered_elapsed_before=_duration(data, "answered_elapsed_before"),
             unchanged=ints["unchanged"],
             consecutive_errors=ints["consecutive_errors"],
             last_key=_text(data, "last_key"),
@@ -86,11 +90,11 @@ class EngineState:
         )
 
     def snapshot(self, url: str | None, baseline: float, elapsed: float,
-                 next_delay: float | None) -> Snapshot:
+                 next_delay: float | None, answered_elapsed: float = 0.0) -> Snapshot:
         """This state as it stands now, as plain values: a tuple, so it costs the garbage
         collector nothing to keep (an ``Update`` keeps one for its report and token)."""
         return (
-            url, baseline, *_counts(self.tally), elapsed, self.unchanged,
+            url, baseline, *_counts(self.tally), elapsed, answered_elapsed, self.unchanged,
             self.consecutive_errors, self.last_key,
             self.last_document, self.etag, self.last_modified, self.last_event_id, self.mode,
             self.next_delay if next_delay is None else next_delay,
@@ -136,12 +140,14 @@ STATE_NAMES: tuple[str, ...] = (
 Snapshot = tuple[Any, ...]
 _COUNTS = slice(2, 2 + len(COUNTER_NAMES))
 _ELAPSED, _MODE = 2 + STATE_NAMES.index("elapsed_before"), 2 + STATE_NAMES.index("mode")
+_ANSWERED = 2 + STATE_NAMES.index("answered_elapsed_before")
 
 
 def snapshot_report(snapshot: Snapshot) -> PollReport:
     """The ``PollReport`` of a snapshot."""
     return PollReport.of(Counters(*snapshot[_COUNTS]), elapsed=snapshot[_ELAPSED],
-                         baseline_interval=snapshot[1], mode=snapshot[_MODE])
+                         baseline_interval=snapshot[1], mode=snapshot[_MODE],
+                         answered_elapsed=snapshot[_ANSWERED])
 
 
 def snapshot_token(snapshot: Snapshot) -> str | None:

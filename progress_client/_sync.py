@@ -33,7 +33,7 @@ from ._http import (
     strip_cross_origin_credentials,
 )
 from ._models import Reader
-from ._observer import ChangeHook, RequestHook
+from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
     JobOutcome,
@@ -48,6 +48,7 @@ from ._watchdog import Watchdog
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._budget import LimitsArg
     from .waitstore.base import WaitStore
     from .waitstore.sync import DurableWaits, Handler
     from .webhooks.receiver import WebhookReceiver
@@ -87,9 +88,12 @@ class ProgressClient(ClientBase[httpx.Client]):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sse_max_failures: int = 3,
+        allow_fast_polling: bool = False,
         on_request: RequestHook | None = None,
         on_change: ChangeHook | None = None,
+        before_request: BeforeRequestHook | None = None,
         profile: ProfileArg | None = None,
+        limits: LimitsArg = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
@@ -100,10 +104,16 @@ class ProgressClient(ClientBase[httpx.Client]):
             max_body=max_body, request_timeout=request_timeout, conditional=conditional,
             long_poll=long_poll, verify=verify, max_redirects=max_redirects,
             max_concurrency=max_concurrency, sse_max_failures=sse_max_failures,
+            allow_fast_polling=allow_fast_polling,
             on_request=on_request, on_change=on_change, profile=profile,
+            before_request=before_request,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
+        #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
+        clock = self._clock
+        self._gate = None if limits is None else _gate().SyncGate(
+            limits, clock.now, clock.wall, clock.sleep)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -214,6 +224,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         sub = _Waiter(deadline, call.watching, call.output)
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
+        self._wait_started(call, sub, "httpx")
         stop: Stop | None = None
         try:
             while stop is None:
@@ -246,11 +257,15 @@ class ProgressClient(ClientBase[httpx.Client]):
                 stop.error.cancelled_remote = self._cancel_remote(shared, sub)
                 stop.error.report = shared.engine.report()
         except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C: say how to go on (the CLI does)
+                exc.resume_token = shared.engine.resume_token(  # type: ignore[attr-defined]
+                    clock.now())
             if call.cancel_on_exit:
                 exc.cancelled_remote = self._cancel_remote(shared, sub)  # type: ignore[union-attr]
             raise
         finally:
             call.status_url = shared.engine.url
+            self._observer.wait_ended(sub, shared, stop)
             self._leave(shared, sub)
         return stop
 
@@ -290,20 +305,47 @@ class ProgressClient(ClientBase[httpx.Client]):
             shared.end(sub, action)
         elif isinstance(action, ReadStream):
             self._read(shared, sub.deadline)
-        elif action.purpose == "stream":
-            self._open(shared, action, sub.deadline)
+        elif self._gate is not None:
+            self._send_within_budget(shared, sub, action)
         else:
-            self._send(shared, action, sub.deadline, getattr(sub, "output", None))
+            self._carry(shared, sub, action)
         with shared.lock:
             events = shared.engine.take_events()
         shared.publish(self._observer, events)
         return pause
+
+    def _send_within_budget(self, shared: SharedWait, sub: Subscriber, request: Request) -> None:
+        """Send ``request`` once its origin's rate budget has a slot; show the budget what came
+        back. No slot before the deadline: nothing is sent (the engine takes it back)."""
+        gate = self._gate
+        assert gate is not None
+        waited = gate.acquire(request.url, sub.deadline)
+        engine = shared.engine
+        if waited is None:
+            with shared.lock:
+                engine.withdraw(self._clock.now())
+            return
+        with shared.lock:
+            engine.held(waited)
+        try:
+            self._carry(shared, sub, request)
+        finally:
+            gate.observe(request.url, engine.answer)
+
+    def _carry(self, shared: SharedWait, sub: Subscriber, request: Request) -> None:
+        """Send one of the engine's requests the way its purpose asks: a stream opened,
+        anything else sent."""
+        if request.purpose == "stream":
+            self._open(shared, request, sub.deadline)
+        else:
+            self._send(shared, request, sub.deadline, getattr(sub, "output", None))
 
     def _send(
         self, shared: SharedWait, request: Request, deadline: float | None,
         output: Path | None = None,
     ) -> None:
         engine, clock = shared.engine, self._clock
+        request = self._observer.before(shared, request)
         began = clock.now()
         code: int | None = None
         error: str | None = None
@@ -340,6 +382,7 @@ class ProgressClient(ClientBase[httpx.Client]):
 
     def _open(self, shared: SharedWait, request: Request, deadline: float | None) -> None:
         engine, clock = shared.engine, self._clock
+        request = self._observer.before(shared, request)
         began = clock.now()
         code: int | None = None
         error: str | None = None
@@ -407,3 +450,10 @@ def _outcome(wait: Callable[[str], WaitResult], url: str) -> JobOutcome:
         return JobOutcome(url=url, result=wait(url))
     except (PollError, ValueError) as exc:
         return JobOutcome(url=url, error=outcome_error(exc))
+
+
+def _gate() -> Any:
+    """The rate budgets' module, loaded only by a client with ``limits=`` (start-up)."""
+    from . import _gates
+
+    return _gates

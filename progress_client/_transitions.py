@@ -56,8 +56,9 @@ class Transitions:
 
     # Slots: an engine per running wait, thousands at once, each no bigger than its fields.
     __slots__ = (
-        "_events", "_first_sent", "_hinted", "_in_flight", "_last", "_last_body",
-        "_last_response", "_lifecycle", "_long_poll", "_next_at", "_reading", "_result_url",
+        "_answer", "_events", "_first_sent", "_hinted", "_in_flight", "_last", "_last_answered",
+        "_last_body", "_last_error", "_last_response", "_lifecycle", "_long_poll", "_next_at",
+        "_reading", "_result_url",
         "_resumed", "_reuse_readings", "_same_body", "_same_code", "_same_reading", "_start",
         "_start_pending", "_stopped", "_stream", "_streaming", "_success", "cancelled_remote",
         "config", "events_url", "every_update", "job", "state", "url",
@@ -71,6 +72,10 @@ class Transitions:
     every_update: bool
     _first_sent: float | None
     _last_response: float | None
+    #: When the last HTTP response (or stream event) came; the last transport or transient
+    #: failure's description, for the timeout's message (``None``: the last request was fine).
+    _last_answered: float | None
+    _last_error: str | None
     _next_at: float | None
     _in_flight: Purpose | None
     _stopped: Stop | None
@@ -90,6 +95,7 @@ class Transitions:
     _same_body: bytes | None
     _same_code: int
     _same_reading: Reading | None
+    _answer: tuple[int, Mapping[str, str]] | None
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -117,10 +123,16 @@ class Transitions:
             elapsed += max(0.0, self._last_response - self._first_sent)
         return elapsed
 
+    def _answered_elapsed(self) -> float:
+        elapsed = self.state.answered_elapsed_before
+        if self._first_sent is not None and self._last_answered is not None:
+            elapsed += max(0.0, self._last_answered - self._first_sent)
+        return elapsed
+
     def report(self) -> PollReport:
         return PollReport.of(
             self.state.tally, elapsed=self._elapsed(), baseline_interval=self.config.baseline,
-            mode=self.state.mode,
+            mode=self.state.mode, answered_elapsed=self._answered_elapsed(),
         )
 
     def _polled(
@@ -144,6 +156,7 @@ class Transitions:
             if reading is not None and self._reuse_readings:
                 self._same_code, self._same_body, self._same_reading = code, body, reading
         self.state.consecutive_errors = 0
+        self._last_error = None
         self._remember_validators(headers)
         mode: Mode = "poll"
         if self._long_poll:
@@ -347,12 +360,16 @@ class Transitions:
         self.state.tally.errors += 1
         s.consecutive_errors += 1
         s.unchanged += 1
+        self._last_error = sanitize(description)
         if s.consecutive_errors >= self.config.max_consecutive_errors:
-            self._fail(TooManyErrors(
-                f"gave up after {s.consecutive_errors} failed requests in a row "
-                f"(last: {sanitize(description)})",
+            n = s.consecutive_errors
+            err = TooManyErrors(
+                f"gave up after {n} failed {'request' if n == 1 else 'requests'} in a row "
+                f"(last error: {self._last_error})",
                 url=self.url,
-            ))
+            )
+            err.last_error = self._last_error
+            self._fail(err)
             return
         self._schedule(now, hint)
 
@@ -381,7 +398,8 @@ class Transitions:
         next_delay = None
         if now is not None and self._next_at is not None:
             next_delay = max(0.0, self._next_at - now)
-        return self.state.snapshot(self.url, self.config.baseline, self._elapsed(), next_delay)
+        return self.state.snapshot(self.url, self.config.baseline, self._elapsed(), next_delay,
+                                   self._answered_elapsed())
 
 
 def _json_or_none(body: bytes) -> Any:

@@ -166,8 +166,12 @@ class RequestLog:
 # -- a page on another origin ---------------------------------------------------------------
 
 
+CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
 class PageServer:
-    """Serves HTML pages from memory on a free loopback port: a second origin."""
+    """Serves pages (HTML, or JavaScript for a path ending in .js) from memory on a free
+    loopback port: a second origin."""
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
@@ -181,7 +185,9 @@ class PageServer:
                     return
                 data = body.encode("utf-8")
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                path = self.path.split("?")[0]
+                kind = CONTENT_TYPES.get(path[path.rfind("."):], "text/html; charset=utf-8")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -198,3 +204,61 @@ class PageServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# -- the npm package, as a consumer gets it -------------------------------------------------
+
+JS_DIR = Path(__file__).resolve().parent.parent / "js"
+NO_NODE = (
+    "the package tests need Node >= 18 with npm, and js/node_modules (cd js && npm ci); "
+    "bash .ci/run does both"
+)
+
+
+def _run(args: list[str], cwd: Path, timeout: float = 300) -> str:
+    import subprocess
+
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed in {cwd.name}: "
+                           f"{(proc.stdout + proc.stderr)[-2000:]}")
+    return proc.stdout
+
+
+def pack_package(into: Path) -> Path:
+    """``npm pack`` of js/ (which builds it first) into ``into``: the tarball's path."""
+    if shutil.which("npm") is None or not (JS_DIR / "node_modules" / ".bin" / "esbuild").exists():
+        raise RuntimeError(NO_NODE)
+    out = _run(["npm", "pack", "--json", "--pack-destination", str(into)], JS_DIR)
+    import json
+
+    return into / json.loads(out)[0]["filename"]
+
+
+def bundle_app(tarball: Path, entry_source: str, workdir: Path) -> str:
+    """``entry_source`` (JSX importing ``progress-client``, React, TanStack Query and SWR) bundled
+    with esbuild
+against the package installed from ``tarball`` (npm install of the .tgz, not the
+    source tree), React in its development build (StrictMode's double mount). The bundle's text."""
+    # React and the data libraries at the versions js/ is developed with (npm ci put them in
+    # npm's cache).
+    libs = [f"{name}@{json_version(JS_DIR / 'node_modules' / name / 'package.json')}"
+            for name in ("react", "react-dom", "@tanstack/react-query", "swr")]
+    (workdir / "package.json").write_text(
+        '{"name": "app", "private": true, "type": "module"}', "utf-8")
+    _run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", str(tarball), *libs],
+         workdir)
+    installed = workdir / "node_modules" / "progress-client"
+    if installed.is_symlink() or not (installed / "dist" / "index.js").is_file():
+        raise RuntimeError("progress-client was not installed from the tarball")
+    (workdir / "app.jsx").write_text(entry_source, "utf-8")
+    _run([str(JS_DIR / "node_modules" / ".bin" / "esbuild"), "app.jsx", "--bundle",
+          "--format=esm", "--jsx=automatic", "--define:process.env.NODE_ENV=\"development\"",
+          "--outfile=app.js", "--log-level=warning"], workdir)
+    return (workdir / "app.js").read_text("utf-8")
+
+
+def json_version(package_json: Path) -> str:
+    import json
+
+    return str(json.loads(package_json.read_text("utf-8"))["version"])

@@ -36,6 +36,8 @@ class Driven:
         state: EngineState | None = None,
         **config: Any,
     ) -> None:
+        # A virtual clock: no server sees these intervals, however short.
+        config.setdefault("allow_fast_polling", True)
         cfg = WaitConfig(
             policy=policy if policy is not None else AdaptivePolicy(),
             reader=spec if spec is not None else StatusSpec(),

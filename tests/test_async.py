@@ -34,7 +34,7 @@ def statuses(*words: str) -> list[httpx.Response]:
 async def test_wait_success() -> None:
     with respx.mock:
         respx.get(URL).mock(side_effect=statuses("queued", "running", "done"))
-        async with AsyncProgressClient(policy=ZERO) as client:
+        async with AsyncProgressClient(policy=ZERO, allow_fast_polling=True) as client:
             result = await client.wait(URL)
     assert result.status.status == "done"
     assert result.report.requests == 3 and result.report.changes == 2
@@ -43,7 +43,7 @@ async def test_wait_success() -> None:
 async def test_watch_updates() -> None:
     with respx.mock:
         respx.get(URL).mock(side_effect=statuses("queued", "queued", "completed"))
-        async with AsyncProgressClient(policy=ZERO) as client:
+        async with AsyncProgressClient(policy=ZERO, allow_fast_polling=True) as client:
             updates = [u async for u in client.watch(URL)]
     assert [(u.status.status, u.changed) for u in updates] == [
         ("queued", True),
@@ -55,12 +55,12 @@ async def test_watch_updates() -> None:
 async def test_failed_and_fatal() -> None:
     with respx.mock:
         respx.get(URL).mock(side_effect=statuses("running", "errored"))
-        async with AsyncProgressClient(policy=ZERO) as client:
+        async with AsyncProgressClient(policy=ZERO, allow_fast_polling=True) as client:
             with pytest.raises(JobFailed):
                 await client.wait(URL)
     with respx.mock:
         respx.get(URL).mock(return_value=httpx.Response(404))
-        async with AsyncProgressClient(policy=ZERO) as client:
+        async with AsyncProgressClient(policy=ZERO, allow_fast_polling=True) as client:
             with pytest.raises(RequestFailed, match="404"):
                 await client.wait(URL)
 
@@ -68,7 +68,8 @@ async def test_failed_and_fatal() -> None:
 async def test_errors_then_give_up() -> None:
     with respx.mock:
         respx.get(URL).mock(side_effect=httpx.ConnectError("refused"))
-        async with AsyncProgressClient(policy=ZERO, max_consecutive_errors=4) as client:
+        async with AsyncProgressClient(policy=ZERO,
+                                       allow_fast_polling=True, max_consecutive_errors=4) as client:
             with pytest.raises(TooManyErrors) as info:
                 await client.wait(URL)
     assert info.value.report is not None and info.value.report.errors == 4

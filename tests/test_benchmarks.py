@@ -88,3 +88,22 @@ def test_machine_records_versions() -> None:
     info = machine()
     assert info["cores"] and info["python"]
     assert info["httpx"] != "not installed" and info["tenacity"] != "not installed"
+
+
+@pytest.mark.e2e
+def test_otel_overhead_measures_plain_and_instrumented() -> None:
+    from benchmarks.otel_overhead import CLIENTS, otel_overhead
+    from progress_client import otel
+
+    res = otel_overhead(requests=30, rounds=1)
+    assert set(res.cpu_per_poll_us) == set(CLIENTS)
+    assert all(us > 0 for modes in res.cpu_per_poll_us.values() for us in modes.values())
+    assert "ratio" in res.markdown() and not otel.is_instrumented()
+
+
+def test_otel_hook_cost_is_measured_with_and_without() -> None:
+    from benchmarks.otel_overhead import hook_cost_us
+    from progress_client import otel
+
+    plain, traced = hook_cost_us(n=200)
+    assert plain > 0 and traced > plain and not otel.is_instrumented()

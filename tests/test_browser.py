@@ -1,8 +1,9 @@
 """The status server and the companion module in a real Chromium (Debian's, via Playwright).
 
 - A page on another origin (a second loopback port) polls with ``waitForJob``, listens with
-  ``waitForJob`` over SSE and with a bare ``EventSource`` that never calls ``close()``, all
-  through CORS, and sees every update in order.
+  ``waitForJob`` over SSE (over fetch, and with ``eventSource: true`` the browser's
+  EventSource) and with a bare ``EventSource`` that never calls ``close()``, all through CORS,
+  and sees every update in order.
 - After ``completed`` the browser stops: over the next 10 s the server gets at most one request
   for the job (the bare EventSource's reconnect, answered 204). The 10 s window runs while the
   other tests of this module do their work, so it costs little time of its own.
@@ -121,7 +122,7 @@ def open_app(browser: BrowserContext, app_origin: PageServer, api: Api) -> Page:
 # -- cross-origin, in order, then silence ---------------------------------------------------
 
 WATCH = """([url, statuses]) => {
-  const seen = window.seen = { raw: [], poll: [], sse: [], done: {}, errors: [] };
+  const seen = window.seen = { raw: [], poll: [], sse: [], es: [], done: {}, errors: [] };
   const last = statuses[statuses.length - 1];
   // A bare EventSource that never calls close(): only the server can stop it.
   const raw = window.raw = new EventSource(`${url}/events`);
@@ -130,12 +131,15 @@ WATCH = """([url, statuses]) => {
     if (seen.raw[seen.raw.length - 1] !== status) seen.raw.push(status);
     if (status === last) seen.done.raw = true;
   };
-  const record = (name) => (doc, info) => { if (info.changed) seen[name].push(doc.status); };
+  const record = (name) => (u) => { if (u.changed) seen[name].push(u.document.status); };
   const ended = (name) => [(doc) => { seen.done[name] = doc.status; },
                            (err) => { seen.errors.push(`${name}: ${err.name}: ${err.message}`); }];
   pc.waitForJob(url, { initial: 0.1, step: 0.05, max: 0.25, onUpdate: record("poll") })
     .then(...ended("poll"));
   pc.waitForJob(url, { events: `${url}/events`, onUpdate: record("sse") }).then(...ended("sse"));
+  // The browser's own EventSource, as an option.
+  pc.waitForJob(url, { events: `${url}/events`, eventSource: true, onUpdate: record("es") })
+    .then(...ended("es"));
 }"""
 
 
@@ -154,12 +158,13 @@ def cross_origin(browser: BrowserContext, app_origin: PageServer, api: Api) -> C
     api.write(job, STATUSES[0])
     page = open_app(browser, app_origin, api)
     page.evaluate(WATCH, [f"{api.server.url}/jobs/{job}", STATUSES])
-    page.wait_for_function("seen.raw.length && seen.poll.length && seen.sse.length",
+    page.wait_for_function("seen.raw.length && seen.poll.length && seen.sse.length "
+                           "&& seen.es.length",
                            timeout=10_000)
     for status in STATUSES[1:]:
         time.sleep(0.6)  # longer than the pollers' longest interval: each sees every status
         api.write(job, status)
-    page.wait_for_function("(seen.done.raw && seen.done.poll && seen.done.sse) "
+    page.wait_for_function("(seen.done.raw && seen.done.poll && seen.done.sse && seen.done.es) "
                            "|| seen.errors.length", timeout=10_000)
     finished_at = time.monotonic()
     seen = page.evaluate("window.seen")
@@ -171,9 +176,9 @@ def test_cross_origin_page_sees_every_update_in_order(
 ) -> None:
     seen = cross_origin.seen
     assert seen["errors"] == []
-    for name in ("raw", "poll", "sse"):
+    for name in ("raw", "poll", "sse", "es"):
         assert seen[name] == STATUSES, (name, seen[name])
-    assert seen["done"]["poll"] == seen["done"]["sse"] == "completed"
+    assert seen["done"]["poll"] == seen["done"]["sse"] == seen["done"]["es"] == "completed"
     requests = api.requests(cross_origin.job, since=0)
     assert all(r.headers.get("origin") == app_origin.origin for r in requests)
     # The polls' If-None-Match needs a preflight, answered 204; thanks to Max-Age, once.
@@ -245,9 +250,10 @@ RUN_VECTORS = """(vectors) => vectors.cases.map((c) => {
     if (r.kind === "not_modified") status = 304;
     else if (r.kind === "error") status = r.status;
     else if (r.kind === "network") status = 0;
-    const step = pc.nextDelay(state, { status, key, retryAfter: r.retry_after ?? null,
-      preferenceApplied: !!r.preference_applied && state.longPoll },
-      { ...c.policy, nowMs: (vectors.wall_start + t) * 1000 });
+    const hint = pc.readHint((name) => name === "retry-after" ? r.retry_after ?? null : null,
+      pc.HINT_HEADERS, (vectors.wall_start + t) * 1000);
+    const step = pc.nextDelay(state, { status, key, hint,
+      preferenceApplied: !!r.preference_applied && state.longPoll }, c.policy);
     state = step.state;
     delays.push(step.delay);
     t += step.delay;

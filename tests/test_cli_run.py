@@ -179,7 +179,8 @@ def test_a_hint_past_the_deadline_ends_the_wait_at_once(server: VendorServer) ->
     assert out["resume_token"] and json.loads(out["resume_token"])["url"].endswith(job.id)
     assert b.code == 3 and b.elapsed < 5
     assert "polled again in 30s" in b.stderr and slow.polls == 1
-    assert "status URL: http" in b.stderr
+    # The exact command that goes on waiting: the status URL and the token.
+    assert "progress-client wait http" in b.stderr and " --resume '{" in b.stderr
     # The start's own Retry-After (Azure's 202) follows the same rule: no poll at all.
     assert c.code == 3 and c.elapsed < 5 and later.polls == 0
     out = c.json()
@@ -240,9 +241,24 @@ def test_ctrl_c_sends_one_cancel(server: VendorServer) -> None:
     )
     assert a.code == 130 and "interrupted" in a.stderr
     assert "the remote job was cancelled" in a.stderr and fal.cancels == 1
+    # How to go on: the exact command, with the job's status URL and the token.
+    assert (f"to go on where this wait stopped: progress-client wait "
+            f"{server.status_url(fal)} --resume '{{") in a.stderr
     assert b.code == 130 and dbx.cancels == 1
     out = b.json()
     assert out["outcome"] == "interrupted" and out["cancelled_remote"] is True
+    assert json.loads(out["resume_token"])["url"] == server.status_url(dbx)
+
+
+def test_ctrl_c_on_run_with_json_prints_the_status_url_and_token(server: VendorServer) -> None:
+    fal = server.script("fal", ["IN_PROGRESS"])
+    ran = _interrupt(["run", server.start_url("fal"), "--profile", "fal", *body("fal"),
+                      *FAST, "--json"], fal)
+    assert ran.code == 130
+    out = ran.json()
+    assert out["outcome"] == "interrupted" and out["status_url"] == server.status_url(fal)
+    token = json.loads(out["resume_token"])
+    assert token["url"] == server.status_url(fal) and token["state"]["requests"] >= 2
 
 
 # -- the start is sent once --------------------------------------------------------------------

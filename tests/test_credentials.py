@@ -49,7 +49,8 @@ def test_sync_run_keeps_credentials_home(
     home, elsewhere = servers
     url = _start(home, elsewhere, "sync")
     http = httpx.Client() if own_client else None
-    with ProgressClient(policy=FAST, headers=SECRETS, client=http) as client:
+    with ProgressClient(policy=FAST,
+                        allow_fast_polling=True, headers=SECRETS, client=http) as client:
         result = client.run(url, method="GET", timeout=10)
     if http is not None:
         http.close()
@@ -65,7 +66,8 @@ async def test_async_run_keeps_credentials_home(
     home, elsewhere = servers
     url = _start(home, elsewhere, f"async-{anyio_backend}")
     http = httpx.AsyncClient() if own_client else None
-    async with AsyncProgressClient(policy=FAST, headers=SECRETS, client=http) as client:
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, headers=SECRETS, client=http) as client:
         result = await client.run(url, method="GET", timeout=10)
     if http is not None:
         await http.aclose()
@@ -79,6 +81,6 @@ def test_a_status_url_on_the_same_origin_gets_the_credentials(
     home, _ = servers
     status = home.script("same-status", [Reply(200, {"status": "completed"})])
     start = home.script("same", [Reply(202, b"", {"Operation-Location": status.url})])
-    with ProgressClient(policy=FAST, headers=SECRETS) as client:
+    with ProgressClient(policy=FAST, allow_fast_polling=True, headers=SECRETS) as client:
         client.run(start.url, method="GET", timeout=10)
     assert _credentials_seen(home) == [{"authorization", "x-api-key", "cookie"}] * 2

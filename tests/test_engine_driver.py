@@ -35,7 +35,7 @@ def test_the_docs_driver_waits_on_a_real_server() -> None:
             Reply(200, {"status": "running"}),
             Reply(200, {"status": "completed"}),
         ])
-        stop = wait(job.url, 60.0, WaitConfig(policy=FixedPolicy(0.02)))
+        stop = wait(job.url, 60.0, WaitConfig(policy=FixedPolicy(0.02), allow_fast_polling=True))
     assert isinstance(stop, Stop)
     assert stop.outcome == "succeeded" and stop.status is not None
     assert stop.status.status == "completed"

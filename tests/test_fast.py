@@ -113,7 +113,8 @@ async def test_polls_go_over_aiohttp_on_asyncio_only(
     url = server.script(f"taken-{anyio_backend}", [
         Reply(200, {"status": "running"}), Reply(200, {"status": "done"}),
     ]).url
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, transport="aiohttp") as client:
         assert (await client.wait(url, timeout=10)).status.status == "done"
         if anyio_backend == "asyncio":
             assert _httpx_connections(client) == 0  # httpx never connected
@@ -131,7 +132,8 @@ async def test_run_starts_over_httpx_and_polls_over_aiohttp(server: JobServer) -
         Reply(200, {"status": "running"}), Reply(200, {"status": "done"}),
     ]).url
     start = server.script("run", [Reply(202, b"", {"Location": status_url})]).url
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, transport="aiohttp") as client:
         result = await client.run(start, method="GET", timeout=10)
         assert result.status.status == "done"
         assert _httpx_connections(client) == 1  # the start
@@ -165,7 +167,7 @@ async def test_a_status_url_a_server_named_elsewhere_gets_no_credentials() -> No
     with JobServer() as home, JobServer() as elsewhere:
         status_url = elsewhere.script("named", [Reply(200, {"status": "done"})]).url
         start = home.script("start", [Reply(202, b"", {"Location": status_url})]).url
-        async with AsyncProgressClient(policy=FAST, headers=SECRETS,
+        async with AsyncProgressClient(policy=FAST, allow_fast_polling=True, headers=SECRETS,
                                        transport="aiohttp") as client:
             await client.run(start, method="GET", timeout=10)
         assert {"authorization", "x-api-key", "cookie"} <= set(home.seen[0].headers)
@@ -175,7 +177,8 @@ async def test_a_status_url_a_server_named_elsewhere_gets_no_credentials() -> No
 async def test_a_redirect_loop_is_fatal_and_worded_as_on_httpx(faults: FaultServer) -> None:
     path = "/jobs/loop"
     faults.route(path, *[redirect(faults.url(path))] * 10)
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, transport="aiohttp") as client:
         with pytest.raises(RequestFailed, match="too many redirects"):
             await client.wait(faults.url(path), timeout=10)
     assert len(faults.hits(path)) == 6  # the first request and max_redirects (5) hops
@@ -185,7 +188,7 @@ async def test_the_body_limit_reads_no_further(faults: FaultServer) -> None:
     for declared in (True, False):
         path = f"/jobs/huge-{declared}"
         faults.route(path, huge_body(64 << 20, declare_length=declared))
-        async with AsyncProgressClient(policy=FAST, transport="aiohttp",
+        async with AsyncProgressClient(policy=FAST, allow_fast_polling=True, transport="aiohttp",
                                        max_body=1 << 16) as client:
             with pytest.raises(ResponseTooLarge):
                 await client.wait(faults.url(path), timeout=10)
@@ -194,7 +197,8 @@ async def test_the_body_limit_reads_no_further(faults: FaultServer) -> None:
 async def test_a_stalled_body_ends_at_the_deadline(faults: FaultServer) -> None:
     path = "/jobs/stall"
     faults.route(path, status("running"), stall_after_headers())
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, transport="aiohttp") as client:
         started = anyio.current_time()
         with pytest.raises(PollTimeout):
             await client.wait(faults.url(path), timeout=0.3)
@@ -251,7 +255,7 @@ async def test_a_cancel_from_outside_during_a_poll_stays_a_cancel(faults: FaultS
 
     path = "/jobs/silent-cancel"
     faults.route(path, stall_before_headers())
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp",
+    async with AsyncProgressClient(policy=FAST, allow_fast_polling=True, transport="aiohttp",
                                    request_timeout=0.1) as client:
         task = asyncio.ensure_future(client.wait(faults.url(path), timeout=10))
         await asyncio.sleep(0.1)  # in flight, its deadline about now
@@ -298,7 +302,9 @@ async def test_a_refused_connection_is_worded_as_on_httpx() -> None:
     from .faultserver import refused_url
 
     errors: list[str | None] = []
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp", max_consecutive_errors=2,
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, transport="aiohttp",
+                                   max_consecutive_errors=2,
                                    on_request=lambda e: errors.append(e.error)) as client:
         with pytest.raises(RequestFailed):
             await client.wait(refused_url(), timeout=10)
@@ -396,7 +402,7 @@ async def test_a_client_dropped_unclosed_closes_its_sockets_quietly(server: JobS
     import warnings
 
     url = server.script("dropped", [Reply(200, {"status": "done"})]).url
-    client = AsyncProgressClient(policy=FAST, transport="aiohttp")
+    client = AsyncProgressClient(policy=FAST, allow_fast_polling=True, transport="aiohttp")
     await client.wait(url, timeout=10)
     loop = asyncio.get_running_loop()
     reported: list[str] = []
@@ -419,7 +425,8 @@ async def test_a_cookie_a_poll_sets_is_sent_as_httpx_would(server: JobServer) ->
         Reply(200, {"status": "running"}),
         Reply(200, {"status": "done"}),
     ]).url
-    async with AsyncProgressClient(policy=FAST, transport="aiohttp") as client:
+    async with AsyncProgressClient(policy=FAST,
+                                   allow_fast_polling=True, transport="aiohttp") as client:
         assert (await client.wait(url, timeout=10)).status.status == "done"
         assert client._http.cookies.get("sid") == "abc"
     seen = [s.headers.get("cookie") for s in server.requests("/jobs/cookie")]

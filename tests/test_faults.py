@@ -479,6 +479,7 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 def _client_kwargs(fault: Fault) -> dict[str, object]:
     return {
         "policy": POLICY,
+        "allow_fast_polling": True,
         "headers": {**AUTH, **fault.headers},
         "max_consecutive_errors": MAX_ERRORS,
         **fault.options,
@@ -584,7 +585,7 @@ def test_cli_wait(
     _, url, events_url = _bind(fault, server, other)
     argv = [
         sys.executable, "-m", "progress_client", "wait", url,
-        "--initial", "0.02", "--step", "0.02", "--max", "0.05",
+        "--initial", "0.02", "--step", "0.02", "--max", "0.05", "--allow-fast-polling",
         "--timeout", str(fault.deadline), "--max-errors", str(MAX_ERRORS),
         "-H", f"Authorization: Bearer {JWT}",
     ]
@@ -641,12 +642,13 @@ def test_tls_verification_is_on_by_default_and_fatal(
         url = tls.route("/jobs/tls", status("completed"))
         assert url.startswith("https://")
         started = time.monotonic()
-        with ProgressClient(policy=POLICY, headers=AUTH) as client, pytest.raises(
+        with ProgressClient(policy=POLICY,
+                            allow_fast_polling=True, headers=AUTH) as client, pytest.raises(
             RequestFailed
         ) as info:
             client.wait(url, timeout=3.0)
         # A certificate cannot get better by retrying: the first failure ends the wait.
-        assert "certificate verification failed" in info.value.message
+        assert "certificate verify failed" in info.value.message
         assert info.value.report is not None and info.value.report.requests == 1
         assert info.value.exit_code == 4
         assert time.monotonic() - started < 2.0
@@ -654,7 +656,8 @@ def test_tls_verification_is_on_by_default_and_fatal(
         assert not [r for r in tls.requests if r.path == "/jobs/tls"], "a request got through"
         # Trusting the certificate explicitly is the way in, not verify=False.
         trusted = ssl.create_default_context(cafile=str(cert))
-        with ProgressClient(policy=POLICY, headers=AUTH, verify=trusted) as client:
+        with ProgressClient(policy=POLICY,
+                            allow_fast_polling=True, headers=AUTH, verify=trusted) as client:
             assert client.wait(url, timeout=3.0).status.status == "completed"
     _assert_logs_clean(logs)
 
@@ -666,8 +669,8 @@ async def test_async_tls_verification_is_on_by_default(tls_files: tuple[Path, Pa
     server_ctx.load_cert_chain(cert, key)
     with FaultServer(ssl_context=server_ctx) as tls:
         url = tls.route("/jobs/tls", status("completed"))
-        async with AsyncProgressClient(policy=POLICY) as client:
-            with pytest.raises(RequestFailed, match="certificate verification failed"):
+        async with AsyncProgressClient(policy=POLICY, allow_fast_polling=True) as client:
+            with pytest.raises(RequestFailed, match="certificate verify failed"):
                 await client.wait(url, timeout=3.0)
 
 
@@ -708,7 +711,8 @@ def test_status_server_is_read_only_and_serves_sanitized_errors() -> None:
                         error=secret.text)
             body = http.get(f"/jobs/leak-{i}").text
             assert secret.secret not in body, f"{secret.kind} served back"
-        with ProgressClient(policy=POLICY) as client, pytest.raises(JobFailed) as info:
+        with ProgressClient(policy=POLICY,
+                            allow_fast_polling=True) as client, pytest.raises(JobFailed) as info:
             client.wait(f"{running.url}/jobs/leak-0", timeout=3.0)
         assert CORPUS[0].secret not in str(info.value)
         # Personal data is refused before anything is written, and not echoed back.
@@ -731,7 +735,9 @@ def test_memory_stays_flat_over_many_faulty_waits(server: FaultServer) -> None:
         server.requests.clear()  # the server's own log of requests is not the client's memory
         gc.collect()
 
-    with ProgressClient(policy=instant, headers=AUTH, max_consecutive_errors=MAX_ERRORS) as client:
+    with ProgressClient(policy=instant,
+                        allow_fast_polling=True, headers=AUTH,
+                        max_consecutive_errors=MAX_ERRORS) as client:
         tracemalloc.start()
         try:
             waits(client, 10)  # warm-up: pools, caches, lazily built regexes

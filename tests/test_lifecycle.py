@@ -171,7 +171,7 @@ def test_output_gets_a_result_that_came_in_hand(
 ) -> None:
     out = tmp_path / "result.bin"
     http = httpx.Client(transport=httpx.MockTransport(handler))
-    with ProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
+    with ProgressClient(client=http, policy=FixedPolicy(0.0), allow_fast_polling=True) as client:
         result = client.run(f"{BASE}/start", profile=profile, output=out)
     assert result.result == out and out.read_bytes() == written
     assert not (tmp_path / "result.bin.part").exists()
@@ -181,7 +181,8 @@ def test_output_gets_a_result_that_came_in_hand(
 async def test_output_gets_a_result_that_came_in_hand_async(tmp_path: Path) -> None:
     out = tmp_path / "video.mp4"
     http = httpx.AsyncClient(transport=httpx.MockTransport(_stability))
-    async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
+    async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0),
+                                   allow_fast_polling=True) as client:
         result = await client.run(f"{BASE}/start", profile="stability", output=out)
     assert result.result == out and out.read_bytes() == b"\x00\x01mp4"
 
@@ -213,7 +214,8 @@ def test_an_output_that_cannot_be_written_ends_the_wait_once(
     out = tmp_path / "missing" / "result.json"
     http = httpx.Client(transport=httpx.MockTransport(transport))
     profile = "fal" if handler is _Fal else "stability"
-    with ProgressClient(client=http, policy=FixedPolicy(0.0)) as client, pytest.raises(
+    with ProgressClient(client=http, policy=FixedPolicy(0.0),
+                        allow_fast_polling=True) as client, pytest.raises(
         RequestFailed
     ) as caught:
         client.run(f"{BASE}/start", profile=profile, output=out)
@@ -228,7 +230,8 @@ def test_an_output_that_cannot_be_written_ends_the_wait_once(
 async def test_an_output_that_cannot_be_written_ends_the_wait_once_async(tmp_path: Path) -> None:
     fal = _Fal()
     http = httpx.AsyncClient(transport=httpx.MockTransport(fal))
-    async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0)) as client:
+    async with AsyncProgressClient(client=http, policy=FixedPolicy(0.0),
+                                   allow_fast_polling=True) as client:
         with pytest.raises(RequestFailed) as caught:
             await client.run(f"{BASE}/start", profile="fal", output=tmp_path / "no" / "r.json")
     assert "the result could not be written" in caught.value.message and fal.fetches == 1

@@ -152,10 +152,13 @@ def run_async(
 
 
 def assert_twins(sync: Observed, asyn: Observed) -> None:
-    untimed = [dataclasses.replace(o.report, elapsed=0.0) for o in (sync, asyn)]
+    untimed = [dataclasses.replace(o.report, elapsed=0.0, answered_elapsed=0.0)
+               for o in (sync, asyn)]
     assert untimed[0] == untimed[1]  # every counter, the mode, the baseline
     assert abs(sync.report.elapsed - asyn.report.elapsed) <= ELAPSED_TOLERANCE, (
         sync.report.elapsed, asyn.report.elapsed)
+    assert abs(sync.report.answered_elapsed - asyn.report.answered_elapsed) <= (
+        ELAPSED_TOLERANCE), (sync.report.answered_elapsed, asyn.report.answered_elapsed)
     assert sync.served == asyn.served
     assert sync.requests == asyn.requests
     assert sync.changes == asyn.changes

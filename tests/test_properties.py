@@ -121,7 +121,7 @@ def test_engine_invariants(
     )
     lo, hi = policy.bounds
     now = 0.0
-    sends = transient = not_modified = statuses = 0
+    sends = transient = not_modified = statuses = unanswered = 0
     first_send: float | None = None
     last_landing: float | None = None
     steps = iter(script)
@@ -141,6 +141,7 @@ def test_engine_invariants(
         first_send = now if first_send is None else first_send
         step = next(steps, None)
         if step is None:
+            unanswered += 1  # the deadline ended it: no answer came
             action = engine.expire(now)
             break
         (kind, value, retry_after), latency = step
@@ -163,6 +164,7 @@ def test_engine_invariants(
             action = engine.receive_response(now, value, headers, b"", wall=WALL)
         elif kind == "network":
             transient += 1
+            unanswered += 1
             hint = None
             action = engine.receive_error(now, "could not connect (refused)")
         else:
@@ -185,7 +187,11 @@ def test_engine_invariants(
     assert report.hint_waits <= sends
     if first_send is not None and last_landing is not None:
         assert 0.0 <= report.elapsed <= last_landing - first_send + EPS
-    expected_base = math.floor(report.elapsed / baseline + 1e-9) + 1 if sends else 0
+    # Savings count only the answered span (a network error is no answer).
+    assert report.answered == sends - unanswered
+    assert 0.0 <= report.answered_elapsed <= report.elapsed + EPS
+    expected_base = (math.floor(report.answered_elapsed / baseline + 1e-9) + 1
+                     if report.answered else 0)
     assert report.baseline_requests == expected_base
     assert report.saved_requests == max(0, expected_base - sends)
     assert 0.0 <= report.saved_ratio <= 1.0

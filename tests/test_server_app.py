@@ -244,7 +244,7 @@ def test_sync_client_waits_on_the_server(served: tuple[RunningServer, MemoryStor
     server, store = served
     server.call(_update, store, "sync-1", "queued", None)
     worker = _run_job(server, store, "sync-1", ["script", "render", "completed"], 0.15)
-    with ProgressClient(policy=FAST, baseline=0.01) as client:
+    with ProgressClient(policy=FAST, allow_fast_polling=True, baseline=0.01) as client:
         result = client.wait(f"{server.url}/jobs/sync-1", timeout=10)
     worker.join(5)
     assert result.status.status == "completed"
@@ -261,7 +261,8 @@ def test_sync_client_gets_the_sanitized_failure(served: tuple[RunningServer, Mem
     server.call(_update, store, "sync-2", "running", None)
     worker = _run_job(server, store, "sync-2", ["failed"], 0.1,
                       error="boom at /srv/app/main.py with sk_live_4eC39HqLyjWDarjtT1")
-    with ProgressClient(policy=FAST) as client, pytest.raises(JobFailed) as info:
+    with ProgressClient(policy=FAST,
+                        allow_fast_polling=True) as client, pytest.raises(JobFailed) as info:
         client.wait(f"{server.url}/jobs/sync-2", timeout=10)
     worker.join(5)
     assert info.value.exit_code == 1
@@ -274,7 +275,8 @@ def test_sync_client_on_an_unknown_job_fails_cleanly(
     served: tuple[RunningServer, MemoryStore],
 ) -> None:
     server, _ = served
-    with ProgressClient(policy=FAST) as client, pytest.raises(RequestFailed) as info:
+    with ProgressClient(policy=FAST,
+                        allow_fast_polling=True) as client, pytest.raises(RequestFailed) as info:
         client.wait(f"{server.url}/jobs/never-was", timeout=5)
     assert info.value.exit_code == 4 and "404" in str(info.value)
 
@@ -289,7 +291,7 @@ async def test_async_client_waits_on_the_server(
     await anyio.to_thread.run_sync(server.call, _update, store, job, "queued", None)
     worker = _run_job(server, store, job, ["images", "voice-over", "completed"], 0.1)
     seen = []
-    async with AsyncProgressClient(policy=FAST, baseline=0.01) as client:
+    async with AsyncProgressClient(policy=FAST, allow_fast_polling=True, baseline=0.01) as client:
         async for update in client.watch(f"{server.url}/jobs/{job}", timeout=10):
             if update.changed:
                 seen.append(update.status.status)

@@ -71,7 +71,7 @@ async def test_preflight_of_a_listed_origin_is_204_with_methods_and_headers() ->
         assert r.headers["access-control-allow-origin"] == APP
         assert r.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"
         allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
-        assert allowed == {"if-none-match", "last-event-id", "prefer"}
+        assert allowed == {"authorization", "if-none-match", "last-event-id", "prefer"}
         assert int(r.headers["access-control-max-age"]) >= 60
         assert "access-control-allow-credentials" not in r.headers
         assert r.headers["vary"] == "Origin"
@@ -222,7 +222,9 @@ async def test_companion_module_is_served_with_an_etag() -> None:
         assert r.status_code == 200
         assert r.headers["content-type"] == "text/javascript; charset=utf-8"
         assert r.headers["cache-control"] == "no-cache"
-        assert "export function waitForJob" in r.text and "export function nextDelay" in r.text
+        exports = re.search(r"^export \{([^}]*)\};", r.text, re.M)
+        assert exports and {"waitForJob", "watchJob", "nextDelay"} <= set(
+            re.findall(r"\w+", exports.group(1)))
         assert not re.search(r"^\s*import\b", r.text, re.M)  # no dependencies
         again = await http.get("/static/progress-client.js",
                                headers={"If-None-Match": r.headers["etag"]})

@@ -231,7 +231,8 @@ async def test_clients_wait_end_to_end_on_redis(
 
         policy = AdaptivePolicy(0.02, 0.01, 0.05)
         async with anyio.create_task_group() as tg, \
-                AsyncProgressClient(policy=policy, baseline=0.01) as client:
+                AsyncProgressClient(policy=policy, baseline=0.01,
+                                    allow_fast_polling=True) as client:
             tg.start_soon(worker)
             result = await client.wait(url, timeout=10)
         assert result.status.status == "completed"

@@ -202,7 +202,7 @@ def test_status_field_and_custom_words() -> None:
 def test_fixed_zero_policy_sends_back_to_back() -> None:
     respx.get(URL).mock(side_effect=statuses(*(["running"] * 9), "done"))
     clock = VirtualClock()
-    with ProgressClient(policy=FixedPolicy(0.0), clock=clock) as client:
+    with ProgressClient(policy=FixedPolicy(0.0), allow_fast_polling=True, clock=clock) as client:
         result = client.wait(URL)
     assert result.report.requests == 10 and clock.now() == 0
 

@@ -93,26 +93,31 @@ def test_snapshot_values_follow_the_state_names() -> None:
     """``EngineState.snapshot`` lists its values by hand, in ``STATE_NAMES`` order: every
     field distinct, so a value in the wrong place shows."""
     tally = Tally(requests=1, changes=2, errors=3, hint_waits=4, not_modified=5,
-                  bytes_received=6)
+                  bytes_received=6, answered=13, budget_delays=14, budget_delay_ms=15)
     state = EngineState(
-        tally=tally, elapsed_before=7.5, unchanged=8, consecutive_errors=9, last_key="k",
+        tally=tally, elapsed_before=7.5, answered_elapsed_before=6.5, unchanged=8,
+        consecutive_errors=9, last_key="k",
         last_document={"status": "s"}, etag='"e"', last_modified="lm", last_event_id="id",
         mode="sse", next_delay=10.5,
     )
-    snap = state.snapshot(URL, 2.0, 11.5, 12.5)
+    snap = state.snapshot(URL, 2.0, 11.5, 12.5, 10.0)
     values = dict(zip(STATE_NAMES, snap[2:], strict=True))
     expected = {**{n: getattr(tally, n) for n in ("requests", "changes", "errors",
                                                     "hint_waits", "not_modified",
-                                                    "bytes_received")},
-                "elapsed_before": 11.5, "unchanged": 8, "consecutive_errors": 9,
+                                                    "bytes_received", "answered",
+                                                    "budget_delays", "budget_delay_ms")},
+                "elapsed_before": 11.5, "answered_elapsed_before": 10.0, "unchanged": 8,
+                "consecutive_errors": 9,
                 "last_key": "k", "last_document": {"status": "s"}, "etag": '"e"',
                 "last_modified": "lm", "last_event_id": "id", "mode": "sse",
                 "next_delay": 12.5}
     assert values == expected
-    assert state.to_dict() == {**expected, "elapsed_before": 7.5, "next_delay": 10.5}
+    assert state.to_dict() == {**expected, "elapsed_before": 7.5,
+                               "answered_elapsed_before": 6.5, "next_delay": 10.5}
     report = snapshot_report(snap)
     assert (report.requests, report.bytes_received, report.elapsed, report.mode,
-            report.baseline_interval) == (1, 6, 11.5, "sse", 2.0)
+            report.baseline_interval, report.answered, report.answered_elapsed) == (
+        1, 6, 11.5, "sse", 2.0, 13, 10.0)
 
 
 def test_an_updates_report_and_token_are_the_state_when_it_was_made() -> None:

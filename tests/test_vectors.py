@@ -118,13 +118,13 @@ def test_the_vectors_cover_every_rule() -> None:
 
 
 def test_browser_module_words_match_the_python_defaults() -> None:
-    """The module's terminal words are the Python client's defaults (read from its source,
-    which the browser test also imports)."""
-    source = (Path(__file__).parents[1] / "progress_client" / "server" / "static"
-              / "progress-client.js").read_text("utf-8")
+    """The npm package's terminal words (its source, js/src/schedule.ts, built into the module
+    the server serves) are the Python client's defaults."""
+    source = (Path(__file__).parents[1] / "js" / "src" / "schedule.ts").read_text("utf-8")
 
     def words(name: str) -> set[str]:
-        start = source.index(f"export const {name} = ")
+        prefix = f"export const {name}: readonly string[] = "
+        start = source.index(prefix) + len(prefix)
         body = source[source.index("[", start) + 1 : source.index("]", start)]
         return {w.strip().strip('"') for w in body.replace("\n", " ").split(",") if w.strip()}
 

@@ -205,7 +205,7 @@ def test_a_replicate_webhook_wakes_the_wait(
     assert got["codes"] == [401, 400, 400, 404, 200, 409]
     assert got["polls_before"] == 0  # refused webhooks changed nothing
     assert job.polls == 1 and job.starts == 1  # one GET confirmed
-    assert ended - got["sent"] < 5
+    assert ended - got["sent"] < 20  # woken, not the 60 s safety poll (figures: benchmarks)
     assert receiver.received == 1 and receiver.refused == 5
     logged = caplog.text
     assert SECRET not in logged and "v1," not in logged

@@ -1,4 +1,5 @@
-"""Helpers shared by the subcommands: header parsing, durations, the summary line, JSON out.
+"""Helpers shared by the subcommands: header parsing, durations, sizes, URLs as the user typed
+them (credentials hidden), the summary line, the resume hint, JSON out.
 
 Light on purpose: every command's parser uses it, so it imports nothing of the client at
 module level (the types are for the type checker; the few run-time uses import inside)."""
@@ -8,20 +9,41 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from .. import JobStatus, PollError, PollReport
 
 __all__ = [
+    "MIN_INTERVAL",
+    "byte_size",
     "emit_json",
     "format_duration",
+    "format_size",
+    "http_url",
     "parse_header",
+    "plural",
     "positive_float",
     "result_dict",
+    "resume_hint",
+    "shown_url",
     "summary_line",
 ]
+
+#: The shortest polling interval the command line takes without --allow-fast-polling (the
+#: client's own floor, ``_config.MIN_INTERVAL``, repeated here: the parser imports no client).
+MIN_INTERVAL = 0.05
+
+#: Query (and fragment) parameter names whose values are credentials: shown as ``***``.
+_SECRET_NAME = re.compile(
+    r"(?i)^(?:[a-z0-9]+[_-])*(?:access[_-]?token|refresh[_-]?token|id[_-]?token|token|"
+    r"api[_-]?key|apikey|key|secret|password|passwd|pwd|pass|signature|sig|session|"
+    r"sessionid|session[_-]?id|auth|code|credentials?|x-amz-signature|x-amz-credential|"
+    r"x-amz-security-token)$"
+)
 
 
 def positive_float(text: str) -> float:
@@ -32,6 +54,99 @@ def positive_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0: {text!r}")
     return value
+
+
+def plural(count: int, word: str) -> str:
+    """``1 request``, ``3 requests``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def shown_url(url: str) -> str:
+    """The user's own URL as typed, for the user's own messages, minus its credentials: a
+    user-info password (``user:***@``; a bare user-info, often a token, as ``***@``) and the
+    values of query or fragment parameters named like secrets (``token``, ``key``,
+    ``signature``, ``sig``, ``access_token`` ...: ``token=***``). Host, port, path and every
+    other parameter stay as typed (the sanitizer, for text shown to others, would hide them)."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    # The authority ends at the first /, ? or #.
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        authority = f"{user}:***@{host}" if colon and user else f"***@{host}"
+    tail = re.sub(r"([?&;#])([^=&;#]*)=([^&;#]*)", _hide_param, tail)
+    return f"{head}{sep}{authority}{tail}"
+
+
+def _hide_param(m: re.Match[str]) -> str:
+    name = m.group(2)
+    return f"{m.group(1)}{name}=***" if _SECRET_NAME.match(name) else m.group(0)
+
+
+def http_url(text: str) -> str:
+    """An argparse type: an ``http://`` or ``https://`` URL with a host, else a usage error
+    that echoes it (credentials hidden) and says what would do."""
+    try:
+        parts = urlsplit(text.strip())
+        host = parts.hostname
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a valid URL: {shown_url(text)!r}") from None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and host:
+        return text.strip()
+    if not scheme or "://" not in text:
+        guess = shown_url("https://" + text.strip().lstrip("/"))
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) URL: {shown_url(text)!r} has no scheme (did you mean {guess}?)")
+    if scheme not in ("http", "https"):
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) URL: {shown_url(text)!r} ({scheme}: is not HTTP; give an "
+            "http:// or https:// URL)")
+    raise argparse.ArgumentTypeError(f"not an http(s) URL: {shown_url(text)!r} has no host")
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3,
+          "gb": 1000**3, "ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2,
+          "gi": 1024**3, "gib": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """An argparse type: a size in bytes, ``1048576``, ``512k``, ``50M``, ``1MiB``, ``2GB``
+    (k, M, G: powers of 1000; KiB, MiB, GiB: powers of 1024)."""
+    m = _SIZE.fullmatch(text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"not a size: {text!r} (give bytes, or a number with k, M, G, KiB, MiB or GiB)")
+    value = float(m.group(1)) * _UNITS[unit]
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte: {text!r}")
+    return int(value)
+
+
+def format_size(size: int) -> str:
+    """``1048576`` -> ``1MiB``; ``50000000`` -> ``50MB``; else bytes."""
+    for unit, name in ((1024**3, "GiB"), (1000**3, "GB"), (1024**2, "MiB"), (1000**2, "MB"),
+                       (1024, "KiB"), (1000, "kB")):
+        if size % unit == 0:
+            return f"{size // unit}{name}"
+    return f"{size} bytes"
+
+
+def resume_hint(url: str, token: str | None) -> str:
+    """The exact command that goes on with a timed-out or interrupted wait (``url`` as shown:
+    where ``***`` hides a credential, the user puts it back)."""
+    import shlex  # only a wait that ends without success says this
+
+    hidden = " (put back the credentials shown as ***)" if "***" in url else ""
+    if token is None:
+        return f"to go on: progress-client wait {shlex.quote(url)}{hidden}"
+    return (f"to go on where this wait stopped: progress-client wait {shlex.quote(url)} "
+            f"--resume {shlex.quote(token)}{hidden}")
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -59,15 +174,28 @@ def format_duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
-def summary_line(status_word: str, report: PollReport) -> str:
-    """``completed after 41 requests in 5m02s, 260 fewer than polling every 1s (86%)``."""
+def summary_line(status_word: str, report: PollReport, last_error: str | None = None) -> str:
+    """``completed after 41 requests in 5m02s, 260 fewer than polling every 1s (86%)``.
+
+    Savings are the report's: counted over the time the server answered only
+    (``PollReport``), so a wait nobody answered claims none; it says so, and names the last
+    error when one is given."""
     base = f"{report.baseline_interval:g}s"
-    plural = "request" if report.requests == 1 else "requests"
-    head = f"{status_word} after {report.requests} {plural} in {format_duration(report.elapsed)}"
-    if report.saved_requests > 0:
-        pct = round(100 * report.saved_ratio)
-        return f"{head}, {report.saved_requests} fewer than polling every {base} ({pct}%)"
-    return f"{head}, no fewer than polling every {base}"
+    head = (f"{status_word} after {plural(report.requests, 'request')} in "
+            f"{format_duration(report.elapsed)}")
+    if report.requests and report.answered == 0:
+        line = f"{head}, none answered"
+    else:
+        if report.unanswered:
+            head += f" ({report.unanswered} not answered)"
+        if report.saved_requests > 0:
+            pct = round(100 * report.saved_ratio)
+            line = f"{head}, {report.saved_requests} fewer than polling every {base} ({pct}%)"
+        else:
+            line = f"{head}, no fewer than polling every {base}"
+    if last_error:
+        line += f"; last error: {last_error}"
+    return line
 
 
 def result_dict(
@@ -75,7 +203,10 @@ def result_dict(
     status: JobStatus | None,
     report: PollReport | None,
     error: PollError | None = None,
+    last_error: str | None = None,
 ) -> dict[str, Any]:
+    """The ``--json`` object's common fields. Fields are only ever added (``answered``,
+    ``unanswered``, ``last_error``, ``resume_token`` ...), never renamed."""
     from .. import PollReport, sanitize
 
     r = report if report is not None else PollReport()
@@ -87,6 +218,9 @@ def result_dict(
         "progress": status.progress if status is not None else None,
         "error": sanitize(error.message) if error is not None else None,
         "requests": d["requests"],
+        "answered": d["answered"],
+        "unanswered": d["unanswered"],
+        "last_error": sanitize(last_error) if last_error is not None else None,
         "baseline_requests": d["baseline_requests"],
         "saved_requests": d["saved_requests"],
         "saved_percent": d["saved_percent"],

@@ -113,9 +113,14 @@ def durable_client(args: argparse.Namespace, headers: list[tuple[str, str]]) -> 
     from .. import AdaptivePolicy, ProgressClient
 
     policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
+    options: dict[str, Any] = {}
+    if getattr(args, "max_body", None) is not None:
+        options["max_body"] = args.max_body
+    if getattr(args, "allow_fast_polling", False):
+        options["allow_fast_polling"] = True
     return ProgressClient(policy=policy, baseline=args.baseline if args.baseline > 0 else 1.0,
                           headers=dict([*env_headers(), *headers]),
-                          max_consecutive_errors=max(1, args.max_errors))
+                          max_consecutive_errors=max(1, args.max_errors), **options)
 
 
 def outcome_json(outcome: DurableOutcome) -> dict[str, Any]:

@@ -14,16 +14,20 @@ import argparse
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ._common import positive_float
+from ._common import MIN_INTERVAL, byte_size, positive_float, shown_url
 
 if TYPE_CHECKING:
     from .._profile_schema import Profile
 
 __all__ = [
+    "Seen",
     "add_reading_options",
     "cancel_fields",
     "cancel_note",
+    "check_intervals",
+    "cli_words",
     "client_options",
+    "error_text",
     "usage_text",
     "words",
 ]
@@ -34,25 +38,35 @@ MAX_LONG_POLL = 60.0
 
 def add_reading_options(p: argparse.ArgumentParser) -> None:
     """The options ``wait`` and ``run`` share: the policy (``--initial``, ``--step``,
-    ``--max``, ``--baseline``), how a document is read (``--status-field``, ``--success``,
-    ``--failure``, ``--only-success``, ``--only-failure``, ``--change-on``, ``--profile``),
-    ``--max-errors``, ``--long-poll`` and ``--cancel-on-exit``."""
-    p.add_argument("--initial", type=positive_float, default=3.0, help="first interval (3 s)")
-    p.add_argument("--step", type=positive_float, default=1.0, help="added per unchanged (1 s)")
+    ``--max``, ``--baseline``, ``--allow-fast-polling``), how a document is read
+    (``--status-field``, ``--success``, ``--failure``, ``--only-success``, ``--only-failure``,
+    ``--change-on``, ``--profile``), ``--max-errors``, ``--max-body``, ``--long-poll`` and
+    ``--cancel-on-exit``."""
+    p.add_argument("--initial", type=positive_float, default=3.0, metavar="SECONDS",
+                   help="first interval, and the interval after a change (3)")
+    p.add_argument("--step", type=positive_float, default=1.0, metavar="SECONDS",
+                   help="added to the interval per unchanged answer (1)")
     p.add_argument("--max", type=positive_float, default=8.0, dest="maximum",
-                   help="largest interval (8 s)")
-    p.add_argument("--baseline", type=positive_float, default=1.0,
-                   help="the fixed interval savings are counted against (1 s)")
-    p.add_argument("--status-field", default=None,
+                   metavar="SECONDS", help="largest interval (8)")
+    p.add_argument("--allow-fast-polling", action="store_true",
+                   help=f"accept --initial or --max below {MIN_INTERVAL:g} s (a test server "
+                        "of your own; a real API would see a flood)")
+    p.add_argument("--baseline", type=positive_float, default=1.0, metavar="SECONDS",
+                   help="the fixed interval savings are counted against (1)")
+    p.add_argument("--max-body", type=byte_size, default=None, metavar="SIZE",
+                   help="the largest status document read: bytes, or 512k, 50M, 1MiB ... "
+                        "(1MiB)")
+    p.add_argument("--status-field", default=None, metavar="PATH",
                    help="dotted path of the status field, e.g. data.state (default: status)")
-    p.add_argument("--success", default=None,
+    p.add_argument("--success", default=None, metavar="WORDS",
                    help="comma-separated success words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--failure", default=None,
+    p.add_argument("--failure", default=None, metavar="WORDS",
                    help="comma-separated failure words, ADDED to the defaults (or the profile's)")
-    p.add_argument("--change-on", default=None,
+    p.add_argument("--change-on", default=None, metavar="FIELDS",
                    help="comma-separated fields whose change resets the interval")
-    p.add_argument("--max-errors", type=int, default=10,
-                   help="transient errors in a row before giving up (10)")
+    p.add_argument("--max-errors", type=_count, default=10, metavar="N",
+                   help="failed requests in a row (refused, timed out, 5xx, 429) before "
+                        "giving up (10)")
     p.add_argument("--profile", default=None, metavar="NAME|FILE",
                    help="how the job API is read, started and cancelled: a built-in profile "
                         "('progress-client profiles' lists them) or a .toml/.json file")
@@ -62,13 +76,47 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only-failure", default=None, metavar="WORDS",
                    help="comma-separated failure words that REPLACE the defaults (or the "
                         "profile's); --failure adds to them instead")
-    p.add_argument("--long-poll", nargs="?", const=True, default=None, type=positive_float,
-                   metavar="N",
-                   help="ask the server to hold each poll (Prefer: wait=N; 60 s without N, "
-                        "write --long-poll=N); a server that does not gets the schedule")
+    p.add_argument("--long-poll", nargs="?", const=True, default=None, type=_long_poll,
+                   metavar="SECONDS",
+                   help="ask the server to hold each poll (Prefer: wait=SECONDS; 60 without "
+                        "a value; give one as --long-poll=SECONDS); a server that does not "
+                        "gets the schedule")
     p.add_argument("--cancel-on-exit", action="store_true",
                    help="on timeout or Ctrl-C send the profile's cancel request once (within "
                         "5 s) and say whether it was accepted")
+
+
+def _long_poll(text: str) -> float:
+    """``--long-poll``'s value; a URL there is the command's URL taken by mistake."""
+    if "://" in text or text.lower().startswith(("http:", "https:")):
+        raise argparse.ArgumentTypeError(
+            f"took the URL {shown_url(text)!r} as its number of seconds: write "
+            "--long-poll=SECONDS (or --long-poll after the URL)")
+    return positive_float(text)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def check_intervals(args: argparse.Namespace) -> None:
+    """A usage error (``ValueError``) for an interval below ``MIN_INTERVAL`` without
+    ``--allow-fast-polling``: a typo such as ``--max 0.001`` would poll a real API hundreds
+    of times a second."""
+    if args.allow_fast_polling:
+        return
+    for flag, value in (("--initial", args.initial), ("--max", args.maximum)):
+        if value < MIN_INTERVAL:
+            raise ValueError(
+                f"{flag} {value:g} is below the shortest interval, {MIN_INTERVAL:g} s (it "
+                "would poll the server many times a second); give --allow-fast-polling if "
+                "you mean it")
 
 
 def words(text: str | None) -> list[str] | None:
@@ -78,8 +126,17 @@ def words(text: str | None) -> list[str] | None:
 
 
 def client_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The client keyword arguments for how documents are read. A usage mistake or a bad
-    profile is a ``ValueError`` (``ProfileError`` is one) with a one-line message."""
+    """The client keyword arguments for how documents are read (and how large they may be,
+    how fast polls may go). A usage mistake or a bad profile is a ``ValueError``
+    (``ProfileError`` is one) with a one-line message."""
+    check_intervals(args)
+    limits: dict[str, Any] = {"allow_fast_polling": args.allow_fast_polling}
+    if args.max_body is not None:
+        limits["max_body"] = args.max_body
+    return {**limits, **_reading_options(args)}
+
+
+def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
     ok, bad = words(args.success), words(args.failure)
     only_ok, only_bad = words(args.only_success), words(args.only_failure)
     change = words(args.change_on)
@@ -136,17 +193,15 @@ def _profile(
     return parse_profile(data, where=f"profile {name} with the command's words")
 
 
-def usage_text(exc: BaseException) -> str:
-    """A usage error's one line: a profile error as it is (it names the file and the key, its
-    secrets already redacted), anything else sanitized."""
-    import sys
-
-    from .. import sanitize
-
-    loaded = sys.modules.get("progress_client._profile")
-    if loaded is not None and isinstance(exc, loaded.ProfileError):
-        return str(exc)
-    return sanitize(exc)
+def usage_text(exc: BaseException, headers: Any = ()) -> str:
+    """A usage error's one line, about the user's own values, so shown as the user gave them
+    (a path, a URL, a number: the sanitizer is for text shown to others), except that a
+    header value (``headers``: the ``-H`` pairs) is never echoed: it is shown as ``***``."""
+    text = str(exc)
+    for _, value in headers:
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
 
 
 def cancel_note(exc: BaseException, asked: bool) -> str | None:
@@ -177,3 +232,116 @@ def live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     return Live(console=err, transient=True, auto_refresh=False, redirect_stdout=False,
                 redirect_stderr=False)
+
+
+#: HTTP status codes a poll retries (as the client does): a failure shown as it happens.
+_RETRIED_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class Seen:
+    """What the hooks saw, for the lines and JSON of a wait that ends badly: the status URL
+    polled, the latest status and report, the last failed request; and each failure shown as
+    it happens: on the live line (a terminal), else as a line on stderr (unless quiet), once
+    per new kind of failure."""
+
+    def __init__(self, url: str, live: Any, say: Any, quiet: bool, *, polls_url: bool = True
+                 ) -> None:
+        #: The URL the user typed; ``polls_url``: the polls go to it (``wait``), not to a
+        #: status URL a server named (``run``: that one is shown sanitized).
+        self.url = url
+        self._own = polls_url
+        self.status_url: str | None = None
+        self.status: Any = None
+        self.report: Any = None
+        #: The latest update (its resume token is built only if a Ctrl-C asks for it).
+        self.update: Any = None
+        self.last_error: str | None = None
+        self.failing = False
+        self.live = live
+        self._say = None if quiet else say
+        self._shown: str | None = None
+        self._line: tuple[Any, ...] = ("waiting for the first status",)
+        self._requests = 0
+
+    def request(self, event: Any) -> None:
+        self._requests += 1
+        if event.kind in ("poll", "stream"):
+            self.status_url = event.url
+        code = event.status_code
+        failure = cli_words(event.error) if code is None or event.error else (
+            f"HTTP {code}" if code in _RETRIED_CODES else None)
+        if failure is None:
+            if self.failing and self.live is not None:
+                self.failing = False
+                self._draw()
+            self.failing = False
+            return
+        self.last_error, self.failing = failure, True
+        if self.live is not None:
+            self._draw()
+        elif self._say is not None and failure != self._shown:
+            own = self._own or event.kind == "start" or self.status_url is None
+            where = shown_url(self.url) if own else self.status_url
+            self._say(f"progress-client: {where}: {failure}")
+        self._shown = failure
+
+    def resume_token(self) -> str | None:
+        return self.update.resume_token if self.update is not None else None
+
+    def change(self, status: Any, report: Any, next_delay: float | None = None) -> None:
+        self.status, self.report = status, report
+        parts = [status.status]
+        if status.step is not None:
+            parts.append(f"step {status.step}")
+        if status.progress is not None:
+            parts.append(f"{status.progress:g}%")
+        self._line = (parts, report.requests, next_delay)
+        self._requests = report.requests
+        if self.live is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        from rich.text import Text
+
+        from .. import sanitize
+
+        if len(self._line) == 1:
+            head, n, nxt = self._line[0], self._requests, None
+        else:
+            parts, n, nxt = self._line
+            head = " · ".join(sanitize(p) for p in parts)
+            n = max(n, self._requests)
+        tail = f"{n} {'request' if n == 1 else 'requests'}"
+        if nxt is not None and not self.failing:
+            tail += f", next in {nxt:.1f}s"
+        pieces: list[Any] = [("● ", "cyan"), (head, "bold")]
+        if self.failing and self.last_error:
+            pieces.append((f" · {self.last_error}", "red"))
+        pieces.append((f"  ({tail})", "dim"))
+        self.live.update(Text.assemble(*pieces), refresh=True)
+
+
+#: How the command line is told to trust a server's CA: httpx reads SSL_CERT_FILE.
+CLI_TLS_ADVICE = "trust the server's CA (SSL_CERT_FILE=ca.pem before the command)"
+
+
+def cli_words(text: str | None) -> str | None:
+    """An error's words with the Python-only advice put as the command line takes it."""
+    if text is None or "verify= an ssl.SSLContext" not in text:
+        return text
+    from .._http import TLS_ADVICE
+
+    return text.replace(TLS_ADVICE, CLI_TLS_ADVICE)
+
+
+def error_text(exc: Any, max_body: int | None) -> str:
+    """A job error's message for the command line: the body limit named as its option, the
+    certificate advice as a command line takes it."""
+    from .._config import DEFAULT_MAX_BODY
+    from ._common import format_size
+
+    message: str = cli_words(exc.message) or ""
+    if "raise max_body" in message:
+        limit = format_size(max_body if max_body is not None else DEFAULT_MAX_BODY)
+        message = message.replace("raise max_body", f"raise --max-body (now {limit})")
+    return message

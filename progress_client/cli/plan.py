@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from .._plan import PlanInputs, PlanRow
+    from .._plan_fit import Fit
     from .._policy import Policy
 
 __all__ = ["add_parser", "run"]
@@ -36,7 +37,7 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("--jobs-per-day", type=positive_float, default=50.0, help="jobs a day (50)")
-    p.add_argument("--job-seconds", type=_positive, default=300.0,
+    p.add_argument("--job-seconds", type=_positive, default=300.0, metavar="SECONDS",
                    help="how long one job runs, in seconds (300)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--changes", type=_count, default=None,
@@ -55,8 +56,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--policy", action="append", default=[], metavar="SPEC",
                    help="an extra row: fixed:S, adaptive:INITIAL,STEP,MAX or "
                         "exponential:INITIAL,FACTOR,MAX (repeatable)")
+    p.add_argument("--budget", default=None, metavar="N/PERIOD",
+                   help="a rate budget (500000/month, 5000/h, 60/m): say which policy fits "
+                        "the traffic with the least detection lag, and what that lag is")
+    p.add_argument("--max-share", type=_percent, default=80.0, metavar="PERCENT",
+                   help="a policy fits when it spends at most this share of --budget (80)")
     p.add_argument("--json", action="store_true", help='print {"rows": [...]} on stdout')
     p.set_defaults(run=run)
+
+
+def _percent(text: str) -> float:
+    value = _positive(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be a percentage, at most 100: {text!r}")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -113,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             sse_reconnect_every=args.sse_reconnect_every,
         )
         rows = plan(timeline, inputs, extra=extra)
+        fits = _fits(args, timeline, inputs)
     except ValueError as exc:
         err.print(f"progress-client plan: error: {sanitize(exc)}", markup=False)
         return EXIT_USAGE
@@ -130,11 +144,79 @@ def run(args: argparse.Namespace) -> int:
                 "lag_phases": PHASES,
             },
             "rows": [row.to_dict() for row in rows],
+            **({} if fits is None else {"budget": _budget_json(args, fits)}),
         })
         return EXIT_OK
     out = Console(highlight=False, width=max(130, Console().width))
     out.print(_table(rows, inputs, timeline))
+    if fits is not None:
+        out.print(_fit_table(args, fits))
+        out.print(_verdict(args, fits), markup=False)
     return EXIT_OK
+
+
+def _fits(args: argparse.Namespace, timeline: list[tuple[float, str]],
+          inputs: PlanInputs) -> list[Fit] | None:
+    """Every candidate policy against ``--budget`` (scaled by ``--max-share``), best first."""
+    if args.budget is None:
+        return None
+    from .._budget import Limit, parse_limit
+    from .._plan_fit import fit_budget
+
+    stated = parse_limit(args.budget)
+    usable = max(1, math.floor(stated.requests * args.max_share / 100.0))
+    return fit_budget(timeline, Limit(usable, stated.window), inputs)
+
+
+def _budget_json(args: argparse.Namespace, fits: list[Fit]) -> dict[str, Any]:
+    best = fits[0]
+    return {
+        "budget": args.budget,
+        "max_share_percent": args.max_share,
+        "usable": best.budget,
+        "window_s": best.window_s,
+        "recommended": best.to_dict() if best.fits else None,
+        "default": next((f.to_dict() for f in fits if f.policy == _DEFAULT), None),
+        "candidates": [f.to_dict() for f in fits[:10]],
+    }
+
+
+#: The client's default schedule, named as ``Fit.policy`` names it.
+_DEFAULT = "adaptive(3,+1,8)"
+
+
+def _verdict(args: argparse.Namespace, fits: list[Fit]) -> str:
+    best = fits[0]
+    default = next((f for f in fits if f.policy == _DEFAULT), None)
+    head = f"budget {args.budget} ({args.max_share:g}% of it usable: {best.budget:,}): "
+    if not best.fits:
+        return (head + "no policy tried fits; the most frugal, "
+                f"{best.policy}, needs {best.requests_in_window:,.0f}. Fewer jobs, a larger "
+                "budget, or Server-Sent Events (see the sse row) would fit.")
+    line = (head + f"{best.policy} fits with the least lag: {best.requests_in_window:,.0f} "
+            f"requests ({best.percent_of_budget:.1f}% of the usable), mean lag "
+            f"{best.mean_lag:.1f}s, p95 {best.p95_lag:.1f}s.")
+    if default is not None:
+        state = "fits" if default.fits else "does not fit"
+        line += (f" The default {default.policy} {state}: {default.requests_in_window:,.0f} "
+                 f"requests, mean lag {default.mean_lag:.1f}s.")
+    return line
+
+
+def _fit_table(args: argparse.Namespace, fits: list[Fit]) -> Table:
+    from rich.table import Table
+
+    table = Table(title=f"Policies against {args.budget}, best first (top 8 of {len(fits)})",
+                  title_justify="left")
+    for header in ("policy", "polls/job", "in window", "% usable", "fits", "mean lag",
+                   "p95 lag"):
+        table.add_column(header, justify="left" if header == "policy" else "right",
+                         no_wrap=True)
+    for f in fits[:8]:
+        table.add_row(f.policy, f"{f.polling_requests_per_job:,}",
+                      f"{f.requests_in_window:,.0f}", f"{f.percent_of_budget:.1f}%",
+                      "yes" if f.fits else "no", f"{f.mean_lag:.1f}s", f"{f.p95_lag:.1f}s")
+    return table
 
 
 def _table(rows: list[PlanRow], inputs: PlanInputs, timeline: list[tuple[float, str]]) -> Table:

@@ -21,23 +21,55 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._common import (
+    emit_json,
+    http_url,
+    parse_header,
+    positive_float,
+    result_dict,
+    resume_hint,
+    shown_url,
+    summary_line,
+)
 from ._job import (
+    Seen,
     add_reading_options,
     cancel_fields,
     cancel_note,
+    cli_words,
     client_options,
+    error_text,
     live_display,
     usage_text,
 )
 from ._started import time_left
 
 if TYPE_CHECKING:
-    from .. import ChangeEvent, JobStatus, PollReport, RequestEvent
+    from .. import ChangeEvent
 
-__all__ = ["add_parser", "run"]
+__all__ = ["EPILOG", "add_parser", "run"]
 
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+EPILOG = """\
+examples:
+  progress-client run https://api.example.com/v1/renders -d @job.json -o video.mp4
+  progress-client run https://api.example.com/v1/predictions --profile replicate \\
+      -H "Authorization: Bearer $TOKEN" -d '{"input": {"prompt": "a cat"}}' --json
+  progress-client run https://api.example.com/v1/jobs -d '{}' \\
+      --status-url 'https://api.example.com/v1/jobs/{id}' --timeout 900
+
+exit codes:
+  0    the job succeeded and its result is in hand
+  1    the job failed (its status said so)
+  2    usage error (nothing was sent: the job was not started)
+  3    timeout (--timeout passed first; the resume hint says how to go on)
+  4    error (the start, a poll or the result got no usable answer)
+  130  interrupted (Ctrl-C; the resume hint says how to go on)
+
+A timeout or a Ctrl-C after the job started prints the command that goes on waiting on it:
+  progress-client wait STATUS_URL --resume TOKEN     (--json: status_url, resume_token)
+"""
 
 
 def add_parser(sub: Any) -> None:
@@ -47,11 +79,12 @@ def add_parser(sub: Any) -> None:
         description=(
             "Send the request that starts a job (once), find its status URL in the answer, "
             "wait on it with adaptive polling, then fetch its result: JSON on stdout, or any "
-            "result streamed to --output FILE. Exit codes as wait: 0 the result is in hand, "
-            "1 the job failed, 2 usage error, 3 timeout, 4 error, 130 interrupted."
+            "result streamed to --output FILE."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("url", type=_url, help="the URL that starts the job")
+    p.add_argument("url", type=http_url, help="the URL that starts the job")
     p.add_argument("-X", "--method", default="POST", type=_method,
                    help="the start request's method (POST)")
     p.add_argument("-d", "--data", default=None, metavar="DATA|@FILE",
@@ -69,25 +102,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="write the result to FILE (streamed: a video of many MiB is never "
                         "held in memory)")
-    p.add_argument("--timeout", type=positive_float, default=None,
-                   help="give up after this many seconds from the start (exit 3)")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="give up after this many seconds, counted from the start (exit 3)")
     add_reading_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout (wait's fields, status_url, result, "
                         "output, result_bytes, cancelled_remote)")
     p.add_argument("-q", "--quiet", action="store_true",
-                   help="no live line, no summary (a JSON result still goes to stdout)")
+                   help="no live line, no failures as they happen, no summary (a JSON result "
+                        "still goes to stdout)")
     from ._durable import add_store_options, add_webhook_options  # --store, --webhook-*
 
     add_store_options(p)
     add_webhook_options(p)
     p.set_defaults(run=run)
-
-
-def _url(text: str) -> str:
-    if urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc:
-        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
-    return text
 
 
 def _method(text: str) -> str:
@@ -145,9 +173,10 @@ def _template(url: str, template: str | None) -> str | None:
     if template is None:
         return None
     full = urljoin(url, template.strip())
-    if "{id}" not in full or urlsplit(full).scheme not in ("http", "https"):
-        raise ValueError("--status-url takes an http(s) URL template with {id}, e.g. "
-                         "https://api.example.com/v1/jobs/{id}")
+    parts = urlsplit(full)
+    if "{id}" not in full or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--status-url takes an http(s) URL template with {{id}}, e.g. "
+                         f"https://api.example.com/v1/jobs/{{id}} (got {shown_url(template)!r})")
     return full
 
 
@@ -165,31 +194,11 @@ def _output(path: str | None) -> Path | None:
     return out
 
 
-class _Seen:
-    """What the hooks saw: the status URL polled, the latest status and report (for the
-    JSON of an interrupted run), and the live line on a terminal."""
+class _Seen(Seen):
+    """``Seen`` fed by ``on_change`` (``run`` has no updates of its own)."""
 
-    def __init__(self, live: Any) -> None:
-        self.status_url: str | None = None
-        self.status: JobStatus | None = None
-        self.report: PollReport | None = None
-        self.live = live
-
-    def request(self, event: RequestEvent) -> None:
-        if event.kind in ("poll", "stream"):
-            self.status_url = event.url
-
-    def change(self, event: ChangeEvent) -> None:
-        self.status, self.report = event.status, event.report
-        if self.live is not None:
-            from rich.text import Text
-
-            s = event.status
-            parts = [s.status] + ([f"{s.progress:g}%"] if s.progress is not None else [])
-            self.live.update(Text.assemble(
-                ("● ", "cyan"), (" · ".join(parts), "bold"),
-                (f"  ({event.report.requests} requests)", "dim"),
-            ), refresh=True)
+    def changed(self, event: ChangeEvent) -> None:
+        self.change(event.status, event.report)
 
 
 def _result_fields(value: Any) -> dict[str, Any]:
@@ -220,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
         options = client_options(args)
     except ValueError as exc:
-        say(f"progress-client run: error: {usage_text(exc)}")
+        say(f"progress-client run: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
     if args.store is not None or args.webhook_listen is not None or args.webhook_url:
         # a durable run (registered in the store, resumable) or one woken by its webhook
@@ -231,12 +240,12 @@ def run(args: argparse.Namespace) -> int:
                            status_url=template)
 
     with live_display(live_on) as live:
-        seen = _Seen(live)
+        seen = _Seen(args.url, live, say, args.quiet, polls_url=False)
         try:
             client = ProgressClient(
                 policy=policy, baseline=args.baseline, headers=headers,
-                max_consecutive_errors=max(1, args.max_errors),
-                on_request=seen.request, on_change=seen.change, **options,
+                max_consecutive_errors=args.max_errors,
+                on_request=seen.request, on_change=seen.changed, **options,
             )
             with client:
                 timeout = time_left(args.timeout, getattr(args, "started", None))
@@ -251,19 +260,27 @@ def run(args: argparse.Namespace) -> int:
             say(f"progress-client run: error: {sanitize(exc)}")
             return EXIT_USAGE
         except KeyboardInterrupt as stop:
+            token = getattr(stop, "resume_token", None)
+            url = json.loads(token)["url"] if token is not None else seen.status_url
             if args.json:
-                emit_json({**result_dict("interrupted", seen.status, seen.report),
-                           "status_url": seen.status_url, **_result_fields(None),
-                           **cancel_fields(stop)})
+                emit_json({**result_dict("interrupted", seen.status, seen.report,
+                                         last_error=seen.last_error),
+                           "status_url": url, **_result_fields(None),
+                           "resume_token": token, **cancel_fields(stop)})
             else:
                 say("interrupted")
+                if url is not None:
+                    say(resume_hint(url, token))
+                else:
+                    say("the job's status URL was not known yet: it may not have started")
                 note = cancel_note(stop, args.cancel_on_exit)
                 if note is not None:
                     say(note)
             return EXIT_INTERRUPTED
     url = public_url(result.status_url) if result.status_url else seen.status_url
     if args.json:
-        emit_json({**result_dict("succeeded", result.status, result.report),
+        emit_json({**result_dict("succeeded", result.status, result.report,
+                                 last_error=seen.last_error),
                    "status_url": url, **_result_fields(result.result), **cancel_fields(None)})
         if isinstance(result.result, (bytes, bytearray)):
             say(f"a binary result of {len(result.result)} bytes was not printed: give "
@@ -303,20 +320,22 @@ def _failed(args: argparse.Namespace, exc: Any, seen: _Seen, say: Any) -> int:
     # A timed-out wait's token names its status URL (credentials removed), to go on with
     # 'wait URL --resume TOKEN'; otherwise the URL the hooks saw (sanitized) is all there is.
     url = json.loads(token)["url"] if token is not None else seen.status_url
+    last_error = cli_words(exc.last_error) or (
+        seen.last_error if exc.outcome != "failed" else None)
     if args.json:
-        out = {**result_dict(exc.outcome, status, report, exc), "status_url": url,
+        out = {**result_dict(exc.outcome, status, report, exc, last_error=seen.last_error),
+               "error": error_text(exc, args.max_body), "status_url": url,
                **_result_fields(None), **cancel_fields(exc)}
         if token is not None:
             out["resume_token"] = token
         emit_json(out)
         return int(exc.exit_code)
-    say(f"progress-client: {exc.outcome}: {exc.message}")
-    if not args.quiet:
-        if report is not None:
-            say(summary_line(status.status if status is not None else exc.outcome, report))
-        if token is not None:
-            say(f"status URL: {url} (to go on: progress-client wait URL --resume TOKEN; "
-                "--json prints the token)")
+    say(f"progress-client: {exc.outcome}: {error_text(exc, args.max_body)}")
+    if not args.quiet and report is not None:
+        said = last_error if last_error and last_error not in exc.message else None
+        say(summary_line(status.status if status is not None else exc.outcome, report, said))
+    if exc.outcome == "timeout" and url is not None:
+        say(resume_hint(url, token))
     note = cancel_note(exc, args.cancel_on_exit)
     if note is not None:
         say(note)

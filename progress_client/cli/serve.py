@@ -67,6 +67,12 @@ def add_parser(sub: Any) -> None:
                    "random token that 'progress-client job' finds; elsewhere, no writes)")
     p.add_argument("--read-only", action="store_true",
                    help="take no writes over HTTP, whatever the address or the token")
+    p.add_argument("--read-secret", default=None, metavar="SECRET",
+                   help="job reads need a read token minted with SECRET (mint_read_token), "
+                   "sent as Authorization: Bearer (default: $PROGRESS_CLIENT_READ_SECRET, "
+                   "better: a flag is visible in the process list)")
+    p.add_argument("--metrics", action="store_true",
+                   help="serve Prometheus metrics at GET /metrics (the metrics extra)")
     p.add_argument("--access-log", action="store_true",
                    help="log every request on stderr (no headers, no query values)")
     p.set_defaults(run=run)
@@ -150,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
     from ..server.shutdown import Server
     from ._worker_token import new_token
 
+    if args.metrics:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            print("progress-client serve: --metrics needs prometheus-client: install the "
+                  "metrics extra: pip install 'progress-client[metrics]'", file=sys.stderr)
+            return EXIT_USAGE
     url = args.redis_url or None
     if args.redis_cluster and url is None:
         print("progress-client serve: error: --redis-cluster needs --redis-url", file=sys.stderr)
@@ -172,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
             label = "memory (this process only)"
         app: Any = create_app(
             store, retry_after=args.retry_after, keepalive=args.keepalive, close_store=True,
-            cors_origins=args.cors_origin, worker_token=token,
+            cors_origins=args.cors_origin, worker_token=token, metrics=args.metrics,
+            read_secret=args.read_secret or os.environ.get("PROGRESS_CLIENT_READ_SECRET") or None,
         )
     except ValueError as exc:
         # What the user typed, as typed (no token is ever in these: worker_auth.check_token
@@ -211,7 +225,8 @@ def run(args: argparse.Namespace) -> int:
         writes = _writes_line(token, own_token, args.read_only)
         host = f"[{args.host}]" if ":" in args.host else args.host
         line = (f"progress-client serve: http://{host}:{port} (store: {label}); "
-                f"GET /jobs/{{id}}, /jobs/{{id}}/events, /healthz; {writes}; Ctrl-C stops")
+                f"GET /jobs/{{id}}, /jobs/{{id}}/events, /healthz"
+                + (", /metrics" if args.metrics else "") + f"; {writes}; Ctrl-C stops")
         try:
             _announcing(Server, line)(config).run(sockets=[sock])
         except KeyboardInterrupt:  # Ctrl-C before uvicorn took the signal over

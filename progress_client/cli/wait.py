@@ -8,26 +8,53 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._common import (
+    emit_json,
+    http_url,
+    parse_header,
+    positive_float,
+    result_dict,
+    resume_hint,
+    shown_url,
+    summary_line,
+)
 from ._job import (
+    Seen,
     add_reading_options,
     cancel_fields,
     cancel_note,
+    cli_words,
     client_options,
+    error_text,
     live_display,
     usage_text,
 )
 from ._started import time_left
 
-if TYPE_CHECKING:
-    from rich.text import Text
+__all__ = ["EPILOG", "add_parser", "run"]
 
-    from .. import JobStatus, PollReport, Update
+EPILOG = """\
+examples:
+  progress-client wait https://api.example.com/v1/jobs/42
+  progress-client wait "$STATUS_URL" --timeout 600 -H "Authorization: Bearer $TOKEN"
+  progress-client wait "$STATUS_URL" --json > outcome.json        # one JSON object
+  progress-client wait "$STATUS_URL" --profile replicate --long-poll=30
+  progress-client wait "$STATUS_URL" --resume "$TOKEN_FROM_A_TIMED_OUT_RUN"
 
-__all__ = ["add_parser", "run"]
+exit codes:
+  0    the job succeeded
+  1    the job failed (its status said so)
+  2    usage error (nothing was requested)
+  3    timeout (--timeout passed first; the resume hint says how to go on)
+  4    error (the server gave no usable answer, or too many failures in a row)
+  130  interrupted (Ctrl-C; the resume hint says how to go on)
+
+A timeout or a Ctrl-C prints the exact command that goes on where the wait stopped:
+  progress-client wait URL --resume TOKEN     (--json: the resume_token field)
+"""
 
 
 def add_parser(sub: Any) -> None:
@@ -35,42 +62,28 @@ def add_parser(sub: Any) -> None:
         "wait",
         help=COMMANDS["wait"],
         description="Poll a job's status URL with adaptive polling until it ends.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("url", help="the job's status URL (returns JSON with a status field)")
-    p.add_argument("--events", default=None, metavar="URL",
+    p.add_argument("url", type=http_url,
+                   help="the job's status URL (returns JSON with a status field)")
+    p.add_argument("--events", default=None, metavar="URL", type=http_url,
                    help="an SSE endpoint to listen on; polling the status URL is the fallback")
     p.add_argument("--resume", default=None, metavar="TOKEN",
-                   help="continue a wait from the resume_token a timed-out --json run printed")
-    p.add_argument("--timeout", type=positive_float, default=None,
-                   help="give up after this many seconds (exit 3)")
+                   help="continue a wait from the resume token a timed-out or interrupted run "
+                        "printed")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="give up after this many seconds, counted from the start (exit 3)")
     p.add_argument("-H", "--header", action="append", type=parse_header, default=[],
                    metavar="'NAME: VALUE'", help="a request header (repeatable)")
     add_reading_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("-q", "--quiet", action="store_true", help="no live line, no summary")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no live line, no failures as they happen, no summary")
     from ._durable import add_store_options  # durable waits (--store, --key)
 
     add_store_options(p)
     p.set_defaults(run=run)
-
-
-def _live_text(update: Update) -> Text:
-    from rich.text import Text
-
-    from .. import sanitize
-
-    s = update.status
-    parts = [s.status]
-    if s.step is not None:
-        parts.append(f"step {s.step}")
-    if s.progress is not None:
-        parts.append(f"{s.progress:g}%")
-    r = update.report
-    tail = f"{r.requests} requests"
-    if update.next_delay is not None:
-        tail += f", next in {update.next_delay:.1f}s"
-    return Text.assemble(("● ", "cyan"), (" · ".join(sanitize(p) for p in parts), "bold"),
-                         (f"  ({tail})", "dim"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,64 +96,84 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    try:
-        policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
-        client = ProgressClient(
-            policy=policy,
-            baseline=args.baseline if args.baseline > 0 else 1.0,
-            headers=dict(args.header),
-            max_consecutive_errors=max(1, args.max_errors),
-            **client_options(args),
-        )
-    except ValueError as exc:
-        say(f"progress-client wait: error: {usage_text(exc)}")
-        return EXIT_USAGE
-
     live_on = not args.quiet and not args.json and sys.stderr.isatty()
-    last: JobStatus | None = None
-    report: PollReport | None = None
+    seen = Seen(args.url, None, say, args.quiet)
     try:
-        with client, live_display(live_on) as live:
-            timeout = time_left(args.timeout, getattr(args, "started", None))
-            for update in client.watch(args.url, timeout=timeout, events_url=args.events,
-                                       resume=args.resume, cancel_on_exit=args.cancel_on_exit):
-                last, report = update.status, update.report
-                if live is not None:
-                    live.update(_live_text(update), refresh=True)
+        options = client_options(args)
+        policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
+        with live_display(live_on) as live:
+            seen.live = live
+            client = ProgressClient(
+                policy=policy,
+                baseline=args.baseline if args.baseline > 0 else 1.0,
+                headers=dict(args.header),
+                max_consecutive_errors=args.max_errors,
+                on_request=seen.request,
+                **options,
+            )
+            return _wait(args, client, seen, say)
+    except ValueError as exc:
+        say(f"progress-client wait: error: {usage_text(exc, args.header)}")
+        return EXIT_USAGE
     except PollError as exc:
-        status = exc.status if exc.status is not None else last
-        report = exc.report if exc.report is not None else report
-        if args.json:
-            out = result_dict(exc.outcome, status, report, exc)
-            token = getattr(exc, "resume_token", None)
-            if token is not None:
-                out["resume_token"] = token
-            emit_json({**out, **cancel_fields(exc)})
-        else:
-            say(f"progress-client: {exc.outcome}: {exc.message}")
-            if report is not None and not args.quiet:
-                word = status.status if status is not None else exc.outcome
-                say(summary_line(word, report))
-            note = cancel_note(exc, args.cancel_on_exit)
-            if note is not None:
-                say(note)
-        return exc.exit_code
+        return _ended(args, exc, seen, say)
     except ImportError as exc:  # --events without the sse extra
         say(f"progress-client wait: error: {sanitize(exc)}")
         return EXIT_USAGE
     except KeyboardInterrupt as stop:
+        token = getattr(stop, "resume_token", None) or seen.resume_token()
         if args.json:
-            emit_json({**result_dict("interrupted", last, report), **cancel_fields(stop)})
+            emit_json({**result_dict("interrupted", seen.status, seen.report,
+                                     last_error=seen.last_error),
+                       "resume_token": token, **cancel_fields(stop)})
         else:
             say("interrupted")
+            say(resume_hint(shown_url(args.url), token))
             note = cancel_note(stop, args.cancel_on_exit)
             if note is not None:
                 say(note)
         return EXIT_INTERRUPTED
-    assert last is not None and report is not None
+
+
+def _wait(args: argparse.Namespace, client: Any, seen: Seen, say: Any) -> int:
+    with client:
+        timeout = time_left(args.timeout, getattr(args, "started", None))
+        for update in client.watch(args.url, timeout=timeout, events_url=args.events,
+                                   resume=args.resume, cancel_on_exit=args.cancel_on_exit):
+            seen.change(update.status, update.report, update.next_delay)
+            seen.update = update
+    status, report = seen.status, seen.report
     if args.json:
-        emit_json({**result_dict("succeeded", last, report), **cancel_fields(None)})
+        emit_json({**result_dict("succeeded", status, report, last_error=seen.last_error),
+                   **cancel_fields(None)})
     elif not args.quiet:
-        print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout,
+        print(summary_line(status.status, report), file=sys.stderr if seen.live else sys.stdout,
               flush=True)
     return EXIT_OK
+
+
+def _ended(args: argparse.Namespace, exc: Any, seen: Seen, say: Any) -> int:
+    """A wait that ended without success: the job failed, the deadline passed, an error."""
+    status = exc.status if exc.status is not None else seen.status
+    report = exc.report if exc.report is not None else seen.report
+    last_error = cli_words(exc.last_error) or (
+        seen.last_error if exc.outcome != "failed" else None)
+    token = getattr(exc, "resume_token", None)
+    if args.json:
+        out = result_dict(exc.outcome, status, report, exc, last_error=seen.last_error)
+        out["error"] = error_text(exc, args.max_body)
+        if token is not None:
+            out["resume_token"] = token
+        emit_json({**out, **cancel_fields(exc)})
+        return int(exc.exit_code)
+    say(f"progress-client: {exc.outcome}: {error_text(exc, args.max_body)}")
+    if report is not None and not args.quiet:
+        word = status.status if status is not None else exc.outcome
+        said = last_error if last_error and last_error not in exc.message else None
+        say(summary_line(word, report, said))
+    if exc.outcome == "timeout":
+        say(resume_hint(shown_url(args.url), token))
+    note = cancel_note(exc, args.cancel_on_exit)
+    if note is not None:
+        say(note)
+    return int(exc.exit_code)

@@ -8,6 +8,7 @@ Importing ``progress_client`` alone never imports this package.
 from ._thread import RunningServer, serve_in_thread
 from .app import create_app, etag_for, if_none_match
 from .pii import InvalidMetadata, JobMetadata, PIIRefused, check_metadata, find_pii
+from .read_tokens import check_read_token, mint_read_token
 from .redis_store import RedisStore
 from .store import (
     CHECKPOINT_TTL,
@@ -38,10 +39,12 @@ __all__ = [
     "StoreUnavailable",
     "Subscription",
     "check_metadata",
+    "check_read_token",
     "create_app",
     "etag_for",
     "find_pii",
     "if_none_match",
     "is_terminal",
+    "mint_read_token",
     "serve_in_thread",
 ]

@@ -28,6 +28,7 @@ HTTP with a worker token (``PUT /jobs/{id}``, off unless configured).
 
 When the server shuts down, open event streams end and held long polls answer at once
 (``shutdown.py``).
+- ``GET /metrics`` with ``metrics=True``: Prometheus metrics (``metrics.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import json
 import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.applications import Starlette
@@ -47,10 +49,14 @@ from .browser import browser_routes
 from .cors import cors_middleware
 from .polls import JobReader, body_of, etag_for, if_none_match, job_etag
 from .prefer import applied_wait, prefer_wait
+from .read_tokens import read_token_middleware
 from .shutdown import Closing
 from .store import PROGRESS_TTL, ProgressRecord, Store, StoreUnavailable, Subscription
 from .streams import no_more_events, stream_is_over
 from .writes import write_routes
+
+if TYPE_CHECKING:
+    from .metrics import ServerMetrics
 
 __all__ = ["create_app", "etag_for", "if_none_match"]
 
@@ -91,6 +97,8 @@ def create_app(
     cors_origins: Iterable[str] = (),
     cors_credentials: bool = False,
     worker_token: str | None = None,
+    metrics: bool = False,
+    read_secret: str | bytes | None = None,
 ) -> Starlette:
     """The status server over ``store``. ``retry_after`` (seconds) is sent as a hint on
     responses for running jobs; ``keepalive`` is the SSE comment interval; ``sse_retry`` the
@@ -98,20 +106,31 @@ def create_app(
     ``cors_origins`` lists the browser origins (``scheme://host[:port]``, or ``*`` without
     ``cors_credentials``) allowed to read the server from another origin (``cors.py``).
     ``worker_token`` turns on ``PUT /jobs/{id}`` for workers that send it as a bearer token
-    (without it the server takes no writes over HTTP: 405)."""
+    (without it the server takes no writes over HTTP: 405).
+    ``metrics``: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra); the app's
+    ``state.metrics`` is then its ``ServerMetrics``.
+    ``read_secret``: job reads need a read token minted with it (``read_tokens.py``)."""
     middleware = cors_middleware(cors_origins, allow_credentials=cors_credentials)
+    middleware += read_token_middleware(read_secret)
     if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
         raise ValueError("retry_after must be a finite number >= 0")
     if not (math.isfinite(keepalive) and keepalive > 0):
         raise ValueError("keepalive must be a finite number > 0")
+    served: ServerMetrics | None = None
+    if metrics:
+        from .metrics import ServerMetrics
+
+        served = ServerMetrics(store)
     h = _Handlers(store, retry_after=retry_after, keepalive=keepalive, sse_retry=sse_retry,
-                  close_store=close_store)
+                  close_store=close_store, metrics=served)
+    extra = [Route("/metrics", served.endpoint, methods=["GET"])] if served else []
     app = Starlette(
         routes=[
             Route("/healthz", h.healthz, methods=["GET"]),
             Route("/jobs/{job_id}", h.job, methods=["GET"]),
             Route("/jobs/{job_id}/events", h.events, methods=["GET"]),
             *write_routes(store, worker_token),
+            *extra,
             *browser_routes(),
         ],
         middleware=middleware,
@@ -119,6 +138,7 @@ def create_app(
         exception_handlers={404: _route_not_found},
     )
     app.state.closing = h.closing
+    app.state.metrics = served
     return app
 
 
@@ -127,19 +147,26 @@ class _Handlers:
 
     def __init__(
         self, store: Store, *, retry_after: float | None, keepalive: float, sse_retry: float,
-        close_store: bool,
+        close_store: bool, metrics: ServerMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.keepalive = keepalive
         self.close_store = close_store
         self.retry_ms = max(0, round(sse_retry * 1000))
         self.hint = None if retry_after is None else str(math.ceil(retry_after))
         self.closing = Closing()
-        self.reader = JobReader(store, closing=self.closing)
+        self.reader = JobReader(store, closing=self.closing, metrics=metrics)
 
     async def job(self, request: Request) -> Response:
-        match = request.headers.get("if-none-match")
         wait = prefer_wait(request.headers.getlist("prefer"))
+        response = await self._job(request, wait)
+        if self.metrics is not None:
+            self.metrics.poll(response.status_code, bool(wait))
+        return response
+
+    async def _job(self, request: Request, wait: float | None) -> Response:
+        match = request.headers.get("if-none-match")
         try:
             record = await self.reader.read(request.path_params["job_id"], match, wait)
         except StoreUnavailable as exc:
@@ -183,6 +210,10 @@ class _Handlers:
         self, sub: Subscription, current: ProgressRecord, last_id: int | None
     ) -> AsyncIterator[str]:
         retry_ms = self.retry_ms
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.streams.inc()
+            metrics.streams_opened.inc()
         try:
             sent = current.order
             if last_id is None or last_id != current.version:
@@ -213,11 +244,16 @@ class _Handlers:
                     continue
                 sent = record.order
                 expires = anyio.current_time() + PROGRESS_TTL
+                if metrics is not None:
+                    metrics.delivered(record, "sse")
+                    metrics.events_sent.inc()
                 yield _sse_event(record, retry_ms)
                 if record.terminal:
                     return
         finally:
             sub.close()
+            if metrics is not None:
+                metrics.streams.dec()
 
     async def _reread(self, job_id: str) -> ProgressRecord | None:
         try:

@@ -1,5 +1,7 @@
-"""What the status server serves to browsers besides job status: the companion module, one ES
-module at ``/static/progress-client.js`` (no build step, no dependencies), so a frontend can
+"""What the status server serves to browsers besides job status: the companion module at
+``/static/progress-client.js``, the core of the npm package ``progress-client`` (js/, built by
+esbuild and committed here, so the wheel carries it; tests/test_browser_module_build.py checks
+it is the build), one ES module with no dependencies, so a frontend without a bundler can
 ``import { waitForJob } from "https://api.example.com/static/progress-client.js"``."""
 
 from __future__ import annotations

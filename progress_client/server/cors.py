@@ -4,9 +4,9 @@ server, as a small ASGI middleware in front of the app.
 A frontend served from another origin (the app on one host, the API on another) can read job
 status only if the server says so. For an origin in the list:
 
-- a preflight (``OPTIONS`` with ``Access-Control-Request-Method``, which ``If-None-Match``,
-  ``Prefer`` and ``Last-Event-ID`` trigger) is answered ``204`` with the allowed methods
-  (``GET, HEAD, OPTIONS``), headers (``If-None-Match``, ``Last-Event-ID``, ``Prefer``) and a
+- a preflight (``OPTIONS`` with ``Access-Control-Request-Method``, which ``Authorization``,
+  ``If-None-Match``, ``Prefer`` and ``Last-Event-ID`` trigger) is answered ``204`` with the
+  allowed methods (``GET, HEAD, OPTIONS``), headers (those four) and a
   ``Max-Age`` (so a poller does not pay one preflight per poll);
 - every other response carries ``Access-Control-Allow-Origin`` and exposes ``ETag``,
   ``Retry-After`` and ``Preference-Applied`` to the script.
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
-ALLOWED_HEADERS = ("If-None-Match", "Last-Event-ID", "Prefer")
+ALLOWED_HEADERS = ("Authorization", "If-None-Match", "Last-Event-ID", "Prefer")
 EXPOSED_HEADERS = ("ETag", "Retry-After", "Preference-Applied")
 #: How long a browser may reuse a preflight (Chromium caps this at 2 hours).
 MAX_AGE = 600

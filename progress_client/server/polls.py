@@ -23,12 +23,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .records import ProgressRecord, StoreUnavailable, Subscription
 from .shutdown import Closing
 from .store import Store
+
+if TYPE_CHECKING:
+    from .metrics import ServerMetrics
 
 __all__ = ["CATCH_UP", "JobReader", "body_of", "claimed_order", "etag_for", "if_none_match",
            "job_etag"]
@@ -85,10 +89,13 @@ class JobReader:
     """``read()`` a job for one request; see the module docstring."""
 
     def __init__(self, store: Store, catch_up: float = CATCH_UP,
-                 closing: Closing | None = None) -> None:
+                 closing: Closing | None = None,
+                 metrics: ServerMetrics | None = None) -> None:
         self.store = store
         self.catch_up = catch_up
         self.closing = closing if closing is not None else Closing()
+        #: ``/metrics`` (``create_app(metrics=True)``): held polls, delivery latency.
+        self.metrics = metrics
 
     async def read(self, job_id: str, match: str | None, wait: float | None
                    ) -> ProgressRecord | None:
@@ -127,6 +134,21 @@ class JobReader:
             sub.take_resync()
 
     async def _hold(self, sub: Subscription, job_id: str, record: ProgressRecord | None,
+                    match: str | None, wait: float) -> ProgressRecord | None:
+        metrics = self.metrics
+        if metrics is None:
+            return await self._held(sub, job_id, record, match, wait)
+        before = record
+        metrics.held.inc()
+        try:
+            record = await self._held(sub, job_id, record, match, wait)
+        finally:
+            metrics.held.dec()
+        if record is not None and before is not None and record.order > before.order:
+            metrics.delivered(record, "long_poll")  # a change the hold waited for
+        return record
+
+    async def _held(self, sub: Subscription, job_id: str, record: ProgressRecord | None,
                     match: str | None, wait: float) -> ProgressRecord | None:
         deadline = anyio.current_time() + wait
         while not (record is not None

@@ -131,6 +131,10 @@ class RedisStore(Store):
         self._health = health_interval
         self._cache: JobCache | None = None
         self._listening = False
+        #: What /metrics reports (``metrics.py``): Redis reads, failed operations by kind.
+        self.counts: dict[str, Any] = {"reads": 0, "errors": {}}
+        #: Whether Redis answered the last operation (and the subscription is live).
+        self.up = True
 
     @property
     def client(self) -> Any:
@@ -160,13 +164,20 @@ class RedisStore(Store):
         import redis.exceptions
 
         try:
-            return await coro
+            result = await coro
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                 redis.exceptions.ClusterError, redis.exceptions.RedisClusterException,
                 OSError) as exc:
+            self.up = False
+            errors = self.counts["errors"]
+            errors[what] = errors.get(what, 0) + 1
             raise StoreUnavailable(
                 f"Redis unreachable during {what} ({type(exc).__name__})"
             ) from None
+        self.up = True
+        if what == "read":
+            self.counts["reads"] += 1
+        return result
 
     # -- writes and reads ------------------------------------------------------------------
 
@@ -287,11 +298,13 @@ class RedisStore(Store):
     # The listener's sink.
 
     def on_live(self) -> None:
+        self.up = True
         if self._cache is not None:
             self._cache.go_live()
         self._resync_all()
 
     def on_lost(self) -> None:
+        self.up = False
         if self._cache is not None:
             self._cache.drop()
 
