@@ -56,6 +56,10 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._budget import LimitsArg
+    from .waitstore.aio import AsyncDurableWaits
+    from .waitstore.aio import Handler as AsyncHandler
+    from .waitstore.base import WaitStore
+    from .webhooks.receiver import WebhookReceiver
 
 __all__ = ["AsyncProgressClient"]
 
@@ -217,6 +221,18 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         wait = functools.partial(self.wait, timeout=timeout, profile=profile)
         return _many.as_completed(wait, urls)
 
+    def durable(
+        self, store: WaitStore, *, handler: AsyncHandler | None = None,
+        checkpoint_every: float = 5.0, webhooks: WebhookReceiver | None = None,
+    ) -> AsyncDurableWaits:
+        """Waits of this client that survive a restart, kept in ``store`` (a
+        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``.
+        ``webhooks``: a ``webhooks.WebhookReceiver`` that wakes them (``docs/webhooks.md``)."""
+        from .waitstore.aio import AsyncDurableWaits
+
+        return AsyncDurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every,
+                                 webhooks=webhooks)
+
     # -- one caller's loop over a shared wait ------------------------------------------------
 
     async def _complete(self, call: Call, timeout: float | None) -> WaitResult:
@@ -250,7 +266,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 if shared.driver is sub:
                     pause = await self._step(shared, sub)
-                    if pause is not None:  # slept here: nothing of the step lives across it
+                    if pause is not None and call.waker is not None:  # a push may wake it
+                        if await call.waker.asleep(pause):
+                            with shared.lock:
+                                shared.engine.receive_wake(self._now())
+                    elif pause is not None:  # slept here: nothing of the step lives across it
                         await (sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
                     continue
                 if sub.queue or shared.driver is sub:

@@ -53,7 +53,7 @@ class Call:
     asked of its end. A plain object of fields: one per running wait."""
 
     __slots__ = ("cancel_on_exit", "config", "events_url", "job", "key", "lifecycle", "output",
-                 "resume_token", "status_url", "trusted", "watching")
+                 "resume_token", "status_url", "trusted", "waker", "watching")
 
     def __init__(
         self, key: tuple[str, str | None, str | None], config: WaitConfig, *,
@@ -77,6 +77,8 @@ class Call:
         self.watching = watching
         #: The URL the caller named: only its origin gets credentials for URLs a server named.
         self.trusted = trusted
+        #: A push source's wake-up (``_wake``: a webhook), or ``None``.
+        self.waker: Any = None
 
     @property
     def resume(self) -> bool:

@@ -408,6 +408,16 @@ class PollEngine(Transitions):
         else:
             self._transient(now, description, None)
 
+    def receive_wake(self, now: float) -> None:
+        """A push source (a verified webhook) says the job has news: the next poll goes at
+        once, and its answer (one GET) confirms what the push said. Nothing happens while a
+        request is in flight or a stream is open (their answer serves), or after the end."""
+        if self._stopped is not None or self._in_flight is not None or self._stream.open:
+            return
+        if self._next_at is not None and self._next_at > now:
+            self._next_at = now
+            self._hinted = None
+
     @property
     def answer(self) -> tuple[int, Mapping[str, str]] | None:
         """The status code and headers (names in lower case) of the last request's answer;

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._budget import LimitsArg
+    from .waitstore.base import WaitStore
+    from .waitstore.sync import DurableWaits, Handler
+    from .webhooks.receiver import WebhookReceiver
 
 __all__ = ["ProgressClient"]
 
@@ -195,6 +198,18 @@ class ProgressClient(ClientBase[httpx.Client]):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="progress") as pool:
             return list(pool.map(functools.partial(_outcome, wait), todo))
 
+    def durable(
+        self, store: WaitStore, *, handler: Handler | None = None,
+        checkpoint_every: float = 5.0, webhooks: WebhookReceiver | None = None,
+    ) -> DurableWaits:
+        """Waits of this client that survive a restart, kept in ``store`` (a
+        ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``.
+        ``webhooks``: a ``webhooks.WebhookReceiver`` that wakes them (``docs/webhooks.md``)."""
+        from .waitstore.sync import DurableWaits
+
+        return DurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every,
+                            webhooks=webhooks)
+
     # -- one caller's loop over a shared wait ------------------------------------------------
 
     def _complete(self, call: Call, timeout: float | None) -> WaitResult:
@@ -225,7 +240,11 @@ class ProgressClient(ClientBase[httpx.Client]):
                     break
                 if shared.driver is sub:
                     pause = self._step(shared, sub)
-                    if pause is not None:  # slept here, as the async twin does
+                    if pause is not None and call.waker is not None:  # a push may wake it
+                        if call.waker.sleep(pause):
+                            with shared.lock:
+                                shared.engine.receive_wake(clock.now())
+                    elif pause is not None:  # slept here, as the async twin does
                         clock.sleep(pause)
                     continue
                 sub.ready.clear()

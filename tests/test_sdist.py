@@ -33,7 +33,7 @@ sys.exit(pytest.main(["-q", *sys.argv[1:]]))
 """
 TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md", "LICENSE",
              "CHANGELOG.md", "docs", "mkdocs.yml", "progress_client", "tests", "benchmarks",
-             "js"}
+             "js", "examples"}
 
 
 @pytest.fixture(scope="module")

@@ -30,10 +30,11 @@ COMMANDS: dict[str, str] = {
     "serve": "run the reference status server (GET /jobs/{id}, /jobs/{id}/events, /healthz)",
     "job": "write a job's status to the reference server (job set ID --status S), or read it",
     "profiles": "list the built-in job API profiles, or show one (profiles show NAME|FILE)",
+    "resume": "continue every unfinished wait of a store (--store FILE), outcomes printed once",
 }
 
 #: Commands that run no event loop: their process leaves anyio and trio unloaded until used.
-SYNC_COMMANDS = frozenset({"wait", "run", "plan", "job"})
+SYNC_COMMANDS = frozenset({"wait", "run", "plan", "job", "resume"})
 
 # The job-outcome codes (1 failed, 3 timeout, 4 error) come from each PollError's exit_code.
 EXIT_OK, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 2, 4, 130

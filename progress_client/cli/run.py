@@ -111,6 +111,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live line, no failures as they happen, no summary (a JSON result "
                         "still goes to stdout)")
+    from ._durable import add_store_options, add_webhook_options  # --store, --webhook-*
+
+    add_store_options(p)
+    add_webhook_options(p)
     p.set_defaults(run=run)
 
 
@@ -227,6 +231,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         say(f"progress-client run: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
+    if args.store is not None or args.webhook_listen is not None or args.webhook_url:
+        # a durable run (registered in the store, resumable) or one woken by its webhook
+        from ._durable import run_durable
+
+        return run_durable(args, "run", method=args.method, data=content,
+                           content_type=start_headers.get("Content-Type"),
+                           status_url=template)
 
     with live_display(live_on) as live:
         seen = _Seen(args.url, live, say, args.quiet, polls_url=False)

@@ -83,10 +83,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live line, no failures as they happen, no summary")
+    from ._durable import add_store_options  # durable waits (--store, --key)
+
+    add_store_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.store is not None:  # a durable wait: registered in the store, resumable
+        from ._durable import run_durable
+
+        return run_durable(args, "wait")
     from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
 
     def say(line: str) -> None:
