@@ -205,7 +205,9 @@ class PollEngine(Transitions):
         self.state.tally.requests += 1
         self._in_flight = "cancel"
         self.cancelled_remote = False
-        headers = {"Content-Type": plan.content_type} if plan.content_type else {}
+        headers = dict(getattr(self.config.reader, "request_headers", None) or {})
+        if plan.content_type:
+            headers["Content-Type"] = plan.content_type
         return Request("cancel", plan.method, plan.url, headers, CANCEL_TIMEOUT, plan.content)
 
     # -- deciding ----------------------------------------------------------------------------
@@ -261,6 +263,9 @@ class PollEngine(Transitions):
             if self._long_poll and cfg.long_poll is not None:
                 headers["Prefer"] = f"wait={cfg.long_poll:g}"
                 budget += cfg.long_poll
+        fixed = getattr(cfg.reader, "request_headers", None)
+        if fixed and purpose != "stream":  # a profile's API version or beta flag
+            headers = {**fixed, **headers}
         self._in_flight = purpose
         timeout: float | None = budget if deadline is None else max(
             0.0, min(budget, deadline - now)

@@ -84,6 +84,11 @@ class ProfileReader:
         return any(c.header is not None for r in self.profile.outcome for c in r.when)
 
     @property
+    def request_headers(self) -> dict[str, str]:
+        """Headers the profile sends with every request (an API version, a beta flag)."""
+        return self.profile.headers
+
+    @property
     def hint_headers(self) -> tuple[str, ...] | None:
         """The profile's hint headers, in order (None: the engine's defaults)."""
         return self.profile.hints
@@ -163,6 +168,8 @@ class ProfileReader:
             note = _first(data, (rule.note,))
             if note is not None:
                 fields["note"] = note
+        if rule is not None and rule.partial and outcome == "succeeded":
+            fields["partial"] = True
         try:
             status = JobStatus.model_validate(fields)
         except ValidationError as exc:  # pragma: no cover - every field is coerced above

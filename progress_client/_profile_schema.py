@@ -125,6 +125,15 @@ class Rule(_Strict):
     message: tuple[Expression, ...] = ()
     #: A remark kept on the status as the extra field ``note`` (e.g. partial failures).
     note: Expression | None = None
+    #: A success with parts missing (some requests of a batch failed): kept on the status as
+    #: ``partial = True``, shown in the summary and ``--json``. Only with ``then = "succeeded"``.
+    partial: bool = False
+
+    @model_validator(mode="after")
+    def _partial(self) -> Rule:
+        if self.partial and self.then != "succeeded":
+            raise ValueError("'partial' goes with then = 'succeeded'")
+        return self
 
 
 class StatusSection(_Strict):
@@ -245,10 +254,34 @@ class CancelSection(_Strict):
     body_json: dict[str, Any] | None = Field(default=None, alias="json")
 
 
+def _request_headers(value: dict[str, str]) -> dict[str, str]:
+    from ._http import is_credential_header
+
+    for name in value:
+        _header_name(name)
+        # Stricter than the transport's test: any "key" or "subscription" header is refused
+        # (Azure's Ocp-Apim-Subscription-Key).
+        if is_credential_header(name) or any(w in name.lower() for w in ("key", "subscription")):
+            raise PydanticCustomError(
+                "credential",
+                f"{name!r} carries credentials: a profile never holds them (give it with -H, "
+                "or headers= in Python)",
+            )
+        if any(c in value[name] for c in "\r\n\0"):
+            raise PydanticCustomError("header", f"the value of {name!r} has a line break")
+    return value
+
+
+RequestHeaders = Annotated[dict[str, str], AfterValidator(_request_headers)]
+
+
 class Profile(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     sources: tuple[str, ...] = ()
+    #: Headers sent with every request of the job (an API version, a beta flag, Accept):
+    #: never credentials, which stay with the caller.
+    headers: RequestHeaders = Field(default_factory=dict)
     status: StatusSection = StatusSection()
     outcome: tuple[Rule, ...] = ()
     progress: ProgressSection | None = None

@@ -93,6 +93,9 @@ class Vendor:
     cancel_reply: Callable[[Job], Step] | None = None
     #: The phase served after a cancel.
     cancelled: str | dict[str, Any] | None = None
+    #: Headers the vendor rejects a request without (lower-case name: value), and its answer.
+    requires: dict[str, str] = field(default_factory=dict)
+    refusal: Callable[[str], Step] | None = None
 
 
 class VendorServer:
@@ -181,16 +184,23 @@ class VendorServer:
         with self.lock:
             self.requests.append((h.command, h.path))
             self.headers.append((h.path, {k.lower(): v for k, v in h.headers.items()}))
-            reply = self._route(h.command, parts.path, parse_qs(parts.query), raw)
+            reply = self._route(h.command, parts.path, parse_qs(parts.query), raw,
+                                self.headers[-1][1])
         if reply is None:  # a dropped request: the connection closes with no answer
             h.close_connection = True
             return
         _send(h, reply)
 
     def _route(
-        self, method: str, path: str, query: dict[str, list[str]], raw: bytes
+        self, method: str, path: str, query: dict[str, list[str]], raw: bytes,
+        headers: dict[str, str] | None = None,
     ) -> Step | None:
         for spec in VENDORS.values():
+            if spec.requires and self._owns(spec, method, path, query, raw):
+                for name, value in spec.requires.items():
+                    if (headers or {}).get(name) != value:
+                        assert spec.refusal is not None
+                        return spec.refusal(name)
             if spec.start is not None and (method, path) == spec.start:
                 self.start_bodies.setdefault(spec.name, []).append(raw)
                 return self._start(spec)
@@ -212,6 +222,15 @@ class VendorServer:
                     assert spec.cancel_reply is not None
                     return spec.cancel_reply(job)
         return Step({"error": {"message": f"no route for {method} {path}"}}, 404)
+
+    def _owns(
+        self, spec: Vendor, method: str, path: str, query: dict[str, list[str]], raw: bytes
+    ) -> bool:
+        """Whether a request is for this vendor (its start, status, result or cancel path)."""
+        if spec.start is not None and (method, path) == spec.start:
+            return True
+        patterns = [spec.status, spec.result, spec.cancel[1] if spec.cancel else None]
+        return any(p is not None and re.fullmatch(p, path) for p in patterns)
 
     def _match(
         self, spec: Vendor, pattern: str, path: str, query: dict[str, list[str]],
@@ -337,7 +356,12 @@ def _merge(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_IDS: dict[str, str] = {}
+
+
 def _new_id(vendor: str, n: int) -> str:
+    if vendor in _IDS:
+        return _IDS[vendor].format(n=n)
     return {
         "openai-batch": f"batch_{n:04d}", "openai-response": f"resp_{n:04d}",
         "replicate": f"p{n:04d}x", "github-actions": str(9000 + n),
@@ -879,3 +903,17 @@ RUNNING: dict[str, Any] = {
     "step-functions": "RUNNING", "databricks-run": "RUNNING", "kubernetes-job": "running",
     "ray-job": "RUNNING", "runpod": "IN_PROGRESS", "huggingface-job": "RUNNING",
 }
+
+
+# The second set of imitations (AI and media APIs), registered with the first.
+from . import vendors_ai as _ai  # noqa: E402
+
+VENDORS.update({v.name: v for v in _ai.VENDORS_AI})
+_STATUS_PATHS.update(_ai.STATUS_PATHS_AI)
+PROFILE_OF.update({v.name: v.name for v in _ai.VENDORS_AI})
+SCENARIOS.update(_ai.SCENARIOS_AI)
+START_BODIES.update(_ai.START_BODIES_AI)
+REASONS.update(_ai.REASONS_AI)
+RUNNING.update(_ai.RUNNING_AI)
+PARTIAL_NOTES = dict(_ai.PARTIAL_NOTES)
+_IDS.update(_ai.IDS_AI)

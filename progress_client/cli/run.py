@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._common import (
+    emit_json,
+    parse_header,
+    partial_line,
+    positive_float,
+    result_dict,
+    summary_line,
+)
 from ._job import (
     add_reading_options,
     cancel_fields,
@@ -260,6 +267,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.quiet:
         say(summary_line(result.status.status, result.report))
+        partial = partial_line(result.status)
+        if partial is not None:
+            say(partial)
     _deliver(result.result, args.quiet, say)
     return EXIT_OK
 

@@ -11,7 +11,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from ._common import emit_json, parse_header, positive_float, result_dict, summary_line
+from ._common import (
+    emit_json,
+    parse_header,
+    partial_line,
+    positive_float,
+    result_dict,
+    summary_line,
+)
 from ._job import (
     add_reading_options,
     cancel_fields,
@@ -136,4 +143,7 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(summary_line(last.status, report), file=sys.stderr if live_on else sys.stdout,
               flush=True)
+        partial = partial_line(last)
+        if partial is not None:
+            print(partial, file=sys.stderr if live_on else sys.stdout, flush=True)
     return EXIT_OK
