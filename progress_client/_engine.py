@@ -191,7 +191,9 @@ class PollEngine(Transitions):
         (or ``receive_error``); ``cancelled_remote`` then says whether it was accepted."""
         if self.cancelled_remote is not None or self._in_flight is not None:
             return None
-        if self._stopped is not None and self._stopped.outcome in ("succeeded", "failed"):
+        if self._stopped is not None and self._stopped.outcome in (
+            "succeeded", "failed", "needs_action"
+        ):
             return None
         last = self._last
         if last is None and self.url is not None:

@@ -25,6 +25,7 @@ __all__ = [
     "BadResponse",
     "InvalidResumeToken",
     "JobFailed",
+    "NeedsAction",
     "PollError",
     "PollTimeout",
     "RequestFailed",
@@ -81,6 +82,14 @@ class JobFailed(PollError):
 
     exit_code = 1
     outcome = "failed"
+
+
+class NeedsAction(PollError):
+    """The job waits for a person (a manual CI job, an approval, a paused run): polling alone
+    will not end it. Raised when the profile says to end the wait there (the default)."""
+
+    exit_code = 5
+    outcome = "needs_action"
 
 
 class PollTimeout(PollError):

@@ -118,7 +118,7 @@ class Rule(_Strict):
     """Ordered outcome rule: when every condition holds, the job is ``then``."""
 
     when: Annotated[tuple[Condition, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
-    then: Literal["succeeded", "failed", "running"]
+    then: Literal["succeeded", "failed", "running", "needs_action"]
     #: The status word to report instead of the document's own (or when it has none).
     label: str | None = None
     #: Where the failure's reason is: the first expression that finds a value wins.
@@ -141,6 +141,8 @@ class StatusSection(_Strict):
     pending: tuple[str, ...] = ()
     succeeded: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    #: Words that mean "waits for a person" (a manual job, an approval, a paused run).
+    needs_action: tuple[str, ...] = ()
     case_sensitive: bool = False
     #: The word to use when ``path`` finds nothing (without it, that is a bad response).
     missing: str | None = None
@@ -153,15 +155,22 @@ class StatusSection(_Strict):
         both = {fold(w) for w in self.succeeded} & {fold(w) for w in self.failed}
         if both:
             raise ValueError(f"words both succeeded and failed: {sorted(both)}")
-        if any(not w.strip() for w in (*self.pending, *self.succeeded, *self.failed)):
+        ended = {fold(w) for w in (*self.succeeded, *self.failed)}
+        both = ended & {fold(w) for w in self.needs_action}
+        if both:
+            raise ValueError(f"words both an end and needs_action: {sorted(both)}")
+        if any(not w.strip() for w in (
+            *self.pending, *self.succeeded, *self.failed, *self.needs_action
+        )):
             raise ValueError("an empty status word")
         return self
 
 
 class ProgressSection(_Strict):
     path: Expression | None = None
-    #: ``percent`` (0-100) or ``fraction`` (0-1, scaled to 0-100).
-    scale: Literal["percent", "fraction"] = "percent"
+    #: ``percent`` (0-100), ``fraction`` (0-1, scaled to 0-100) or ``ratio`` (a text
+    #: "done/total" such as Argo's "2/4").
+    scale: Literal["percent", "fraction", "ratio"] = "percent"
     #: When given, progress is ``100 * path / total`` (done and total counts).
     total: Expression | None = None
     #: A queue position, kept on the status as the extra field ``queue_position``.
@@ -252,6 +261,9 @@ class CancelSection(_Strict):
     url: tuple[Locator, ...] = Field(min_length=1)
     #: A JSON body; a string value "{id}" is replaced by the id (keeping its JSON type).
     body_json: dict[str, Any] | None = Field(default=None, alias="json")
+    #: Where the body's id is (the latest status, else the start answer), whatever locator
+    #: found the URL; without it, the URL locator's own ``id``.
+    id: Expression | None = None
 
 
 def _request_headers(value: dict[str, str]) -> dict[str, str]:
@@ -279,6 +291,9 @@ class Profile(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     sources: tuple[str, ...] = ()
+    #: What "waits for a person" does: ``end`` the wait (``NeedsAction``, exit 5) or ``wait``
+    #: on (the status then carries ``needs_action = True``).
+    on_needs_action: Literal["end", "wait"] = "end"
     #: Headers sent with every request of the job (an API version, a beta flag, Accept):
     #: never credentials, which stay with the caller.
     headers: RequestHeaders = Field(default_factory=dict)

@@ -69,14 +69,37 @@ def cancel_request(
         url = find_url((loc,), start=start, status=status)
         if url is None:
             continue
-        body = cancel.body_json
-        if body is not None:
-            ident = _id(loc, _pick(loc, start, status))
+        body: Any = cancel.body_json
+        if body is not None and _names_id(body):
+            # "{id}" at any depth becomes the id (keeping its JSON type); a body without it
+            # is sent as it is.
+            if cancel.id is not None:
+                ident = _id_in(cancel.id, status) if status is not None else None
+                if ident is None:
+                    ident = _id_in(cancel.id, start)
+            else:
+                ident = _id(loc, _pick(loc, start, status))
             if ident is None:
                 continue
-            body = {k: (ident if v == "{id}" else v) for k, v in body.items()}
+            body = _fill_id(body, ident)
         return PlannedRequest(cancel.method, url, body)
     return None
+
+
+def _names_id(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_names_id(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_id(v) for v in value)
+    return isinstance(value, str) and value == "{id}"
+
+
+def _fill_id(value: Any, ident: str | int) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill_id(v, ident) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_id(v, ident) for v in value]
+    return ident if value == "{id}" else value
 
 
 def find_url(
@@ -121,9 +144,13 @@ def _locate(loc: Locator, seen: Seen, start: Seen | None, status: Seen | None) -
 
 
 def _id(loc: Locator, seen: Seen | None) -> str | int | None:
-    if loc.id is None or seen is None or not isinstance(seen.body, dict):
+    return None if loc.id is None else _id_in(loc.id, seen)
+
+
+def _id_in(expr: str, seen: Seen | None) -> str | int | None:
+    if seen is None or not isinstance(seen.body, dict):
         return None
-    value = compile_expr(loc.id).search(seen.body)
+    value = compile_expr(expr).search(seen.body)
     if value is MISSING or isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     text = str(value)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._actions import FellBack, Purpose, Stop, Update
 from ._config import WaitConfig
-from ._errors import BadResponse, JobFailed, PollError, RequestFailed, TooManyErrors
+from ._errors import BadResponse, JobFailed, NeedsAction, PollError, RequestFailed, TooManyErrors
 from ._hints import Validators
 from ._models import Reading
 from ._reading import TRANSIENT_STATUS_CODES, fatal_status, read_response
@@ -322,6 +322,13 @@ class Transitions:
                 url=self.url, status=reading.status, report=report,
             )
             self._finish(Stop("failed", reading.status, reading.document, err, report))
+        elif reading.outcome == "needs_action":
+            detail = f": {reading.status.error}" if reading.status.error else ""
+            wants = NeedsAction(
+                f"the job waits for a person (status {reading.status.status!r}){detail}",
+                url=self.url, status=reading.status, report=report,
+            )
+            self._finish(Stop("needs_action", reading.status, reading.document, wants, report))
 
     def _succeeded(self, now: float, stop: Stop) -> None:
         """A succeeded job: done, or its result is fetched first (a ``Job`` that wants it)."""

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "benchmarks" / "results" / "profiles.md"
 FAST = ["--initial", "0.05", "--step", "0.05", "--max", "0.2"]
 POLICY = AdaptivePolicy(0.05, 0.05, 0.2)
-EXIT = {"succeeded": 0, "failed": 1, "timeout": 3, "error": 4}
+EXIT = {"succeeded": 0, "failed": 1, "timeout": 3, "error": 4, "needs_action": 5}
 #: What a result fetched by its own request is, at the imitation.
 RESULT = {"answer": 42}
 DRIVERS = ("cli", "sync", "asyncio", "trio")

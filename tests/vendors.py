@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -96,6 +96,9 @@ class Vendor:
     #: Headers the vendor rejects a request without (lower-case name: value), and its answer.
     requires: dict[str, str] = field(default_factory=dict)
     refusal: Callable[[str], Step] | None = None
+    #: The start path names the job (Temporal: the caller picks the workflow id): the job
+    #: started takes the start path's last segment as its id.
+    start_names_job: bool = False
 
 
 class VendorServer:
@@ -240,6 +243,8 @@ class VendorServer:
         if m is None:
             return None
         ident = m.groupdict().get("id")
+        if ident is not None:
+            ident = unquote(ident)  # an id quoted into the URL (Airflow's "+00:00")
         if ident is None and spec.id_query:
             values = query.get(spec.id_query)
             ident = values[0] if values else None
@@ -261,6 +266,9 @@ class VendorServer:
             job.drop_starts -= 1
             return None
         queue.pop(0)
+        if spec.start_names_job and spec.start is not None:
+            job.id = spec.start[1].rsplit("/", 1)[-1]
+            self.jobs[(spec.name, job.id)] = job
         job.started = time.monotonic()
         assert spec.start_reply is not None
         reply = spec.start_reply(job, self.base)
@@ -917,3 +925,15 @@ REASONS.update(_ai.REASONS_AI)
 RUNNING.update(_ai.RUNNING_AI)
 PARTIAL_NOTES = dict(_ai.PARTIAL_NOTES)
 _IDS.update(_ai.IDS_AI)
+
+# The third: workflow and CI APIs.
+from . import vendors_ops as _ops  # noqa: E402
+
+VENDORS.update({v.name: v for v in _ops.VENDORS_OPS})
+_STATUS_PATHS.update(_ops.STATUS_PATHS_OPS)
+PROFILE_OF.update({v.name: v.name for v in _ops.VENDORS_OPS})
+SCENARIOS.update(_ops.SCENARIOS_OPS)
+START_BODIES.update(_ops.START_BODIES_OPS)
+REASONS.update(_ops.REASONS_OPS)
+RUNNING.update(_ops.RUNNING_OPS)
+_IDS.update(_ops.IDS_OPS)

@@ -55,7 +55,8 @@ def add_parser(sub: Any) -> None:
             "Send the request that starts a job (once), find its status URL in the answer, "
             "wait on it with adaptive polling, then fetch its result: JSON on stdout, or any "
             "result streamed to --output FILE. Exit codes as wait: 0 the result is in hand, "
-            "1 the job failed, 2 usage error, 3 timeout, 4 error, 130 interrupted."
+            "1 the job failed, 2 usage error, 3 timeout, 4 error, 5 the job waits for a person, "
+            "130 interrupted."
         ),
     )
     p.add_argument("url", type=_url, help="the URL that starts the job")
