@@ -142,7 +142,8 @@ _CLOUD_BUILD = "/v1/projects/acme/builds"
 
 def _cloud_build(job: Job, base: str) -> dict[str, Any]:
     return {"id": job.id, "projectId": "acme", "status": "QUEUED",
-            "createTime": "2026-01-01T00:00:00Z", "steps": [{"name": "gcr.io/cloud-builders/docker"}],
+            "createTime": "2026-01-01T00:00:00Z",
+            "steps": [{"name": "gcr.io/cloud-builders/docker"}],
             "logUrl": f"https://console.cloud.google.com/cloud-build/builds/{job.id}",
             "timeout": "600s"}
 
