@@ -160,3 +160,109 @@ def test_partial_goes_with_succeeded_only() -> None:
     with pytest.raises(ProfileError, match="'partial' goes with then = 'succeeded'"):
         parse_profile({"name": "x", "status": {"path": "s"}, "outcome": [
             {"when": {"status": ["done"]}, "then": "failed", "partial": True}]})
+
+
+# -- needs a person ------------------------------------------------------------------------------
+
+
+def test_needs_a_person_ends_with_exit_5_by_default(server: VendorServer) -> None:
+    job = server.script("gitlab-pipeline", ["running", "manual"], started=True)
+    p = cli("wait", server.status_url(job), "--profile", "gitlab-pipeline", *FAST)
+    assert p.returncode == 5, p.stderr
+    assert "needs_action: the job waits for a person (status 'manual')" in p.stderr
+    assert "manual action" in p.stderr and "Traceback" not in p.stderr
+    assert job.polls == 2 and job.cancels == 0
+    again = server.script("buildkite-build", ["running", "blocked"], started=True)
+    out = json.loads(cli("wait", server.status_url(again), "--profile", "buildkite-build",
+                         *FAST, "--json", "--cancel-on-exit").stdout)
+    assert out["outcome"] == "needs_action" and out["status"] == "blocked"
+    assert out["requests"] == again.polls == 2 and again.cancels == 0  # a person may unblock
+
+
+def test_on_needs_action_wait_keeps_waiting(server: VendorServer) -> None:
+    # The approval comes: the pipeline goes on and succeeds, the wait with it.
+    job = server.script("gitlab-pipeline", ["running", "manual", "manual", "running",
+                                            "success"], started=True)
+    p = cli("wait", server.status_url(job), "--profile", "gitlab-pipeline", *FAST,
+            "--on-needs-action", "wait", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["requests"] == job.polls == 5
+    # Nobody comes: the deadline ends it, with the status the person is needed for.
+    stuck = server.script("circleci-workflow", ["on_hold"], started=True)
+    p = cli("wait", server.status_url(stuck), "--profile", "circleci-workflow", *FAST,
+            "--on-needs-action", "wait", "--timeout", "3", "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 3 and out["status"] == "on_hold", p.stderr
+    assert out["requests"] == stuck.polls >= 2
+
+
+def test_on_needs_action_goes_with_a_profile() -> None:
+    p = cli("wait", "http://127.0.0.1:9/x", "--on-needs-action", "end")
+    assert p.returncode == 2 and "--on-needs-action goes with --profile" in p.stderr
+
+
+def test_needs_a_person_in_python_sync_and_async(server: VendorServer) -> None:
+    from progress_client import NeedsAction
+
+    phases, _ = SCENARIOS["prefect-flow-run"]["paused"]
+    job = server.script("prefect-flow-run", phases)
+    with ProgressClient(policy=POLICY) as client, pytest.raises(NeedsAction) as caught:
+        client.run(server.start_url("prefect-flow-run"), json={},
+                   profile="prefect-flow-run", timeout=20)
+    err = caught.value
+    assert err.exit_code == 5 and err.outcome == "needs_action"
+    assert err.status is not None and err.status.status == "PAUSED"
+    assert "approve the release" in err.message
+    assert err.report is not None and err.report.requests == job.requests == 3
+
+    async def main() -> int:
+        again = server.script("prefect-flow-run", phases)
+        waiting = parse_profile({"extends": "prefect-flow-run", "on_needs_action": "wait"})
+        async with AsyncProgressClient(policy=POLICY) as client:
+            with pytest.raises(NeedsAction):
+                await client.run(server.start_url("prefect-flow-run"), json={},
+                                 profile="prefect-flow-run", timeout=20)
+            later = server.script("prefect-flow-run", ["PAUSED", "RUNNING", "COMPLETED"])
+            done = await client.run(server.start_url("prefect-flow-run"), json={},
+                                    profile=waiting, timeout=20)
+        assert done.status.status == "COMPLETED" and later.polls == 3
+        return again.requests
+
+    for backend in ("asyncio", "trio"):
+        assert anyio.run(main, backend=backend) == 3
+
+
+def test_needs_action_words_are_checked() -> None:
+    with pytest.raises(ProfileError, match="both an end and needs_action"):
+        parse_profile({"name": "x", "status": {"path": "s", "succeeded": ["manual"],
+                                               "needs_action": ["manual"]}})
+
+
+# -- cancel bodies -------------------------------------------------------------------------------
+
+
+def test_cancel_bodies_without_an_id_nested_ids_and_the_cancel_id() -> None:
+    from progress_client._profile_urls import Seen, cancel_request
+
+    # Airflow: PATCH the run with {"state": "failed"}: no id in the body, sent as it is.
+    run = Seen("http://a/api/v2/dags/etl/dagRuns/manual__1", 200, {},
+               {"dag_run_id": "manual__1", "state": "running"})
+    req = cancel_request(load_profile("airflow-dag-run"), start=None, status=run)
+    assert req is not None and req.method == "PATCH" and req.json == {"state": "failed"}
+    assert req.url == "http://a/api/v2/dags/etl/dagRuns/manual__1"
+    # Prefect: a nested body with no id.
+    flow = Seen("http://p/api/flow_runs/f1", 200, {}, {"id": "f1", "state": {"type": "RUNNING"}})
+    req = cancel_request(load_profile("prefect-flow-run"), start=None, status=flow)
+    assert req is not None and req.url == "http://p/api/flow_runs/f1/set_state"
+    assert req.json == {"state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True}
+    # An id at any depth, read where [cancel] id says (the URL came from a template
+    # without one).
+    nested = parse_profile({"name": "n", "status": {"path": "s"}, "cancel": {
+        "url": [{"template": "{status_url}/stop", "source": "status"}], "id": "meta.name",
+        "json": {"target": {"names": ["{id}"], "why": "stop"}}}})
+    doc = Seen("http://w/wf/9", 200, {}, {"s": "Running", "meta": {"name": 9}})
+    req = cancel_request(nested, start=None, status=doc)
+    assert req is not None and req.json == {"target": {"names": [9], "why": "stop"}}
+    # No id where the body needs one: no cancel (it would cancel the wrong thing).
+    assert cancel_request(nested, start=None, status=Seen("http://w/wf/9", 200, {},
+                                                          {"s": "Running"})) is None
