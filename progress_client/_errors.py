@@ -44,6 +44,9 @@ class PollError(Exception):
     cancelled_remote: bool | None = None
     #: The CLI ``outcome`` word for this kind of error.
     outcome: str = "error"
+    #: The status URL the wait polled, in full but without credentials (userinfo, token-like
+    #: query values); ``None`` when none was known (a start that got no answer).
+    status_url: str | None = None
 
     def __init__(
         self,

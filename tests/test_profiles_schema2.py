@@ -266,3 +266,26 @@ def test_cancel_bodies_without_an_id_nested_ids_and_the_cancel_id() -> None:
     # No id where the body needs one: no cancel (it would cancel the wrong thing).
     assert cancel_request(nested, start=None, status=Seen("http://w/wf/9", 200, {},
                                                           {"s": "Running"})) is None
+
+
+# -- run --json: the status URL after a failure --------------------------------------------------
+
+
+def test_run_json_names_the_status_url_in_full_after_a_failure(server: VendorServer) -> None:
+    job = server.script("runway", ["RUNNING", {"status": "FAILED", "failure": "bad input"}])
+    p = cli("run", server.start_url("runway"), "-d", "{}", "--profile", "runway", *FAST,
+            "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 1 and out["outcome"] == "failed", p.stderr
+    assert out["status_url"] == server.status_url(job)  # host and port kept
+    # Credentials in the URL (userinfo, a token parameter) are removed, the rest is kept.
+    creds = server.script("runpod", ["IN_QUEUE", "FAILED"])
+    host = server.base.removeprefix("http://")
+    template = f"http://user:pw@{host}/runpod/v2/ep1/status/{{id}}?access_token=s3cret&x=1"
+    p = cli("run", server.start_url("runpod"), "-d", "{}", "--status-url", template, *FAST,
+            "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 1, p.stderr
+    assert out["status_url"] == (f"{server.base}/runpod/v2/ep1/status/{creds.id}"
+                                 "?access_token=%5BREDACTED%5D&x=1")
+    assert "s3cret" not in p.stdout + p.stderr and "pw@" not in p.stdout + p.stderr

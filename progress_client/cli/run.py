@@ -300,9 +300,11 @@ def _failed(args: argparse.Namespace, exc: Any, seen: _Seen, say: Any) -> int:
     status = exc.status if exc.status is not None else seen.status
     report = exc.report if exc.report is not None else seen.report
     token = getattr(exc, "resume_token", None)
-    # A timed-out wait's token names its status URL (credentials removed), to go on with
-    # 'wait URL --resume TOKEN'; otherwise the URL the hooks saw (sanitized) is all there is.
-    url = json.loads(token)["url"] if token is not None else seen.status_url
+    # The status URL in full, credentials removed (to go on with 'wait URL --resume TOKEN'
+    # after a timeout); the URL the hooks saw (sanitized) only when the error has none.
+    url = exc.status_url or (json.loads(token)["url"] if token is not None else None)
+    if url is None:
+        url = seen.status_url
     if args.json:
         out = {**result_dict(exc.outcome, status, report, exc), "status_url": url,
                **_result_fields(None), **cancel_fields(exc)}
