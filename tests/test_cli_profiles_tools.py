@@ -139,3 +139,15 @@ def test_export_gives_every_profile_as_data(capsys: pytest.CaptureFixture[str]) 
         assert item["sources"]
     anthropic = next(p for p in data["profiles"] if p["name"] == "anthropic-batch")
     assert anthropic["headers"] == {"anthropic-version": "2023-06-01"}
+
+
+def test_the_docs_page_lists_every_builtin_with_its_sources() -> None:
+    text = (ROOT / "docs" / "profiles.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in text.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == set(builtin_names())
+    for name in builtin_names():
+        profile = load_profile(name)
+        assert f"`{profile.status.path or '(none)'}`" in rows[name], name
+        for source in profile.sources:
+            assert source in rows[name], (name, source)
