@@ -67,6 +67,11 @@ class ProfileLifecycle:
             return ResultPlan("url", url=planned.url)
         return ResultPlan(section.kind)
 
+    def follow(self, status: Seen) -> str | None:
+        """The URL this status says the job goes on at (a queue item's build), or None."""
+        seen = _urls_seen(status)
+        return urls.follow_url(self.profile, seen) if seen is not None else None
+
     def cancel(
         self, start: Seen | None, last: Seen | None, status_url: str | None
     ) -> CancelPlan | None:

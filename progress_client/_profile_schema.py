@@ -194,6 +194,8 @@ class Locator(_Strict):
     source: Literal["start", "status"] = "start"
     #: Only when the response's HTTP code is one of these (start responses).
     on: tuple[int, ...] = ()
+    #: A path added to the URL found (Jenkins: "api/json" after a queue item's or build's URL).
+    append: str | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Locator:
@@ -306,8 +308,18 @@ class Profile(_Strict):
     #: Hint headers honoured, in order (None: the engine's defaults, every hint it knows).
     hints: tuple[HeaderName, ...] | None = None
     start: StartSection | None = None
+    #: Where a status says the job goes on at another URL (a Jenkins queue item naming its
+    #: build): the wait follows it and reads the new URL next (``source = "status"``).
+    follow: tuple[Locator, ...] = ()
     result: ResultSection = ResultSection()
     cancel: CancelSection | None = None
+
+    @field_validator("follow")
+    @classmethod
+    def _follow_from_status(cls, value: tuple[Locator, ...]) -> tuple[Locator, ...]:
+        if any(loc.source != "status" for loc in value):
+            raise ValueError("a URL to follow is found in a status (source = 'status')")
+        return value
 
     @model_validator(mode="after")
     def _has_a_word(self) -> Profile:

@@ -18,7 +18,15 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from ._profile_expr import MISSING, compile_expr
 from ._profile_schema import Locator, Profile
 
-__all__ = ["PlannedRequest", "Seen", "cancel_request", "find_url", "result_request", "status_url"]
+__all__ = [
+    "PlannedRequest",
+    "Seen",
+    "cancel_request",
+    "find_url",
+    "follow_url",
+    "result_request",
+    "status_url",
+]
 
 
 @dataclass(frozen=True)
@@ -110,9 +118,18 @@ def find_url(
         if seen is None or (loc.on and seen.status_code not in loc.on):
             continue
         url = _locate(loc, seen, start, status)
+        if url is not None and loc.append:
+            url = url.split("?", 1)[0].rstrip("/") + "/" + loc.append.lstrip("/")
         if url is not None:
             return url
     return None
+
+
+def follow_url(profile: Profile, status: Seen) -> str | None:
+    """The URL a status says the job goes on at (``[follow]``), or None."""
+    if not profile.follow:
+        return None
+    return find_url(profile.follow, start=None, status=status)
 
 
 def _pick(loc: Locator, start: Seen | None, status: Seen | None) -> Seen | None:

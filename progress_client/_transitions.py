@@ -162,6 +162,27 @@ class Transitions:
             self._last = Seen(self.url or "", code, headers, reading.raw or None)
             self._last_body = None if truncated else body
         self._observe(now, reading, hint, mode)
+        if reading.outcome is None and self._stopped is None:
+            self._follow(now, code, headers, reading)
+
+    def _follow(
+        self, now: float, code: int, headers: Mapping[str, str], reading: Reading
+    ) -> None:
+        """A status that names where the job goes on (a Jenkins queue item's build): the
+        next poll reads that URL, at once (a profile's ``follow``)."""
+        follow = getattr(self.lifecycle, "follow", None)
+        if follow is None or not reading.raw:
+            return
+        from ._lifecycle import Seen
+
+        found = follow(Seen(self.url or "", code, headers, reading.raw))
+        if found is None or found == self.url:
+            return
+        self.url = found
+        self.state.etag = self.state.last_modified = None  # the old URL's validators
+        self._same_reading = None
+        self._next_at = now
+        self.state.next_delay = 0.0
 
     def _started(
         self, now: float, code: int, headers: Mapping[str, str], body: bytes,

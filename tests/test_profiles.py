@@ -34,7 +34,9 @@ SECOND_NAMES = {
     "anthropic-batch", "assemblyai", "openai-fine-tuning", "openai-vector-store-batch",
     "gemini-batch", "vertex-batch", "mistral-batch", "together-batch",
     "openai-compatible-batch", "elevenlabs-dubbing", "ideogram", "speechmatics", "kling",
-    "azure-document-intelligence",
+    "azure-document-intelligence", "airflow-dag-run", "prefect-flow-run", "argo-workflow",
+    "gitlab-pipeline", "circleci-workflow", "buildkite-build", "temporal-workflow",
+    "cloud-build", "huggingface-endpoint", "jenkins-build",
 }
 EXPECTED_NAMES = FIRST_NAMES | SECOND_NAMES
 

@@ -120,7 +120,8 @@ def test_partial_success_is_flagged_in_the_summary_and_json(
 ) -> None:
     text, data, polls = partial_runs[(vendor, scenario)]
     note = PARTIAL_NOTES[(vendor, scenario)]
-    assert f"partial success: {note}" in text
+    line = next(x for x in text.splitlines() if x.startswith("partial success: "))
+    assert note in line
     out = json.loads(data)
     assert out["outcome"] == "succeeded" and out["partial"] is True
     assert out["note"] is not None and note in out["note"]
@@ -289,3 +290,55 @@ def test_run_json_names_the_status_url_in_full_after_a_failure(server: VendorSer
     assert out["status_url"] == (f"{server.base}/runpod/v2/ep1/status/{creds.id}"
                                  "?access_token=%5BREDACTED%5D&x=1")
     assert "s3cret" not in p.stdout + p.stderr and "pw@" not in p.stdout + p.stderr
+
+
+# -- two hops: Jenkins' queue item, then its build -----------------------------------------------
+
+
+def _jenkins_paths(server: VendorServer, ident: str) -> list[str]:
+    return [path for method, path in server.requests
+            if f"/{ident}/" in path and path.startswith("/jenkins/") and method == "GET"]
+
+
+def test_jenkins_queue_item_then_the_build_it_names(server: VendorServer) -> None:
+    phases, _ = SCENARIOS["jenkins-build"]["succeeded"]
+    job = server.script("jenkins-build", phases)
+    with ProgressClient(policy=POLICY) as client:
+        done = client.run(server.start_url("jenkins-build"), profile="jenkins-build",
+                          timeout=20)
+    assert done.status.status == "SUCCESS" and job.requests == done.report.requests == 5
+    queue = f"/jenkins/queue/item/{job.id}/api/json"
+    build = f"/jenkins/job/app/{job.id}/api/json"
+    # The queue item twice (waiting, then naming its build), the build twice.
+    assert _jenkins_paths(server, job.id) == [queue, queue, build, build]
+    assert done.status_url == server.base + build
+
+    async def main() -> list[str]:
+        again = server.script("jenkins-build", phases)
+        async with AsyncProgressClient(policy=POLICY) as client:
+            result = await client.run(server.start_url("jenkins-build"),
+                                      profile="jenkins-build", timeout=20)
+        assert result.report.requests == again.requests == 5
+        return _jenkins_paths(server, again.id)
+
+    for backend in ("asyncio", "trio"):
+        paths = anyio.run(main, backend=backend)
+        assert [p.split("/")[2] for p in paths] == ["queue", "queue", "job", "job"]
+
+
+def test_jenkins_through_the_cli_and_its_cancel(server: VendorServer) -> None:
+    job = server.script("jenkins-build", ["left", "building", "FAILURE"])
+    p = cli("run", server.start_url("jenkins-build"), "--profile", "jenkins-build", *FAST,
+            "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 1 and out["error"].endswith(f"build {job.id}: FAILURE"), p.stderr
+    assert out["status_url"] == f"{server.base}/jenkins/job/app/{job.id}/api/json"
+    assert out["requests"] == job.requests == 4
+    # A build that runs on: --cancel-on-exit stops the build (POST {build}/stop).
+    running = server.script("jenkins-build", ["left", "building"])
+    p = cli("run", server.start_url("jenkins-build"), "--profile", "jenkins-build", *FAST,
+            "--timeout", "4", "--cancel-on-exit", "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 3 and out["cancelled_remote"] is True, p.stderr
+    assert running.cancels == 1
+    assert ("POST", f"/jenkins/job/app/{running.id}/stop") in server.requests

@@ -182,6 +182,39 @@ def _endpoint_word(word: str, job: Job, base: str) -> dict[str, Any]:
     return {"status": status}
 
 
+# -- Jenkins ------------------------------------------------------------------------------------
+# https://www.jenkins.io/doc/book/using/remote-access-api/ (201 + Location: the queue item);
+# jenkinsci/jenkins core/src/main/java/hudson/model/Queue.java (why, cancelled, executable),
+# Run.java and Result.java (building, result)
+
+_JENKINS = "/jenkins"
+
+
+def _queue_item(job: Job, base: str) -> dict[str, Any]:
+    return {"_class": "hudson.model.Queue$WaitingItem", "id": int(job.id),
+            "url": f"queue/item/{job.id}/", "why": "Waiting for next available executor",
+            "cancelled": False, "executable": None, "inQueueSince": 1767225600000,
+            "task": {"_class": "hudson.model.FreeStyleProject", "name": "app",
+                     "url": f"{base}{_JENKINS}/job/app/"}}
+
+
+def _jenkins_build(job: Job, base: str, result: str | None) -> dict[str, Any]:
+    return {"_class": "hudson.model.FreeStyleBuild", "number": int(job.id), "id": job.id,
+            "url": f"{base}{_JENKINS}/job/app/{job.id}/", "displayName": f"#{job.id}",
+            "building": result is None, "result": result, "duration": 0 if result is None
+            else 61000, "timestamp": 1767225601000}
+
+
+def _jenkins_word(word: str, job: Job, base: str) -> dict[str, Any] | Step:
+    if word == "queued":
+        return {}
+    if word == "left":  # out of the queue: the item names its build
+        return {"_class": "hudson.model.Queue$LeftItem", "why": None, "executable": {
+            "_class": "hudson.model.FreeStyleBuild", "number": int(job.id),
+            "url": f"{base}{_JENKINS}/job/app/{job.id}/"}}
+    return Step(_jenkins_build(job, base, None if word == "building" else word))
+
+
 VENDORS_OPS = [
     Vendor("airflow-dag-run", "https://airflow.apache.org/docs/apache-airflow/stable/"
            "stable-rest-api-ref.html", _dagrun, _word("state"), ("POST", _AIRFLOW),
@@ -232,6 +265,12 @@ VENDORS_OPS = [
            cancel=("POST", rf"{_CLOUD_BUILD}/(?P<id>[^/:]+):cancel"),
            cancel_reply=_ok(lambda j: {**_cloud_build(j, ""), "status": "CANCELLED"}),
            cancelled="CANCELLED"),
+    Vendor("jenkins-build", "https://www.jenkins.io/doc/book/using/remote-access-api/",
+           _queue_item, _jenkins_word, ("POST", f"{_JENKINS}/job/app/build"),
+           lambda j, b: Step(None, 201, {"Location": f"{b}{_JENKINS}/queue/item/{j.id}/"}),
+           rf"{_JENKINS}/(?:queue/item|job/app)/(?P<id>[0-9]+)/api/json",
+           cancel=("POST", rf"{_JENKINS}/job/app/(?P<id>[0-9]+)/stop"), cancel_reply=_ok({}),
+           cancelled="ABORTED"),
     Vendor("huggingface-endpoint", "huggingface/huggingface_hub "
            "src/huggingface_hub/_inference_endpoints.py", _endpoint, _endpoint_word,
            ("POST", "/hf-endpoints/v2/endpoint/ns"), lambda j, b: Step(_endpoint(j, b)),
@@ -248,15 +287,23 @@ STATUS_PATHS_OPS = {
     "temporal-workflow": lambda j: f"{_TEMPORAL}/{j.id}",
     "cloud-build": lambda j: f"{_CLOUD_BUILD}/{j.id}",
     "huggingface-endpoint": lambda j: f"/hf-endpoints/v2/endpoint/ns/{j.id}",
+    "jenkins-build": lambda j: f"{_JENKINS}/queue/item/{j.id}/api/json",
 }
 
 IDS_OPS = {"airflow-dag-run": "manual__2026-01-01T00:00:{n:02d}+00:00",
            "prefect-flow-run": "0f1e2d3c-{n:04d}", "argo-workflow": "hello-{n:04d}",
            "gitlab-pipeline": "{n}", "buildkite-build": "{n}", "circleci-workflow":
            "5034460f-c7c4-4c43-9457-de07e2029e7b-{n}", "temporal-workflow": "order-{n}",
-           "cloud-build": "b{n:04d}", "huggingface-endpoint": "gpt2-{n:04d}"}
+           "cloud-build": "b{n:04d}", "huggingface-endpoint": "gpt2-{n:04d}",
+           "jenkins-build": "{n}"}
 
 SCENARIOS_OPS: dict[str, dict[str, tuple[list[Any], str]]] = {
+    "jenkins-build": {
+        "succeeded": (["queued", "left", "building", "SUCCESS"], "succeeded"),
+        "failure": (["queued", "left", "building", "FAILURE"], "failed"),
+        "unstable": (["left", "building", "UNSTABLE"], "succeeded"),
+        "cancelled-in-queue": (["queued", {"cancelled": True, "why": None}], "failed"),
+    },
     "airflow-dag-run": {
         "succeeded": (["queued", "running", "success"], "succeeded"),
         "failed": (["running", "failed"], "failed"),
@@ -322,6 +369,7 @@ SCENARIOS_OPS: dict[str, dict[str, tuple[list[Any], str]]] = {
 }
 
 START_BODIES_OPS: dict[str, Any] = {
+    "jenkins-build": None,  # POST /job/{name}/build takes no body (buildWithParameters: a form)
     "airflow-dag-run": {"logical_date": None, "conf": {"day": "2026-01-01"}},
     "prefect-flow-run": {"parameters": {"day": "2026-01-01"}},
     "argo-workflow": {"workflow": {"metadata": {"generateName": "hello-"},
@@ -337,6 +385,8 @@ START_BODIES_OPS: dict[str, Any] = {
 }
 
 REASONS_OPS = {
+    ("jenkins-build", "failure"): ": FAILURE",
+    ("jenkins-build", "cancelled-in-queue"): "the queue item was cancelled",
     ("airflow-dag-run", "failed"): "the DAG run failed",
     ("prefect-flow-run", "crashed"): "non-zero status code 137",
     ("prefect-flow-run", "paused"): "Waiting for input: approve the release",
@@ -357,5 +407,8 @@ RUNNING_OPS: dict[str, Any] = {
     "airflow-dag-run": "running", "prefect-flow-run": "RUNNING", "argo-workflow": "Running",
     "gitlab-pipeline": "running", "circleci-workflow": "running", "buildkite-build": "running",
     "temporal-workflow": "RUNNING", "cloud-build": "WORKING",
-    "huggingface-endpoint": "initializing",
+    "huggingface-endpoint": "initializing", "jenkins-build": "building",
 }
+
+#: The notes of the partial successes.
+PARTIAL_NOTES_OPS = {("jenkins-build", "unstable"): "is unstable (it ran; some tests failed)"}
