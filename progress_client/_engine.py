@@ -257,6 +257,10 @@ class PollEngine(Transitions):
                 headers["Last-Event-ID"] = self.state.last_event_id
         else:
             purpose, url = "poll", self.url or ""
+            asked = getattr(self._lifecycle, "poll_request", None)
+            planned = asked(self._start, url) if asked is not None else None
+            if planned is not None:  # a GraphQL POST (Dagster): its body names the job
+                method, content = planned
             st = self.state
             if cfg.conditional and self._reading is not None and (
                 st.etag is not None or st.last_modified is not None
@@ -268,6 +272,8 @@ class PollEngine(Transitions):
         fixed = getattr(cfg.reader, "request_headers", None)
         if fixed and purpose != "stream":  # a profile's API version or beta flag
             headers = {**fixed, **headers}
+        if purpose == "poll" and content is not None:
+            headers["Content-Type"] = "application/json"
         self._in_flight = purpose
         timeout: float | None = budget if deadline is None else max(
             0.0, min(budget, deadline - now)

@@ -67,6 +67,19 @@ class ProfileLifecycle:
             return ResultPlan("url", url=planned.url)
         return ResultPlan(section.kind)
 
+    def poll_request(
+        self, start: Seen | None, status_url: str
+    ) -> tuple[str, bytes | None] | None:
+        """The method and JSON body of a status request when not a plain GET (GraphQL)."""
+        if self.profile.poll is None:
+            return None
+        planned = urls.poll_request(self.profile, _urls_seen(start), status_url)
+        if planned is None:
+            return None
+        if planned.json is None:
+            return planned.method, None
+        return planned.method, json.dumps(planned.json, separators=(",", ":")).encode()
+
     def follow(self, status: Seen) -> str | None:
         """The URL this status says the job goes on at (a queue item's build), or None."""
         seen = _urls_seen(status)

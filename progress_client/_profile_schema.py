@@ -27,6 +27,7 @@ __all__ = [
     "Condition",
     "ErrorSection",
     "Locator",
+    "PollSection",
     "Profile",
     "ProgressSection",
     "ResultSection",
@@ -258,6 +259,24 @@ class ResultSection(_Strict):
         return self
 
 
+class PollSection(_Strict):
+    """How a status is asked for when it is not a plain GET: a POST with a JSON body (a
+    GraphQL query such as Dagster's), in which a string "{id}" at any depth becomes the job's
+    id: read by ``id`` from the start answer, or, for a wait on a URL, from the URL's query
+    parameter ``url_id`` (``.../graphql?runId=ID``)."""
+
+    method: Literal["GET", "POST"] = "POST"
+    body_json: dict[str, Any] | None = Field(default=None, alias="json")
+    id: Expression | None = None
+    url_id: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> PollSection:
+        if self.method == "GET" and self.body_json is not None:
+            raise ValueError("a GET poll sends no 'json'")
+        return self
+
+
 class CancelSection(_Strict):
     method: Method = "POST"
     url: tuple[Locator, ...] = Field(min_length=1)
@@ -308,6 +327,8 @@ class Profile(_Strict):
     #: Hint headers honoured, in order (None: the engine's defaults, every hint it knows).
     hints: tuple[HeaderName, ...] | None = None
     start: StartSection | None = None
+    #: How a status is asked for when not with a plain GET (a GraphQL POST).
+    poll: PollSection | None = None
     #: Where a status says the job goes on at another URL (a Jenkins queue item naming its
     #: build): the wait follows it and reads the new URL next (``source = "status"``).
     follow: tuple[Locator, ...] = ()

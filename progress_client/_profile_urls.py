@@ -24,6 +24,7 @@ __all__ = [
     "cancel_request",
     "find_url",
     "follow_url",
+    "poll_request",
     "result_request",
     "status_url",
 ]
@@ -123,6 +124,28 @@ def find_url(
         if url is not None:
             return url
     return None
+
+
+def poll_request(profile: Profile, start: Seen | None, status_url: str) -> PlannedRequest | None:
+    """The request that reads a status when the profile says how (``[poll]``: a POST with a
+    JSON body naming the job); None for a plain GET, or when the job's id is not known."""
+    poll = profile.poll
+    if poll is None:
+        return None
+    body: Any = poll.body_json
+    if body is not None and _names_id(body):
+        ident: str | int | None = None
+        if poll.id is not None:
+            ident = _id_in(poll.id, start)
+        if ident is None and poll.url_id is not None:
+            from urllib.parse import parse_qs
+
+            values = parse_qs(urlsplit(status_url).query).get(poll.url_id)
+            ident = values[0] if values else None
+        if ident is None:
+            return None
+        body = _fill_id(body, ident)
+    return PlannedRequest(poll.method, status_url, body)
 
 
 def follow_url(profile: Profile, status: Seen) -> str | None:

@@ -36,7 +36,7 @@ SECOND_NAMES = {
     "openai-compatible-batch", "elevenlabs-dubbing", "ideogram", "speechmatics", "kling",
     "azure-document-intelligence", "airflow-dag-run", "prefect-flow-run", "argo-workflow",
     "gitlab-pipeline", "circleci-workflow", "buildkite-build", "temporal-workflow",
-    "cloud-build", "huggingface-endpoint", "jenkins-build",
+    "cloud-build", "huggingface-endpoint", "jenkins-build", "dagster-run",
 }
 EXPECTED_NAMES = FIRST_NAMES | SECOND_NAMES
 

@@ -342,3 +342,41 @@ def test_jenkins_through_the_cli_and_its_cancel(server: VendorServer) -> None:
     assert p.returncode == 3 and out["cancelled_remote"] is True, p.stderr
     assert running.cancels == 1
     assert ("POST", f"/jenkins/job/app/{running.id}/stop") in server.requests
+
+
+# -- a status asked for with a POST: Dagster's GraphQL -------------------------------------------
+
+
+def test_dagster_polls_are_graphql_posts_naming_the_run(server: VendorServer) -> None:
+    phases, _ = SCENARIOS["dagster-run"]["succeeded"]
+    job = server.script("dagster-run", phases)
+    before = len(server.requests)
+    with ProgressClient(policy=POLICY) as client:
+        done = client.run(server.start_url("dagster-run"),
+                          json=START_BODIES["dagster-run"], profile="dagster-run", timeout=20)
+    assert done.status.status == "SUCCESS" and done.result["id"] == job.id
+    assert done.report.requests == job.requests == 1 + len(phases)
+    sent = server.requests[before:]
+    assert sent == [("POST", "/dagster/graphql")] + [
+        ("POST", f"/dagster/graphql?runId={job.id}")] * len(phases)
+    assert all(h.get("content-type") == "application/json"
+               for _, h in server.headers[before:])
+    assert done.status_url == f"{server.base}/dagster/graphql?runId={job.id}"
+
+    # A wait on that URL (the run id in its query), asyncio and trio, the CLI.
+    async def main() -> int:
+        later = server.script("dagster-run", ["STARTED", "FAILURE"], started=True)
+        async with AsyncProgressClient(policy=POLICY) as client:
+            with pytest.raises(Exception) as caught:
+                await client.wait(server.status_url(later), profile="dagster-run", timeout=20)
+        assert "ended with FAILURE" in str(caught.value)
+        return later.polls
+
+    for backend in ("asyncio", "trio"):
+        assert anyio.run(main, backend=backend) == 2
+    gone = server.script("dagster-run", ["STARTED"], started=True)
+    url = server.status_url(gone).replace(gone.id, "no-such-run")
+    p = cli("wait", url, "--profile", "dagster-run", *FAST, "--json")
+    out = json.loads(p.stdout)
+    assert p.returncode == 1 and "RunNotFoundError: Run no-such-run could not be found" in (
+        out["error"]), p.stderr

@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from progress_client._profile import compile_profile, load_profile
-from progress_client._profile_urls import Seen, cancel_request, result_request, status_url
+from progress_client._profile_urls import (
+    Seen,
+    cancel_request,
+    poll_request,
+    result_request,
+    status_url,
+)
 
 from .vendors import (
     PROFILE_OF,
@@ -71,10 +77,19 @@ def follow(server: VendorServer, client: httpx.Client, vendor: str, job: Job
     return first, url
 
 
-def poll(client: httpx.Client, vendor: str, url: str, limit: int) -> tuple[Any, Seen, int]:
+def ask(client: httpx.Client, vendor: str, url: str, first: Seen | None) -> httpx.Response:
+    """One status request as the profile asks it: a GET, or its [poll] (a GraphQL POST)."""
+    planned = poll_request(load_profile(PROFILE_OF[vendor]), first, url)
+    if planned is not None:
+        return client.request(planned.method, url, json=planned.json, headers=sent(vendor))
+    return client.get(url, headers=sent(vendor))
+
+
+def poll(client: httpx.Client, vendor: str, url: str, limit: int, first: Seen | None = None
+         ) -> tuple[Any, Seen, int]:
     reader = compile_profile(load_profile(PROFILE_OF[vendor]))
     for n in range(1, limit + 1):
-        r = client.get(url, headers=sent(vendor))
+        r = ask(client, vendor, url, first)
         if r.status_code == 429 and "retry-after" in r.headers:
             continue  # a rate limit (Ideogram's), waited out: not the job's status
         assert r.is_success, (vendor, r.status_code, r.text)
@@ -116,7 +131,7 @@ def test_scripted_timelines_end_as_documented(
     starts = server.starts[vendor]
     job = server.script(vendor, phases)
     first, url = follow(server, client, vendor, job)
-    reading, _last, polls = poll(client, vendor, url, len(phases) + 2)
+    reading, _last, polls = poll(client, vendor, url, len(phases) + 2, first)
     assert reading.outcome == expected, (vendor, scenario, reading.status)
     assert polls == len(phases) and job.polls == polls  # one phase per request, all counted
     assert server.starts[vendor] == starts + (1 if first is not None else 0)
@@ -132,7 +147,7 @@ def test_results_come_from_where_the_profile_says(
     phases, _ = SCENARIOS[vendor]["succeeded"]
     job = server.script(vendor, phases, result={"answer": 42})
     first, url = follow(server, client, vendor, job)
-    _reading, last, _ = poll(client, vendor, url, len(phases) + 2)
+    _reading, last, _ = poll(client, vendor, url, len(phases) + 2, first)
     profile = load_profile(PROFILE_OF[vendor])
     request = result_request(profile, start=first, status=last)
     if profile.result.kind != "url" or vendor == "azure-location":
@@ -180,7 +195,7 @@ def test_cancel_goes_where_the_profile_says_and_is_counted_once(
 ) -> None:
     job = server.script(vendor, [RUNNING[vendor]])
     first, url = follow(server, client, vendor, job)
-    r = client.get(url, headers=sent(vendor))
+    r = ask(client, vendor, url, first)
     assert r.is_success
     reader = compile_profile(load_profile(PROFILE_OF[vendor]))
     assert reader.read(seen(r).body, status_code=r.status_code, headers=r.headers).outcome is None
@@ -191,7 +206,7 @@ def test_cancel_goes_where_the_profile_says_and_is_counted_once(
     assert answer.is_success, (vendor, request, answer.text)
     assert job.cancels == 1
     if VENDORS[vendor].cancelled is not None:
-        after = client.get(url, headers=sent(vendor))
+        after = ask(client, vendor, url, first)
         reading = reader.read(seen(after).body, status_code=after.status_code,
                               headers=after.headers)
         assert reading.outcome == "failed", (vendor, reading.status)

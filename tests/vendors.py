@@ -99,6 +99,11 @@ class Vendor:
     #: The start path names the job (Temporal: the caller picks the workflow id): the job
     #: started takes the start path's last segment as its id.
     start_names_job: bool = False
+    #: One URL for everything (GraphQL): the request's body says what it is, ("start" |
+    #: "status" | "cancel", the job's id or None).
+    by_body: Callable[[bytes], tuple[str, str | None]] | None = None
+    #: The answer for an id the vendor does not know (GraphQL answers 200 with an error type).
+    unknown: Callable[[str | None], Step] | None = None
 
 
 class VendorServer:
@@ -199,6 +204,8 @@ class VendorServer:
         headers: dict[str, str] | None = None,
     ) -> Step | None:
         for spec in VENDORS.values():
+            if spec.by_body is not None and method == "POST" and re.fullmatch(spec.status, path):
+                return self._by_body(spec, raw)
             if spec.requires and self._owns(spec, method, path, query, raw):
                 for name, value in spec.requires.items():
                     if (headers or {}).get(name) != value:
@@ -225,6 +232,22 @@ class VendorServer:
                     assert spec.cancel_reply is not None
                     return spec.cancel_reply(job)
         return Step({"error": {"message": f"no route for {method} {path}"}}, 404)
+
+    def _by_body(self, spec: Vendor, raw: bytes) -> Step | None:
+        assert spec.by_body is not None and spec.unknown is not None
+        kind, ident = spec.by_body(raw)
+        if kind == "start":
+            self.start_bodies.setdefault(spec.name, []).append(raw)
+            return self._start(spec)
+        job = self.jobs.get((spec.name, ident or ""))
+        if job is None:
+            return spec.unknown(ident)
+        if kind == "cancel":
+            job.cancels += 1
+            job.cancelled = True
+            assert spec.cancel_reply is not None
+            return spec.cancel_reply(job)
+        return self._status(spec, job)
 
     def _owns(
         self, spec: Vendor, method: str, path: str, query: dict[str, list[str]], raw: bytes

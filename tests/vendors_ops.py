@@ -7,6 +7,7 @@ a person, a reason in another field). Each cites the page or SDK file it follows
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -215,6 +216,38 @@ def _jenkins_word(word: str, job: Job, base: str) -> dict[str, Any] | Step:
     return Step(_jenkins_build(job, base, None if word == "building" else word))
 
 
+# -- Dagster (GraphQL) --------------------------------------------------------------------------
+# dagster-io/dagster python_modules/dagster-graphql/dagster_graphql/client/client_queries.py;
+# python_modules/dagster/dagster/_core/storage/dagster_run.py (DagsterRunStatus)
+
+
+def _dagster(job: Job, base: str) -> dict[str, Any]:
+    return {"data": {"runOrError": {"__typename": "Run", "id": job.id, "status": "QUEUED"}}}
+
+
+def _dagster_word(word: str, job: Job, base: str) -> dict[str, Any]:
+    return {"data": {"runOrError": {"status": word}}}
+
+
+def _dagster_request(raw: bytes) -> tuple[str, str | None]:
+    """What a POST /graphql asks: its operation, and the run id in its variables."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return "status", None
+    query = str(doc.get("query", "")) if isinstance(doc, dict) else ""
+    variables = doc.get("variables") or {} if isinstance(doc, dict) else {}
+    ident = variables.get("runId") if isinstance(variables, dict) else None
+    if "launchRun" in query:
+        return "start", None
+    return ("cancel" if "terminateRun" in query else "status"), ident
+
+
+def _dagster_unknown(ident: str | None) -> Step:
+    return Step({"data": {"runOrError": {"__typename": "RunNotFoundError", "runId": ident,
+                                         "message": f"Run {ident} could not be found."}}})
+
+
 VENDORS_OPS = [
     Vendor("airflow-dag-run", "https://airflow.apache.org/docs/apache-airflow/stable/"
            "stable-rest-api-ref.html", _dagrun, _word("state"), ("POST", _AIRFLOW),
@@ -271,6 +304,15 @@ VENDORS_OPS = [
            rf"{_JENKINS}/(?:queue/item|job/app)/(?P<id>[0-9]+)/api/json",
            cancel=("POST", rf"{_JENKINS}/job/app/(?P<id>[0-9]+)/stop"), cancel_reply=_ok({}),
            cancelled="ABORTED"),
+    Vendor("dagster-run", "dagster-io/dagster python_modules/dagster-graphql/dagster_graphql/"
+           "client/client_queries.py", _dagster, _dagster_word, ("POST", "/dagster/graphql"),
+           lambda j, b: Step({"data": {"launchRun": {"__typename": "LaunchRunSuccess",
+                                                     "run": {"runId": j.id,
+                                                             "status": "QUEUED"}}}}),
+           r"/dagster/graphql", cancel=("POST", r"/dagster/graphql"),
+           cancel_reply=_ok(lambda j: {"data": {"terminateRun": {
+               "__typename": "TerminateRunSuccess", "run": {"runId": j.id}}}}),
+           cancelled="CANCELED", by_body=_dagster_request, unknown=_dagster_unknown),
     Vendor("huggingface-endpoint", "huggingface/huggingface_hub "
            "src/huggingface_hub/_inference_endpoints.py", _endpoint, _endpoint_word,
            ("POST", "/hf-endpoints/v2/endpoint/ns"), lambda j, b: Step(_endpoint(j, b)),
@@ -288,6 +330,7 @@ STATUS_PATHS_OPS = {
     "cloud-build": lambda j: f"{_CLOUD_BUILD}/{j.id}",
     "huggingface-endpoint": lambda j: f"/hf-endpoints/v2/endpoint/ns/{j.id}",
     "jenkins-build": lambda j: f"{_JENKINS}/queue/item/{j.id}/api/json",
+    "dagster-run": lambda j: f"/dagster/graphql?runId={j.id}",
 }
 
 IDS_OPS = {"airflow-dag-run": "manual__2026-01-01T00:00:{n:02d}+00:00",
@@ -295,9 +338,17 @@ IDS_OPS = {"airflow-dag-run": "manual__2026-01-01T00:00:{n:02d}+00:00",
            "gitlab-pipeline": "{n}", "buildkite-build": "{n}", "circleci-workflow":
            "5034460f-c7c4-4c43-9457-de07e2029e7b-{n}", "temporal-workflow": "order-{n}",
            "cloud-build": "b{n:04d}", "huggingface-endpoint": "gpt2-{n:04d}",
-           "jenkins-build": "{n}"}
+           "jenkins-build": "{n}", "dagster-run": "9f3c-{n:04d}"}
 
 SCENARIOS_OPS: dict[str, dict[str, tuple[list[Any], str]]] = {
+    "dagster-run": {
+        "succeeded": (["QUEUED", "STARTING", "STARTED", "SUCCESS"], "succeeded"),
+        "failure": (["STARTED", "FAILURE"], "failed"),
+        "canceling": (["STARTED", "CANCELING", "CANCELED"], "failed"),
+        "python-error": (["STARTED", {"data": {"runOrError": {
+            "__typename": "PythonError", "message": "DagsterInstance is not available"}}}],
+                         "failed"),
+    },
     "jenkins-build": {
         "succeeded": (["queued", "left", "building", "SUCCESS"], "succeeded"),
         "failure": (["queued", "left", "building", "FAILURE"], "failed"),
@@ -369,6 +420,12 @@ SCENARIOS_OPS: dict[str, dict[str, tuple[list[Any], str]]] = {
 }
 
 START_BODIES_OPS: dict[str, Any] = {
+    "dagster-run": {"query": "mutation LaunchRun($executionParams: ExecutionParams!) { "
+                             "launchRun(executionParams: $executionParams) { __typename "
+                             "... on LaunchRunSuccess { run { runId status } } } }",
+                    "variables": {"executionParams": {"selector": {
+                        "repositoryLocationName": "etl", "repositoryName": "__repository__",
+                        "jobName": "nightly"}, "runConfigData": {}}}},
     "jenkins-build": None,  # POST /job/{name}/build takes no body (buildWithParameters: a form)
     "airflow-dag-run": {"logical_date": None, "conf": {"day": "2026-01-01"}},
     "prefect-flow-run": {"parameters": {"day": "2026-01-01"}},
@@ -385,6 +442,8 @@ START_BODIES_OPS: dict[str, Any] = {
 }
 
 REASONS_OPS = {
+    ("dagster-run", "failure"): "ended with FAILURE",
+    ("dagster-run", "python-error"): "PythonError: DagsterInstance is not available",
     ("jenkins-build", "failure"): ": FAILURE",
     ("jenkins-build", "cancelled-in-queue"): "the queue item was cancelled",
     ("airflow-dag-run", "failed"): "the DAG run failed",
@@ -408,6 +467,7 @@ RUNNING_OPS: dict[str, Any] = {
     "gitlab-pipeline": "running", "circleci-workflow": "running", "buildkite-build": "running",
     "temporal-workflow": "RUNNING", "cloud-build": "WORKING",
     "huggingface-endpoint": "initializing", "jenkins-build": "building",
+    "dagster-run": "STARTED",
 }
 
 #: The notes of the partial successes.
