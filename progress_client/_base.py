@@ -206,6 +206,10 @@ class ClientBase(Generic[H]):
         if events is not None:
             import_httpx_sse()
         config, lifecycle = self._with_profile(profile)
+        check = getattr(lifecycle, "check_status_url", None)
+        problem = check(url) if check is not None else None
+        if problem is not None:  # a profile's request that cannot be made: said, not skipped
+            raise ValueError(problem)
         tag = None if profile is None else str(profile if isinstance(profile, str) else id(profile))
         return Call(
             (url, events, tag), config, url=url, events_url=events, lifecycle=lifecycle,

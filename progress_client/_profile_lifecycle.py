@@ -80,6 +80,16 @@ class ProfileLifecycle:
             return planned.method, None
         return planned.method, json.dumps(planned.json, separators=(",", ":")).encode()
 
+    def check_status_url(self, url: str) -> str | None:
+        """Why a wait on ``url`` cannot ask for its status as the profile says (a GraphQL
+        poll whose run id is neither known nor in the URL), or None."""
+        if self.profile.poll is None or urls.poll_request(self.profile, None, url) is not None:
+            return None
+        name = self.profile.poll.url_id
+        where = f"add ?{name}=ID to the URL" if name else "start the job with run"
+        return (f"profile {self.profile.name}: its status request names the job, and this URL "
+                f"does not say which: {where}")
+
     def follow(self, status: Seen) -> str | None:
         """The URL this status says the job goes on at (a queue item's build), or None."""
         seen = _urls_seen(status)

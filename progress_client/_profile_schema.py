@@ -274,6 +274,9 @@ class PollSection(_Strict):
     def _shape(self) -> PollSection:
         if self.method == "GET" and self.body_json is not None:
             raise ValueError("a GET poll sends no 'json'")
+        if "{id}" in repr(self.body_json) and self.id is None and self.url_id is None:
+            raise ValueError("a poll body with \"{id}\" needs 'id' (where the start answer "
+                             "has it) or 'url_id' (the status URL's query parameter)")
         return self
 
 

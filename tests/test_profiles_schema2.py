@@ -380,3 +380,23 @@ def test_dagster_polls_are_graphql_posts_naming_the_run(server: VendorServer) ->
     out = json.loads(p.stdout)
     assert p.returncode == 1 and "RunNotFoundError: Run no-such-run could not be found" in (
         out["error"]), p.stderr
+
+
+def test_a_graphql_wait_without_the_run_id_is_said_not_skipped(server: VendorServer) -> None:
+    url = server.base + "/dagster/graphql"
+    before = len(server.requests)
+    p = cli("wait", url, "--profile", "dagster-run", *FAST)
+    assert p.returncode == 2 and "add ?runId=ID to the URL" in p.stderr, p.stderr
+    with ProgressClient(policy=POLICY) as client, pytest.raises(ValueError, match="runId"):
+        client.wait(url, profile="dagster-run", timeout=5)
+
+    async def main() -> None:
+        async with AsyncProgressClient(policy=POLICY) as client:
+            with pytest.raises(ValueError, match="runId"):
+                await client.wait(url, profile="dagster-run", timeout=5)
+
+    anyio.run(main)
+    assert len(server.requests) == before  # nothing was sent
+    with pytest.raises(ProfileError, match="needs 'id'"):
+        parse_profile({"name": "g", "status": {"path": "s"}, "poll": {
+            "json": {"variables": {"runId": "{id}"}}}})

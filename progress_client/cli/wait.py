@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:  # --events without the sse extra
         say(f"progress-client wait: error: {sanitize(exc)}")
         return EXIT_USAGE
+    except ValueError as exc:  # a profile's request this URL cannot make (no run id in it)
+        say(f"progress-client wait: error: {usage_text(exc)}")
+        return EXIT_USAGE
     except KeyboardInterrupt as stop:
         if args.json:
             emit_json({**result_dict("interrupted", last, report), **cancel_fields(stop)})
