@@ -133,6 +133,8 @@ def describe(profile: Profile) -> dict[str, Any]:
         "start": start,
         "result": profile.result.kind,
         "cancel": profile.cancel.method if profile.cancel else None,
+        "needs_action": sorted(profile.status.needs_action) + [
+            r.label or "(rule)" for r in profile.outcome if r.then == "needs_action"],
     }
     words = f"{','.join(ok) or '-'} / {','.join(bad) or '-'}"
     summary = [
@@ -142,6 +144,8 @@ def describe(profile: Profile) -> dict[str, Any]:
         f"hints={','.join(profile.hints) if profile.hints is not None else 'default'}",
         f"start={' | '.join(start) or '-'}",
     ]
+    if row["needs_action"]:
+        summary.append(f"needs-a-person={','.join(row['needs_action'])}")
     row["summary"] = "  ".join(summary)
     return row
 
