@@ -235,6 +235,11 @@ class ClientBase(Generic[H]):
         elif data is not None:
             content = bytes(data)
         config, lifecycle = self._with_profile(profile)
+        key_header = getattr(lifecycle, "idempotency_header", None)
+        if key_header and not any(k.lower() == key_header for k in sent):
+            import uuid
+
+            sent[key_header] = uuid.uuid4().hex  # one key per start, the same on a retry
         from ._lifecycle import DefaultLifecycle, Job
 
         job = Job(method.upper(), url, lifecycle or DefaultLifecycle(), sent, content, status_url)

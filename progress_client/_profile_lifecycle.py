@@ -31,7 +31,13 @@ class ProfileLifecycle:
 
     @property
     def start_idempotent(self) -> bool:
-        return self.profile.start is not None and self.profile.start.idempotent
+        start = self.profile.start
+        return start is not None and (start.idempotent or start.idempotency_key is not None)
+
+    @property
+    def idempotency_header(self) -> str | None:
+        """The header whose generated key makes a start safe to send again, or None."""
+        return self.profile.start.idempotency_key if self.profile.start is not None else None
 
     @property
     def start_has_status(self) -> bool:

@@ -228,6 +228,10 @@ class StartSection(_Strict):
     method: Method = "POST"
     #: Whether the start request may be sent again after a transport error.
     idempotent: bool = False
+    #: A header that makes a start safe to send again (``Idempotency-Key``): a key is made for
+    #: each start (unless the caller gives that header), the same on every attempt, and the
+    #: start is retried after a transport error.
+    idempotency_key: HeaderName | None = None
     #: Where the status URL is, tried in order.
     status_url: tuple[Locator, ...] = Field(min_length=1)
     #: The start response's JSON is already a status document (read before the first poll).

@@ -170,7 +170,7 @@ class Transitions:
     ) -> None:
         """A status that names where the job goes on (a Jenkins queue item's build): the
         next poll reads that URL, at once (a profile's ``follow``)."""
-        follow = getattr(self.lifecycle, "follow", None)
+        follow = getattr(self._lifecycle, "follow", None)  # a profile's; none by default
         if follow is None or not reading.raw:
             return
         from ._lifecycle import Seen

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from progress_client import AdaptivePolicy, AsyncProgressClient, ProgressClient
-from progress_client._profile import ProfileError, load_profile, parse_profile
+from progress_client._profile import Profile, ProfileError, load_profile, parse_profile
 
 from .vendors import PARTIAL_NOTES, SCENARIOS, START_BODIES, VendorServer
 
@@ -400,3 +400,50 @@ def test_a_graphql_wait_without_the_run_id_is_said_not_skipped(server: VendorSer
     with pytest.raises(ProfileError, match="needs 'id'"):
         parse_profile({"name": "g", "status": {"path": "s"}, "poll": {
             "json": {"variables": {"runId": "{id}"}}}})
+
+
+# -- a generated idempotency key for starts that may be retried ----------------------------------
+
+
+def _keyed() -> Profile:
+    return parse_profile({"extends": "replicate", "start": {
+        "idempotency_key": "Idempotency-Key"}}, where="test profile")
+
+
+def _start_keys(server: VendorServer, before: int) -> list[str | None]:
+    return [h.get("idempotency-key") for path, h in server.headers[before:]
+            if path == "/replicate/v1/predictions"]
+
+
+def test_a_generated_idempotency_key_makes_the_start_safe_to_retry(server: VendorServer) -> None:
+    profile = _keyed()
+    before = len(server.headers)
+    job = server.script("replicate", ["starting", "succeeded"], drop_starts=1)
+    with ProgressClient(policy=POLICY) as client:
+        done = client.run(server.start_url("replicate"), json={}, profile=profile,
+                          timeout=20)
+        second = server.script("replicate", ["succeeded"])
+        client.run(server.start_url("replicate"), json={}, profile=profile,
+                   timeout=20)
+        mine = server.script("replicate", ["succeeded"])
+        client.run(server.start_url("replicate"), json={}, profile=profile,
+                   headers={"Idempotency-Key": "order-7"}, timeout=20)
+    keys = _start_keys(server, before)
+    # The dropped start and its retry carry one key; the next start its own; a caller's stays.
+    assert len(keys) == 4 and keys[0] == keys[1] and keys[0] and len(keys[0]) == 32
+    assert keys[2] not in (None, keys[0]) and keys[3] == "order-7"
+    assert job.starts == 2 and done.report.errors == 1 and done.report.requests == job.requests
+    assert second.starts == 1 and mine.starts == 1
+
+    async def main() -> list[str | None]:
+        start = len(server.headers)
+        again = server.script("replicate", ["succeeded"], drop_starts=1)
+        async with AsyncProgressClient(policy=POLICY) as client:
+            await client.run(server.start_url("replicate"), json={}, profile=profile,
+                             timeout=20)
+        assert again.starts == 2
+        return _start_keys(server, start)
+
+    for backend in ("asyncio", "trio"):
+        got = anyio.run(main, backend=backend)
+        assert len(got) == 2 and got[0] == got[1] and got[0]
