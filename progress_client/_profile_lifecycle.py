@@ -58,6 +58,8 @@ class ProfileLifecycle:
             if section.path is not None and isinstance(final.body, dict):
                 found = compile_expr(section.path).search(final.body)
                 value = None if found is MISSING else found
+            if section.decode == "base64" and isinstance(value, str):
+                value = _base64(value)
             return ResultPlan("document", value=value)
         if section.kind == "url":
             planned = urls.result_request(
@@ -113,6 +115,18 @@ class ProfileLifecycle:
             return CancelPlan(planned.method, planned.url)
         content = json.dumps(planned.json, separators=(",", ":")).encode()
         return CancelPlan(planned.method, planned.url, content, "application/json")
+
+
+def _base64(text: str) -> bytes | str:
+    """Base64 text (standard or URL-safe alphabet) as bytes; other text as it is."""
+    import base64
+    import binascii
+
+    try:
+        alphabet = b"-_" if ("-" in text or "_" in text) else None
+        return base64.b64decode(text, altchars=alphabet, validate=True)
+    except (binascii.Error, ValueError):
+        return text
 
 
 def _urls_seen(seen: Seen | None) -> urls.Seen | None:

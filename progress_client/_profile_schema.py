@@ -253,6 +253,10 @@ class ResultSection(_Strict):
     kind: Literal["document", "url", "body", "none"] = "document"
     path: Expression | None = None
     url: tuple[Locator, ...] = ()
+    #: ``base64``: the value at ``path`` is base64 text (Stability's JSON mode, an image's
+    #: b64_json): the result is its bytes (written to ``--output``); text that is not base64
+    #: is kept as it is.
+    decode: Literal["base64"] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> ResultSection:
@@ -260,6 +264,8 @@ class ResultSection(_Strict):
             raise ValueError("kind = 'url' needs 'url' (and only it takes one)")
         if self.path is not None and self.kind != "document":
             raise ValueError("'path' goes with kind = 'document'")
+        if self.decode is not None and (self.kind != "document" or self.path is None):
+            raise ValueError("'decode' goes with kind = 'document' and a 'path'")
         return self
 
 

@@ -447,3 +447,53 @@ def test_a_generated_idempotency_key_makes_the_start_safe_to_retry(server: Vendo
     for backend in ("asyncio", "trio"):
         got = anyio.run(main, backend=backend)
         assert len(got) == 2 and got[0] == got[1] and got[0]
+
+
+# -- result decoding: a base64 field as bytes ----------------------------------------------------
+
+STABILITY_JSON = """
+extends = "stability"
+# Stability's JSON mode: Accept: application/json, and the 200 is
+# {"video": BASE64, "finish_reason": "SUCCESS", "seed": N}.
+[headers]
+Accept = "application/json"
+
+[result]
+kind = "document"
+path = "video"
+decode = "base64"
+"""
+
+
+def test_a_base64_field_is_the_result_as_bytes(server: VendorServer, tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    from .vendors import Step, video_bytes
+
+    profile = tmp_path / "stability-json.toml"
+    profile.write_text(STABILITY_JSON)
+    video = video_bytes(300_000)
+    done_doc = {"video": base64.b64encode(video).decode(), "finish_reason": "SUCCESS",
+                "seed": 42}
+    phases = ["in-progress", Step(done_doc, 200)]
+    job = server.script("stability", phases)
+    out = tmp_path / "video.mp4"
+    p = cli("run", server.start_url("stability"), "-F", f"image=@{profile}",
+            "--profile", str(profile), *FAST, "--output", str(out), "--json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["output"] == str(out) and data["result_bytes"] in (None, len(video))
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(video).digest()
+    assert data["requests"] == job.requests == 3  # the start, two polls: nothing fetched again
+    assert all(h.get("accept") == "application/json" for path, h in server.headers
+               if path.startswith("/v2beta/"))
+    # In Python, the bytes themselves.
+    server.script("stability", phases)
+    with ProgressClient(policy=POLICY) as client:
+        done = client.run(server.start_url("stability"), data=b"x", profile=str(profile),
+                          timeout=20)
+    assert done.result == video
+    with pytest.raises(ProfileError, match="'decode' goes with kind = 'document'"):
+        parse_profile({"name": "x", "status": {"path": "s"}, "result": {
+            "kind": "body", "decode": "base64"}})
