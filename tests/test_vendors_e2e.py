@@ -333,6 +333,17 @@ def render_table(runs: dict[str, dict[tuple[str, str], Ran]]) -> str:
         "it is idempotent; a Stability video of several MiB streamed to `run --output` "
         "(SHA-256 checked).",
         "",
+        "And (`tests/test_profiles_schema2.py`): a profile's headers (`anthropic-version`, "
+        "`OpenAI-Beta`) on every request of the job, the cancel included (Anthropic's "
+        "imitation refuses a request without it, as Anthropic does); partial successes "
+        "flagged in the summary and `--json`; a status that needs a person ends with exit 5, "
+        "or is waited on with `--on-needs-action wait`; Jenkins' queue item then its build "
+        "(two hops, the build's URL in `status_url`); Dagster's GraphQL polls (POSTs naming "
+        "the run); cancel bodies; a generated idempotency key the same on a retried start; "
+        "a base64 result decoded to `--output`; `run --json`'s `status_url` in full after a "
+        "failure. `prefect-flow-run` also runs against a real Prefect server "
+        "(`pytest -m realserver`).",
+        "",
     ]
     return "\n".join(lines)
 
