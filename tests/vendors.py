@@ -1,5 +1,8 @@
 """Imitations of real job APIs on 127.0.0.1 for end-to-end tests: real HTTP, scripted timelines.
 
+The first 18 vendors are below; the AI and media APIs (``tests/vendors_ai.py``) and the
+workflow and CI APIs (``tests/vendors_ops.py``) are registered at the end of this module.
+
 One ``VendorServer`` serves every vendor below, each at the paths its docs give (under a
 prefix of its own where its profile allows one), with the documented start response
 (status code, ``Operation-Location`` / ``Location`` / ``Retry-After``, ids and URLs in the
