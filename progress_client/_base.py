@@ -141,6 +141,8 @@ class ClientBase(Generic[H]):
             raise ValueError("max_concurrency must be an integer >= 1")
         self._max_concurrency = max_concurrency
         self._words = (success, failure)
+        # A header the caller gives wins over a profile's header of the same name.
+        self._given = frozenset(k.lower() for k in (headers or {}))
         # None: the common patterns (``_lifecycle.DefaultLifecycle``, loaded when needed).
         self._lifecycle: Lifecycle | None = None
         self._profiles: dict[Any, tuple[WaitConfig, Lifecycle]] = {}
@@ -189,7 +191,7 @@ class ClientBase(Generic[H]):
             from ._profile_lifecycle import resolve_profile
 
             reader, lifecycle = resolve_profile(
-                profile, success=self._words[0], failure=self._words[1]
+                profile, success=self._words[0], failure=self._words[1], given=self._given
             )
             found = (replace(self._config, reader=reader), lifecycle)
             self._profiles[key] = found

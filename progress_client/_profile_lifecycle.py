@@ -143,10 +143,15 @@ def resolve_profile(
     *,
     success: Iterable[str] | None = None,
     failure: Iterable[str] | None = None,
+    given: frozenset[str] = frozenset(),
 ) -> tuple[Reader, Lifecycle]:
     """The reader and the lifecycle of ``profile`` (``ProfileError`` when it cannot be
-    loaded), with ``success``/``failure`` words added to its own."""
+    loaded), with ``success``/``failure`` words added to its own. ``given``: the (lower-case)
+    header names the caller sets, which the profile's own headers leave to the caller."""
     loaded = profile if isinstance(profile, Profile) else _load(os.fspath(profile))
+    if any(name.lower() in given for name in loaded.headers):
+        kept = {k: v for k, v in loaded.headers.items() if k.lower() not in given}
+        loaded = loaded.model_copy(update={"headers": kept})
     reader: Any = compile_profile(
         loaded, success=tuple(success or ()), failure=tuple(failure or ())
     )

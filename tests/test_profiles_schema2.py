@@ -497,3 +497,14 @@ def test_a_base64_field_is_the_result_as_bytes(server: VendorServer, tmp_path: P
     with pytest.raises(ProfileError, match="'decode' goes with kind = 'document'"):
         parse_profile({"name": "x", "status": {"path": "s"}, "result": {
             "kind": "body", "decode": "base64"}})
+
+
+def test_the_callers_header_wins_over_the_profiles(server: VendorServer) -> None:
+    # Another API version given with -H is the one sent (Anthropic's imitation accepts only
+    # 2023-06-01, so the wait fails on the first poll: the caller's value went out).
+    job = server.script("anthropic-batch", ["in_progress", "ended"], started=True)
+    before = len(server.headers)
+    p = cli("wait", server.status_url(job), "--profile", "anthropic-batch", *FAST,
+            "-H", "Anthropic-Version: 2099-01-01", "--json")
+    assert p.returncode == 4 and "HTTP 400" in json.loads(p.stdout)["error"], p.stderr
+    assert [h.get("anthropic-version") for _, h in server.headers[before:]] == ["2099-01-01"]
