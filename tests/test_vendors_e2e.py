@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -374,6 +375,7 @@ def _said(vendor: str, scenario: str, ran: Ran) -> str:
     left out: they depend on the order the imitation handed them out)."""
     if ran.outcome != "succeeded":
         text = (ran.message or ran.outcome).removeprefix("the job ended with ")
+        text = re.sub(rf"\b{re.escape(ran.job.id)}\b", "N", text)  # a build's number
         return f"{text if len(text) <= 70 else text[:67] + '...'}"
     if vendor == "stability":
         return f"{ran.result} bytes (video/mp4)"
