@@ -300,7 +300,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             self._observer.wait_ended(sub, shared, stop)
             await self._leave(shared, sub)
         if call.watching:
-            finish(stop)  # the job's error raised; a watch ends after its terminal update
+            # The job's error raised; a watch ends after its terminal update.
+            finish(stop, call.status_url)
             return
         yield stop
 

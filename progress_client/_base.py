@@ -147,6 +147,8 @@ class ClientBase(Generic[H]):
             raise ValueError("max_concurrency must be an integer >= 1")
         self._max_concurrency = max_concurrency
         self._words = (success, failure)
+        # A header the caller gives wins over a profile's header of the same name.
+        self._given = frozenset(k.lower() for k in (headers or {}))
         # None: the common patterns (``_lifecycle.DefaultLifecycle``, loaded when needed).
         self._lifecycle: Lifecycle | None = None
         self._profiles: dict[Any, tuple[WaitConfig, Lifecycle]] = {}
@@ -195,7 +197,7 @@ class ClientBase(Generic[H]):
             from ._profile_lifecycle import resolve_profile
 
             reader, lifecycle = resolve_profile(
-                profile, success=self._words[0], failure=self._words[1]
+                profile, success=self._words[0], failure=self._words[1], given=self._given
             )
             found = (replace(self._config, reader=reader), lifecycle)
             self._profiles[key] = found
@@ -212,6 +214,10 @@ class ClientBase(Generic[H]):
         if events is not None:
             import_httpx_sse()
         config, lifecycle = self._with_profile(profile)
+        check = getattr(lifecycle, "check_status_url", None)
+        problem = check(url) if check is not None else None
+        if problem is not None:  # a profile's request that cannot be made: said, not skipped
+            raise ValueError(problem)
         tag = None if profile is None else str(profile if isinstance(profile, str) else id(profile))
         return Call(
             (url, events, tag), config, url=url, events_url=events, lifecycle=lifecycle,
@@ -237,6 +243,11 @@ class ClientBase(Generic[H]):
         elif data is not None:
             content = bytes(data)
         config, lifecycle = self._with_profile(profile)
+        key_header = getattr(lifecycle, "idempotency_header", None)
+        if key_header and not any(k.lower() == key_header for k in sent):
+            import uuid
+
+            sent[key_header] = uuid.uuid4().hex  # one key per start, the same on a retry
         from ._lifecycle import DefaultLifecycle, Job
 
         job = Job(method.upper(), url, lifecycle or DefaultLifecycle(), sent, content, status_url)

@@ -219,7 +219,9 @@ class PollEngine(Transitions):
         was accepted."""
         if self.cancelled_remote is not None or self._in_flight is not None:
             return False
-        if self._stopped is not None and self._stopped.outcome in ("succeeded", "failed"):
+        if self._stopped is not None and self._stopped.outcome in (
+            "succeeded", "failed", "needs_action"
+        ):
             return False
         last = self._last
         if last is None and self.url is not None:
@@ -266,7 +268,9 @@ class PollEngine(Transitions):
         assert plan is not None
         self.state.tally.requests += 1
         self._in_flight = "cancel"
-        headers = {"Content-Type": plan.content_type} if plan.content_type else {}
+        headers = dict(getattr(self.config.reader, "request_headers", None) or {})
+        if plan.content_type:
+            headers["Content-Type"] = plan.content_type
         return Request("cancel", plan.method, plan.url, headers, CANCEL_TIMEOUT, plan.content)
 
     def _request(self, now: float, deadline: float | None) -> Request:
@@ -293,6 +297,10 @@ class PollEngine(Transitions):
                 headers["Last-Event-ID"] = self.state.last_event_id
         else:
             purpose, url = "poll", self.url or ""
+            asked = getattr(self._lifecycle, "poll_request", None)
+            planned = asked(self._start, url) if asked is not None else None
+            if planned is not None:  # a GraphQL POST (Dagster): its body names the job
+                method, content = planned
             st = self.state
             if cfg.conditional and self._reading is not None and (
                 st.etag is not None or st.last_modified is not None
@@ -301,6 +309,11 @@ class PollEngine(Transitions):
             if self._long_poll and cfg.long_poll is not None:
                 headers["Prefer"] = f"wait={cfg.long_poll:g}"
                 budget += cfg.long_poll
+        fixed = getattr(cfg.reader, "request_headers", None)
+        if fixed and purpose != "stream":  # a profile's API version or beta flag
+            headers = {**fixed, **headers}
+        if purpose == "poll" and content is not None:
+            headers["Content-Type"] = "application/json"
         self._in_flight = purpose
         timeout: float | None = budget if deadline is None else max(
             0.0, min(budget, deadline - now)

@@ -25,6 +25,7 @@ __all__ = [
     "BadResponse",
     "InvalidResumeToken",
     "JobFailed",
+    "NeedsAction",
     "PollError",
     "PollTimeout",
     "RequestFailed",
@@ -48,6 +49,9 @@ class PollError(Exception):
     #: ``TooManyErrors``, a fatal transport failure, and a ``PollTimeout`` whose last request
     #: failed; ``None`` otherwise.
     last_error: str | None = None
+    #: The status URL the wait polled, in full but without credentials (userinfo, token-like
+    #: query values); ``None`` when none was known (a start that got no answer).
+    status_url: str | None = None
 
     def __init__(
         self,
@@ -86,6 +90,14 @@ class JobFailed(PollError):
 
     exit_code = 1
     outcome = "failed"
+
+
+class NeedsAction(PollError):
+    """The job waits for a person (a manual CI job, an approval, a paused run): polling alone
+    will not end it. Raised when the profile says to end the wait there (the default)."""
+
+    exit_code = 5
+    outcome = "needs_action"
 
 
 class PollTimeout(PollError):

@@ -49,7 +49,7 @@ DEFAULT_FAILURE: frozenset[str] = frozenset(
     }
 )
 
-Outcome = Literal["succeeded", "failed"]
+Outcome = Literal["succeeded", "failed", "needs_action"]
 
 
 class Reading:

@@ -51,6 +51,7 @@ __all__ = [
     "StatusSection",
     "builtin_names",
     "compile_profile",
+    "lint_profile",
     "load_profile",
     "parse_profile",
 ]
@@ -162,23 +163,82 @@ def _extend(parent: Any, child: dict[str, Any], where: str) -> dict[str, Any]:
     return merged
 
 
+def lint_profile(path: str | os.PathLike[str]) -> list[str]:
+    """Every problem of a profile file, one line each (``file: key: problem``, with a "did you
+    mean" for an unknown key); an empty list when it loads."""
+    where = f"profile file {os.fspath(path)}"
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return [f"{where}: cannot read it ({getattr(exc, 'strerror', None) or exc})"]
+    try:
+        data = _decode(raw, Path(path).suffix.lower(), where)
+        data.setdefault("name", Path(path).stem)
+        data = dict(data)
+        parent = data.pop("extends", None)
+        if parent is not None:
+            data = _extend(parent, data, where)
+    except ProfileError as exc:
+        return [str(exc)]
+    try:
+        Profile.model_validate(data)
+    except ValidationError as exc:
+        return [redact_secrets(f"{where}: {_describe(err)}")
+                for err in exc.errors(include_url=False)]
+    return []
+
+
 def _first_error(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
-    err = errors[0]
+    more = len(errors) - 1
+    return _describe(errors[0]) + (f" (and {more} more)" if more else "")
+
+
+def _describe(err: Any) -> str:
+    """One validation error as ``key.path: problem``."""
     loc = list(err.get("loc", ()))
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid"))
     if kind == "extra_forbidden" and loc:
         key = loc.pop()
         text = f"{_where(loc)}: unknown key {str(key)!r}" if loc else f"unknown key {key!r}"
+        guess = _did_you_mean(loc, str(key))
+        if guess:
+            text += f" (did you mean {guess!r}?)"
     elif kind == "missing" and loc:
         key = loc.pop()
         text = f"{_where(loc)}: missing key {str(key)!r}" if loc else f"missing key {key!r}"
     else:
         msg = msg.removeprefix("Value error, ")
         text = f"{_where(loc)}: {msg}" if loc else msg
-    more = len(errors) - 1
-    return text + (f" (and {more} more)" if more else "")
+    return text
+
+
+def _did_you_mean(loc: list[Any], key: str) -> str | None:
+    """The known key closest to ``key`` in the table at ``loc`` (the schema's own names)."""
+    import difflib
+    import typing
+
+    from pydantic import BaseModel
+
+    model: type[BaseModel] = Profile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        found: type[BaseModel] | None = None
+        for arg in (field.annotation, *typing.get_args(field.annotation)):
+            for inner in (arg, *typing.get_args(arg)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    found = inner
+        if found is None:
+            return None
+        model = found
+    names = [f.alias or n for n, f in model.model_fields.items()]
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def _where(loc: list[Any]) -> str:

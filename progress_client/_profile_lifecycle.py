@@ -31,7 +31,13 @@ class ProfileLifecycle:
 
     @property
     def start_idempotent(self) -> bool:
-        return self.profile.start is not None and self.profile.start.idempotent
+        start = self.profile.start
+        return start is not None and (start.idempotent or start.idempotency_key is not None)
+
+    @property
+    def idempotency_header(self) -> str | None:
+        """The header whose generated key makes a start safe to send again, or None."""
+        return self.profile.start.idempotency_key if self.profile.start is not None else None
 
     @property
     def start_has_status(self) -> bool:
@@ -52,6 +58,8 @@ class ProfileLifecycle:
             if section.path is not None and isinstance(final.body, dict):
                 found = compile_expr(section.path).search(final.body)
                 value = None if found is MISSING else found
+            if section.decode == "base64" and isinstance(value, str):
+                value = _base64(value)
             return ResultPlan("document", value=value)
         if section.kind == "url":
             planned = urls.result_request(
@@ -67,6 +75,34 @@ class ProfileLifecycle:
             return ResultPlan("url", url=planned.url)
         return ResultPlan(section.kind)
 
+    def poll_request(
+        self, start: Seen | None, status_url: str
+    ) -> tuple[str, bytes | None] | None:
+        """The method and JSON body of a status request when not a plain GET (GraphQL)."""
+        if self.profile.poll is None:
+            return None
+        planned = urls.poll_request(self.profile, _urls_seen(start), status_url)
+        if planned is None:
+            return None
+        if planned.json is None:
+            return planned.method, None
+        return planned.method, json.dumps(planned.json, separators=(",", ":")).encode()
+
+    def check_status_url(self, url: str) -> str | None:
+        """Why a wait on ``url`` cannot ask for its status as the profile says (a GraphQL
+        poll whose run id is neither known nor in the URL), or None."""
+        if self.profile.poll is None or urls.poll_request(self.profile, None, url) is not None:
+            return None
+        name = self.profile.poll.url_id
+        where = f"add ?{name}=ID to the URL" if name else "start the job with run"
+        return (f"profile {self.profile.name}: its status request names the job, and this URL "
+                f"does not say which: {where}")
+
+    def follow(self, status: Seen) -> str | None:
+        """The URL this status says the job goes on at (a queue item's build), or None."""
+        seen = _urls_seen(status)
+        return urls.follow_url(self.profile, seen) if seen is not None else None
+
     def cancel(
         self, start: Seen | None, last: Seen | None, status_url: str | None
     ) -> CancelPlan | None:
@@ -79,6 +115,18 @@ class ProfileLifecycle:
             return CancelPlan(planned.method, planned.url)
         content = json.dumps(planned.json, separators=(",", ":")).encode()
         return CancelPlan(planned.method, planned.url, content, "application/json")
+
+
+def _base64(text: str) -> bytes | str:
+    """Base64 text (standard or URL-safe alphabet) as bytes; other text as it is."""
+    import base64
+    import binascii
+
+    try:
+        alphabet = b"-_" if ("-" in text or "_" in text) else None
+        return base64.b64decode(text, altchars=alphabet, validate=True)
+    except (binascii.Error, ValueError):
+        return text
 
 
 def _urls_seen(seen: Seen | None) -> urls.Seen | None:
@@ -95,10 +143,15 @@ def resolve_profile(
     *,
     success: Iterable[str] | None = None,
     failure: Iterable[str] | None = None,
+    given: frozenset[str] = frozenset(),
 ) -> tuple[Reader, Lifecycle]:
     """The reader and the lifecycle of ``profile`` (``ProfileError`` when it cannot be
-    loaded), with ``success``/``failure`` words added to its own."""
+    loaded), with ``success``/``failure`` words added to its own. ``given``: the (lower-case)
+    header names the caller sets, which the profile's own headers leave to the caller."""
     loaded = profile if isinstance(profile, Profile) else _load(os.fspath(profile))
+    if any(name.lower() in given for name in loaded.headers):
+        kept = {k: v for k, v in loaded.headers.items() if k.lower() not in given}
+        loaded = loaded.model_copy(update={"headers": kept})
     reader: Any = compile_profile(
         loaded, success=tuple(success or ()), failure=tuple(failure or ())
     )

@@ -29,6 +29,7 @@ from ._profile_schema import Condition, Profile, Rule
 __all__ = ["ProfileReader", "compile_profile"]
 
 _MAX_TEXT = 4096
+_Ending = Literal["succeeded", "failed", "needs_action"]
 _KINDS = {"list": "an array", "str": "a string", "int": "a number", "float": "a number",
           "bool": "a boolean"}
 
@@ -53,7 +54,8 @@ def compile_profile(
         ok, bad = add_ok, add_bad
     else:
         ok, bad = (ok - add_bad) | add_ok, (bad - add_ok) | add_bad
-    return ProfileReader(profile, ok, bad)
+    needs = frozenset(fold(w) for w in profile.status.needs_action) - ok - bad
+    return ProfileReader(profile, ok, bad, needs)
 
 
 def _split(words: Iterable[str]) -> list[str]:
@@ -78,10 +80,18 @@ class ProfileReader:
     profile: Profile
     success: frozenset[str]
     failure: frozenset[str]
+    #: Words that mean "waits for a person" (case-folded unless the profile is case-sensitive).
+    needs_action: frozenset[str] = frozenset()
+
     @property
     def reads_headers(self) -> bool:
         """Whether an outcome rule looks at a response header (Stability's finish-reason)."""
         return any(c.header is not None for r in self.profile.outcome for c in r.when)
+
+    @property
+    def request_headers(self) -> dict[str, str]:
+        """Headers the profile sends with every request (an API version, a beta flag)."""
+        return self.profile.headers
 
     @property
     def hint_headers(self) -> tuple[str, ...] | None:
@@ -99,7 +109,7 @@ class ProfileReader:
         word = self._word(data)
         view = _View(data, word, json_body, status_code, headers or {})
         rule = next((r for r in self.profile.outcome if _matches(r, view)), None)
-        outcome: Literal["succeeded", "failed"] | None
+        outcome: _Ending | None
         if rule is not None:
             outcome = None if rule.then == "running" else rule.then
             word = rule.label or word or self.profile.status.missing or rule.then
@@ -137,32 +147,42 @@ class ProfileReader:
         kind = "an object" if isinstance(raw, dict) else "an array"
         raise BadResponse(f"the {path!r} field is not a status word (got {kind})")
 
-    def _outcome_of(self, word: str) -> Literal["succeeded", "failed"] | None:
+    def _outcome_of(self, word: str) -> _Ending | None:
         key = word if self.profile.status.case_sensitive else word.casefold()
         if key in self.success:
             return "succeeded"
         if key in self.failure:
             return "failed"
+        if key in self.needs_action:
+            return "needs_action"
         return None
 
     def _reading(
         self,
         data: dict[str, Any],
         word: str,
-        outcome: Literal["succeeded", "failed"] | None,
+        outcome: _Ending | None,
         rule: Rule | None,
     ) -> Reading:
         fields: dict[str, Any] = {k: v for k, v in data.items() if _plain_key(k)}
+        if outcome == "needs_action":
+            # Waits for a person: the wait ends there, or goes on with the status flagged.
+            fields["needs_action"] = True
+            if self.profile.on_needs_action == "wait":
+                outcome = None
         fields["status"] = word
         fields["step"] = _step(fields.get("step"))
         fields["progress"], queue = self._progress(data)
         if queue is not None:
             fields["queue_position"] = queue
-        fields["error"] = self._reason(data, rule) if outcome == "failed" else None
+        wants = fields.get("needs_action") is True
+        fields["error"] = self._reason(data, rule) if outcome == "failed" or wants else None
         if rule is not None and rule.note is not None:
             note = _first(data, (rule.note,))
             if note is not None:
                 fields["note"] = note
+        if rule is not None and rule.partial and outcome == "succeeded":
+            fields["partial"] = True
         try:
             status = JobStatus.model_validate(fields)
         except ValidationError as exc:  # pragma: no cover - every field is coerced above
@@ -180,7 +200,8 @@ class ProfileReader:
         position = int(queue) if queue is not None and queue >= 0 else None
         if spec.path is None:
             return None, position
-        value = _number(compile_expr(spec.path).search(data))
+        raw = compile_expr(spec.path).search(data)
+        value = _ratio(raw) if spec.scale == "ratio" else _number(raw)
         if value is not None and spec.total is not None:
             total = _number(compile_expr(spec.total).search(data))
             value = 100.0 * value / total if total else None
@@ -287,6 +308,14 @@ def _number(value: Any) -> float | None:
     except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _ratio(value: Any) -> float | None:
+    """``"2/4"`` as 50.0 (percent); anything else, or a total of 0, as None."""
+    if not isinstance(value, str) or value.count("/") != 1:
+        return None
+    done, total = (_number(part) for part in value.split("/"))
+    return None if done is None or not total else 100.0 * done / total
 
 
 def _step(value: Any) -> str | int | None:

@@ -27,6 +27,7 @@ __all__ = [
     "Condition",
     "ErrorSection",
     "Locator",
+    "PollSection",
     "Profile",
     "ProgressSection",
     "ResultSection",
@@ -118,13 +119,22 @@ class Rule(_Strict):
     """Ordered outcome rule: when every condition holds, the job is ``then``."""
 
     when: Annotated[tuple[Condition, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
-    then: Literal["succeeded", "failed", "running"]
+    then: Literal["succeeded", "failed", "running", "needs_action"]
     #: The status word to report instead of the document's own (or when it has none).
     label: str | None = None
     #: Where the failure's reason is: the first expression that finds a value wins.
     message: tuple[Expression, ...] = ()
     #: A remark kept on the status as the extra field ``note`` (e.g. partial failures).
     note: Expression | None = None
+    #: A success with parts missing (some requests of a batch failed): kept on the status as
+    #: ``partial = True``, shown in the summary and ``--json``. Only with ``then = "succeeded"``.
+    partial: bool = False
+
+    @model_validator(mode="after")
+    def _partial(self) -> Rule:
+        if self.partial and self.then != "succeeded":
+            raise ValueError("'partial' goes with then = 'succeeded'")
+        return self
 
 
 class StatusSection(_Strict):
@@ -132,6 +142,8 @@ class StatusSection(_Strict):
     pending: tuple[str, ...] = ()
     succeeded: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    #: Words that mean "waits for a person" (a manual job, an approval, a paused run).
+    needs_action: tuple[str, ...] = ()
     case_sensitive: bool = False
     #: The word to use when ``path`` finds nothing (without it, that is a bad response).
     missing: str | None = None
@@ -144,15 +156,22 @@ class StatusSection(_Strict):
         both = {fold(w) for w in self.succeeded} & {fold(w) for w in self.failed}
         if both:
             raise ValueError(f"words both succeeded and failed: {sorted(both)}")
-        if any(not w.strip() for w in (*self.pending, *self.succeeded, *self.failed)):
+        ended = {fold(w) for w in (*self.succeeded, *self.failed)}
+        both = ended & {fold(w) for w in self.needs_action}
+        if both:
+            raise ValueError(f"words both an end and needs_action: {sorted(both)}")
+        if any(not w.strip() for w in (
+            *self.pending, *self.succeeded, *self.failed, *self.needs_action
+        )):
             raise ValueError("an empty status word")
         return self
 
 
 class ProgressSection(_Strict):
     path: Expression | None = None
-    #: ``percent`` (0-100) or ``fraction`` (0-1, scaled to 0-100).
-    scale: Literal["percent", "fraction"] = "percent"
+    #: ``percent`` (0-100), ``fraction`` (0-1, scaled to 0-100) or ``ratio`` (a text
+    #: "done/total" such as Argo's "2/4").
+    scale: Literal["percent", "fraction", "ratio"] = "percent"
     #: When given, progress is ``100 * path / total`` (done and total counts).
     total: Expression | None = None
     #: A queue position, kept on the status as the extra field ``queue_position``.
@@ -176,6 +195,8 @@ class Locator(_Strict):
     source: Literal["start", "status"] = "start"
     #: Only when the response's HTTP code is one of these (start responses).
     on: tuple[int, ...] = ()
+    #: A path added to the URL found (Jenkins: "api/json" after a queue item's or build's URL).
+    append: str | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Locator:
@@ -207,6 +228,10 @@ class StartSection(_Strict):
     method: Method = "POST"
     #: Whether the start request may be sent again after a transport error.
     idempotent: bool = False
+    #: A header that makes a start safe to send again (``Idempotency-Key``): a key is made for
+    #: each start (unless the caller gives that header), the same on every attempt, and the
+    #: start is retried after a transport error.
+    idempotency_key: HeaderName | None = None
     #: Where the status URL is, tried in order.
     status_url: tuple[Locator, ...] = Field(min_length=1)
     #: The start response's JSON is already a status document (read before the first poll).
@@ -228,6 +253,10 @@ class ResultSection(_Strict):
     kind: Literal["document", "url", "body", "none"] = "document"
     path: Expression | None = None
     url: tuple[Locator, ...] = ()
+    #: ``base64``: the value at ``path`` is base64 text (Stability's JSON mode, an image's
+    #: b64_json): the result is its bytes (written to ``--output``); text that is not base64
+    #: is kept as it is.
+    decode: Literal["base64"] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> ResultSection:
@@ -235,6 +264,29 @@ class ResultSection(_Strict):
             raise ValueError("kind = 'url' needs 'url' (and only it takes one)")
         if self.path is not None and self.kind != "document":
             raise ValueError("'path' goes with kind = 'document'")
+        if self.decode is not None and (self.kind != "document" or self.path is None):
+            raise ValueError("'decode' goes with kind = 'document' and a 'path'")
+        return self
+
+
+class PollSection(_Strict):
+    """How a status is asked for when it is not a plain GET: a POST with a JSON body (a
+    GraphQL query such as Dagster's), in which a string "{id}" at any depth becomes the job's
+    id: read by ``id`` from the start answer, or, for a wait on a URL, from the URL's query
+    parameter ``url_id`` (``.../graphql?runId=ID``)."""
+
+    method: Literal["GET", "POST"] = "POST"
+    body_json: dict[str, Any] | None = Field(default=None, alias="json")
+    id: Expression | None = None
+    url_id: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> PollSection:
+        if self.method == "GET" and self.body_json is not None:
+            raise ValueError("a GET poll sends no 'json'")
+        if "{id}" in repr(self.body_json) and self.id is None and self.url_id is None:
+            raise ValueError("a poll body with \"{id}\" needs 'id' (where the start answer "
+                             "has it) or 'url_id' (the status URL's query parameter)")
         return self
 
 
@@ -243,12 +295,42 @@ class CancelSection(_Strict):
     url: tuple[Locator, ...] = Field(min_length=1)
     #: A JSON body; a string value "{id}" is replaced by the id (keeping its JSON type).
     body_json: dict[str, Any] | None = Field(default=None, alias="json")
+    #: Where the body's id is (the latest status, else the start answer), whatever locator
+    #: found the URL; without it, the URL locator's own ``id``.
+    id: Expression | None = None
+
+
+def _request_headers(value: dict[str, str]) -> dict[str, str]:
+    from ._http import is_credential_header
+
+    for name in value:
+        _header_name(name)
+        # Stricter than the transport's test: any "key" or "subscription" header is refused
+        # (Azure's Ocp-Apim-Subscription-Key).
+        if is_credential_header(name) or any(w in name.lower() for w in ("key", "subscription")):
+            raise PydanticCustomError(
+                "credential",
+                f"{name!r} carries credentials: a profile never holds them (give it with -H, "
+                "or headers= in Python)",
+            )
+        if any(c in value[name] for c in "\r\n\0"):
+            raise PydanticCustomError("header", f"the value of {name!r} has a line break")
+    return value
+
+
+RequestHeaders = Annotated[dict[str, str], AfterValidator(_request_headers)]
 
 
 class Profile(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     sources: tuple[str, ...] = ()
+    #: What "waits for a person" does: ``end`` the wait (``NeedsAction``, exit 5) or ``wait``
+    #: on (the status then carries ``needs_action = True``).
+    on_needs_action: Literal["end", "wait"] = "end"
+    #: Headers sent with every request of the job (an API version, a beta flag, Accept):
+    #: never credentials, which stay with the caller.
+    headers: RequestHeaders = Field(default_factory=dict)
     status: StatusSection = StatusSection()
     outcome: tuple[Rule, ...] = ()
     progress: ProgressSection | None = None
@@ -258,8 +340,20 @@ class Profile(_Strict):
     #: Hint headers honoured, in order (None: the engine's defaults, every hint it knows).
     hints: tuple[HeaderName, ...] | None = None
     start: StartSection | None = None
+    #: How a status is asked for when not with a plain GET (a GraphQL POST).
+    poll: PollSection | None = None
+    #: Where a status says the job goes on at another URL (a Jenkins queue item naming its
+    #: build): the wait follows it and reads the new URL next (``source = "status"``).
+    follow: tuple[Locator, ...] = ()
     result: ResultSection = ResultSection()
     cancel: CancelSection | None = None
+
+    @field_validator("follow")
+    @classmethod
+    def _follow_from_status(cls, value: tuple[Locator, ...]) -> tuple[Locator, ...]:
+        if any(loc.source != "status" for loc in value):
+            raise ValueError("a URL to follow is found in a status (source = 'status')")
+        return value
 
     @model_validator(mode="after")
     def _has_a_word(self) -> Profile:

@@ -18,7 +18,16 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from ._profile_expr import MISSING, compile_expr
 from ._profile_schema import Locator, Profile
 
-__all__ = ["PlannedRequest", "Seen", "cancel_request", "find_url", "result_request", "status_url"]
+__all__ = [
+    "PlannedRequest",
+    "Seen",
+    "cancel_request",
+    "find_url",
+    "follow_url",
+    "poll_request",
+    "result_request",
+    "status_url",
+]
 
 
 @dataclass(frozen=True)
@@ -69,14 +78,37 @@ def cancel_request(
         url = find_url((loc,), start=start, status=status)
         if url is None:
             continue
-        body = cancel.body_json
-        if body is not None:
-            ident = _id(loc, _pick(loc, start, status))
+        body: Any = cancel.body_json
+        if body is not None and _names_id(body):
+            # "{id}" at any depth becomes the id (keeping its JSON type); a body without it
+            # is sent as it is.
+            if cancel.id is not None:
+                ident = _id_in(cancel.id, status) if status is not None else None
+                if ident is None:
+                    ident = _id_in(cancel.id, start)
+            else:
+                ident = _id(loc, _pick(loc, start, status))
             if ident is None:
                 continue
-            body = {k: (ident if v == "{id}" else v) for k, v in body.items()}
+            body = _fill_id(body, ident)
         return PlannedRequest(cancel.method, url, body)
     return None
+
+
+def _names_id(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_names_id(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_id(v) for v in value)
+    return isinstance(value, str) and value == "{id}"
+
+
+def _fill_id(value: Any, ident: str | int) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill_id(v, ident) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_id(v, ident) for v in value]
+    return ident if value == "{id}" else value
 
 
 def find_url(
@@ -87,9 +119,40 @@ def find_url(
         if seen is None or (loc.on and seen.status_code not in loc.on):
             continue
         url = _locate(loc, seen, start, status)
+        if url is not None and loc.append:
+            url = url.split("?", 1)[0].rstrip("/") + "/" + loc.append.lstrip("/")
         if url is not None:
             return url
     return None
+
+
+def poll_request(profile: Profile, start: Seen | None, status_url: str) -> PlannedRequest | None:
+    """The request that reads a status when the profile says how (``[poll]``: a POST with a
+    JSON body naming the job); None for a plain GET, or when the job's id is not known."""
+    poll = profile.poll
+    if poll is None:
+        return None
+    body: Any = poll.body_json
+    if body is not None and _names_id(body):
+        ident: str | int | None = None
+        if poll.id is not None:
+            ident = _id_in(poll.id, start)
+        if ident is None and poll.url_id is not None:
+            from urllib.parse import parse_qs
+
+            values = parse_qs(urlsplit(status_url).query).get(poll.url_id)
+            ident = values[0] if values else None
+        if ident is None:
+            return None
+        body = _fill_id(body, ident)
+    return PlannedRequest(poll.method, status_url, body)
+
+
+def follow_url(profile: Profile, status: Seen) -> str | None:
+    """The URL a status says the job goes on at (``[follow]``), or None."""
+    if not profile.follow:
+        return None
+    return find_url(profile.follow, start=None, status=status)
 
 
 def _pick(loc: Locator, start: Seen | None, status: Seen | None) -> Seen | None:
@@ -121,9 +184,13 @@ def _locate(loc: Locator, seen: Seen, start: Seen | None, status: Seen | None) -
 
 
 def _id(loc: Locator, seen: Seen | None) -> str | int | None:
-    if loc.id is None or seen is None or not isinstance(seen.body, dict):
+    return None if loc.id is None else _id_in(loc.id, seen)
+
+
+def _id_in(expr: str, seen: Seen | None) -> str | int | None:
+    if seen is None or not isinstance(seen.body, dict):
         return None
-    value = compile_expr(loc.id).search(seen.body)
+    value = compile_expr(expr).search(seen.body)
     if value is MISSING or isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     text = str(value)

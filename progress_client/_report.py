@@ -15,7 +15,7 @@ from typing import Any, Literal
 __all__ = ["COUNTER_NAMES", "Counters", "Mode", "Outcome", "PollReport", "Tally"]
 
 #: How a wait ended.
-Outcome = Literal["succeeded", "failed", "timeout", "error"]
+Outcome = Literal["succeeded", "failed", "timeout", "error", "needs_action"]
 #: Where the final status came from: polls, long polls, or an event stream.
 Mode = Literal["poll", "long-poll", "sse"]
 MODES: tuple[str, ...] = ("poll", "long-poll", "sse")

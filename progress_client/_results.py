@@ -70,6 +70,10 @@ class JobOutcome:
 def finish(stop: Stop, status_url: str | None = None) -> WaitResult:
     """Turn the engine's final action into a result, or raise its error."""
     if stop.error is not None:
+        if status_url is not None and stop.error.status_url is None:
+            from ._resume import public_url
+
+            stop.error.status_url = public_url(status_url)
         raise stop.error
     assert stop.status is not None and stop.document is not None
     return WaitResult(

@@ -162,7 +162,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         ``wait`` when the job fails or the wait cannot go on."""
         call = self._wait_call(url, events_url, resume, profile, cancel_on_exit, watching=True)
         stop = yield from self._run(call, timeout)
-        finish(stop)
+        finish(stop, call.status_url)
 
     def run(
         self, url: str, *, method: str = "POST", json: Any = None, data: Any = None,

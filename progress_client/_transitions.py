@@ -21,6 +21,7 @@ from ._config import WaitConfig
 from ._errors import (
     BadResponse,
     JobFailed,
+    NeedsAction,
     PollError,
     PollTimeout,
     RequestFailed,
@@ -182,6 +183,27 @@ class Transitions:
             self._last = Seen(self.url or "", code, headers, reading.raw or None)
             self._last_body = None if truncated else body
         self._observe(now, reading, hint, mode)
+        if reading.outcome is None and self._stopped is None:
+            self._follow(now, code, headers, reading)
+
+    def _follow(
+        self, now: float, code: int, headers: Mapping[str, str], reading: Reading
+    ) -> None:
+        """A status that names where the job goes on (a Jenkins queue item's build): the
+        next poll reads that URL, at once (a profile's ``follow``)."""
+        follow = getattr(self._lifecycle, "follow", None)  # a profile's; none by default
+        if follow is None or not reading.raw:
+            return
+        from ._lifecycle import Seen
+
+        found = follow(Seen(self.url or "", code, headers, reading.raw))
+        if found is None or found == self.url:
+            return
+        self.url = found
+        self.state.etag = self.state.last_modified = None  # the old URL's validators
+        self._same_reading = None
+        self._next_at = now
+        self.state.next_delay = 0.0
 
     def _started(
         self, now: float, code: int, headers: Mapping[str, str], body: bytes,
@@ -362,6 +384,13 @@ class Transitions:
                 url=self.url, status=reading.status, report=report,
             )
             self._finish(Stop("failed", reading.status, reading.document, err, report))
+        elif reading.outcome == "needs_action":
+            detail = f": {reading.status.error}" if reading.status.error else ""
+            wants = NeedsAction(
+                f"the job waits for a person (status {reading.status.status!r}){detail}",
+                url=self.url, status=reading.status, report=report,
+            )
+            self._finish(Stop("needs_action", reading.status, reading.document, wants, report))
 
     def _succeeded(self, now: float, stop: Stop) -> None:
         """A succeeded job: done, or its result is fetched first (a ``Job`` that wants it)."""

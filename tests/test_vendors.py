@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from progress_client._profile import compile_profile, load_profile
-from progress_client._profile_urls import Seen, cancel_request, result_request, status_url
+from progress_client._profile_urls import (
+    Seen,
+    cancel_request,
+    poll_request,
+    result_request,
+    status_url,
+)
 
 from .vendors import (
     PROFILE_OF,
@@ -55,7 +61,8 @@ def start(server: VendorServer, client: httpx.Client, vendor: str) -> Seen:
         r = client.post(server.start_url(vendor), files={"image": ("cat.png", b"\x89PNG")},
                         data={"seed": "0"})
     else:
-        r = client.request(method, server.start_url(vendor), json=START_BODIES[vendor])
+        r = client.request(method, server.start_url(vendor), json=START_BODIES[vendor],
+                           headers=sent(vendor))
     assert r.is_success, (vendor, r.status_code, r.text)
     return seen(r)
 
@@ -70,10 +77,21 @@ def follow(server: VendorServer, client: httpx.Client, vendor: str, job: Job
     return first, url
 
 
-def poll(client: httpx.Client, vendor: str, url: str, limit: int) -> tuple[Any, Seen, int]:
+def ask(client: httpx.Client, vendor: str, url: str, first: Seen | None) -> httpx.Response:
+    """One status request as the profile asks it: a GET, or its [poll] (a GraphQL POST)."""
+    planned = poll_request(load_profile(PROFILE_OF[vendor]), first, url)
+    if planned is not None:
+        return client.request(planned.method, url, json=planned.json, headers=sent(vendor))
+    return client.get(url, headers=sent(vendor))
+
+
+def poll(client: httpx.Client, vendor: str, url: str, limit: int, first: Seen | None = None
+         ) -> tuple[Any, Seen, int]:
     reader = compile_profile(load_profile(PROFILE_OF[vendor]))
     for n in range(1, limit + 1):
-        r = client.get(url)
+        r = ask(client, vendor, url, first)
+        if r.status_code == 429 and "retry-after" in r.headers:
+            continue  # a rate limit (Ideogram's), waited out: not the job's status
         assert r.is_success, (vendor, r.status_code, r.text)
         last = seen(r)
         reading = reader.read(last.body, status_code=r.status_code, headers=r.headers)
@@ -83,6 +101,11 @@ def poll(client: httpx.Client, vendor: str, url: str, limit: int) -> tuple[Any, 
 
 
 ALL = [(v, name) for v, scripts in SCENARIOS.items() for name in scripts]
+
+
+def sent(vendor: str) -> dict[str, str]:
+    """The headers the vendor's profile sends with every request (an API version)."""
+    return dict(load_profile(PROFILE_OF[vendor]).headers)
 
 
 def test_every_profile_has_an_imitation_and_a_success_and_a_failure() -> None:
@@ -108,7 +131,7 @@ def test_scripted_timelines_end_as_documented(
     starts = server.starts[vendor]
     job = server.script(vendor, phases)
     first, url = follow(server, client, vendor, job)
-    reading, _last, polls = poll(client, vendor, url, len(phases) + 2)
+    reading, _last, polls = poll(client, vendor, url, len(phases) + 2, first)
     assert reading.outcome == expected, (vendor, scenario, reading.status)
     assert polls == len(phases) and job.polls == polls  # one phase per request, all counted
     assert server.starts[vendor] == starts + (1 if first is not None else 0)
@@ -124,7 +147,7 @@ def test_results_come_from_where_the_profile_says(
     phases, _ = SCENARIOS[vendor]["succeeded"]
     job = server.script(vendor, phases, result={"answer": 42})
     first, url = follow(server, client, vendor, job)
-    _reading, last, _ = poll(client, vendor, url, len(phases) + 2)
+    _reading, last, _ = poll(client, vendor, url, len(phases) + 2, first)
     profile = load_profile(PROFILE_OF[vendor])
     request = result_request(profile, start=first, status=last)
     if profile.result.kind != "url" or vendor == "azure-location":
@@ -133,7 +156,7 @@ def test_results_come_from_where_the_profile_says(
         assert job.results == 0
         return
     assert request is not None, vendor
-    r = client.get(request.url)
+    r = client.get(request.url, headers=sent(vendor))
     assert r.status_code == 200 and job.results == 1, (vendor, request.url, r.text)
     if vendor in ("fal", "azure", "openai-batch"):
         assert r.json() == {"answer": 42}
@@ -172,17 +195,18 @@ def test_cancel_goes_where_the_profile_says_and_is_counted_once(
 ) -> None:
     job = server.script(vendor, [RUNNING[vendor]])
     first, url = follow(server, client, vendor, job)
-    r = client.get(url)
+    r = ask(client, vendor, url, first)
     assert r.is_success
     reader = compile_profile(load_profile(PROFILE_OF[vendor]))
     assert reader.read(seen(r).body, status_code=r.status_code, headers=r.headers).outcome is None
     request = cancel_request(load_profile(PROFILE_OF[vendor]), start=first, status=seen(r))
     assert request is not None, vendor
-    answer = client.request(request.method, request.url, json=request.json)
+    answer = client.request(request.method, request.url, json=request.json,
+                            headers=sent(vendor))
     assert answer.is_success, (vendor, request, answer.text)
     assert job.cancels == 1
     if VENDORS[vendor].cancelled is not None:
-        after = client.get(url)
+        after = ask(client, vendor, url, first)
         reading = reader.read(seen(after).body, status_code=after.status_code,
                               headers=after.headers)
         assert reading.outcome == "failed", (vendor, reading.status)

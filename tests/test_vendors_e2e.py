@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -50,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "benchmarks" / "results" / "profiles.md"
 FAST = ["--initial", "0.05", "--step", "0.05", "--max", "0.2"]
 POLICY = AdaptivePolicy(0.05, 0.05, 0.2)
-EXIT = {"succeeded": 0, "failed": 1, "timeout": 3, "error": 4}
+EXIT = {"succeeded": 0, "failed": 1, "timeout": 3, "error": 4, "needs_action": 5}
 #: What a result fetched by its own request is, at the imitation.
 RESULT = {"answer": 42}
 DRIVERS = ("cli", "sync", "asyncio", "trio")
@@ -333,6 +334,17 @@ def render_table(runs: dict[str, dict[tuple[str, str], Ran]]) -> str:
         "it is idempotent; a Stability video of several MiB streamed to `run --output` "
         "(SHA-256 checked).",
         "",
+        "And (`tests/test_profiles_schema2.py`): a profile's headers (`anthropic-version`, "
+        "`OpenAI-Beta`) on every request of the job, the cancel included (Anthropic's "
+        "imitation refuses a request without it, as Anthropic does); partial successes "
+        "flagged in the summary and `--json`; a status that needs a person ends with exit 5, "
+        "or is waited on with `--on-needs-action wait`; Jenkins' queue item then its build "
+        "(two hops, the build's URL in `status_url`); Dagster's GraphQL polls (POSTs naming "
+        "the run); cancel bodies; a generated idempotency key the same on a retried start; "
+        "a base64 result decoded to `--output`; `run --json`'s `status_url` in full after a "
+        "failure. `prefect-flow-run` also runs against a real Prefect server "
+        "(`pytest -m realserver`).",
+        "",
     ]
     return "\n".join(lines)
 
@@ -363,6 +375,7 @@ def _said(vendor: str, scenario: str, ran: Ran) -> str:
     left out: they depend on the order the imitation handed them out)."""
     if ran.outcome != "succeeded":
         text = (ran.message or ran.outcome).removeprefix("the job ended with ")
+        text = re.sub(rf"\b{re.escape(ran.job.id)}\b", "N", text)  # a build's number
         return f"{text if len(text) <= 70 else text[:67] + '...'}"
     if vendor == "stability":
         return f"{ran.result} bytes (video/mp4)"

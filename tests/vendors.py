@@ -1,5 +1,8 @@
 """Imitations of real job APIs on 127.0.0.1 for end-to-end tests: real HTTP, scripted timelines.
 
+The first 18 vendors are below; the AI and media APIs (``tests/vendors_ai.py``) and the
+workflow and CI APIs (``tests/vendors_ops.py``) are registered at the end of this module.
+
 One ``VendorServer`` serves every vendor below, each at the paths its docs give (under a
 prefix of its own where its profile allows one), with the documented start response
 (status code, ``Operation-Location`` / ``Location`` / ``Retry-After``, ids and URLs in the
@@ -31,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -93,6 +96,17 @@ class Vendor:
     cancel_reply: Callable[[Job], Step] | None = None
     #: The phase served after a cancel.
     cancelled: str | dict[str, Any] | None = None
+    #: Headers the vendor rejects a request without (lower-case name: value), and its answer.
+    requires: dict[str, str] = field(default_factory=dict)
+    refusal: Callable[[str], Step] | None = None
+    #: The start path names the job (Temporal: the caller picks the workflow id): the job
+    #: started takes the start path's last segment as its id.
+    start_names_job: bool = False
+    #: One URL for everything (GraphQL): the request's body says what it is, ("start" |
+    #: "status" | "cancel", the job's id or None).
+    by_body: Callable[[bytes], tuple[str, str | None]] | None = None
+    #: The answer for an id the vendor does not know (GraphQL answers 200 with an error type).
+    unknown: Callable[[str | None], Step] | None = None
 
 
 class VendorServer:
@@ -181,16 +195,25 @@ class VendorServer:
         with self.lock:
             self.requests.append((h.command, h.path))
             self.headers.append((h.path, {k.lower(): v for k, v in h.headers.items()}))
-            reply = self._route(h.command, parts.path, parse_qs(parts.query), raw)
+            reply = self._route(h.command, parts.path, parse_qs(parts.query), raw,
+                                self.headers[-1][1])
         if reply is None:  # a dropped request: the connection closes with no answer
             h.close_connection = True
             return
         _send(h, reply)
 
     def _route(
-        self, method: str, path: str, query: dict[str, list[str]], raw: bytes
+        self, method: str, path: str, query: dict[str, list[str]], raw: bytes,
+        headers: dict[str, str] | None = None,
     ) -> Step | None:
         for spec in VENDORS.values():
+            if spec.by_body is not None and method == "POST" and re.fullmatch(spec.status, path):
+                return self._by_body(spec, raw)
+            if spec.requires and self._owns(spec, method, path, query, raw):
+                for name, value in spec.requires.items():
+                    if (headers or {}).get(name) != value:
+                        assert spec.refusal is not None
+                        return spec.refusal(name)
             if spec.start is not None and (method, path) == spec.start:
                 self.start_bodies.setdefault(spec.name, []).append(raw)
                 return self._start(spec)
@@ -213,6 +236,31 @@ class VendorServer:
                     return spec.cancel_reply(job)
         return Step({"error": {"message": f"no route for {method} {path}"}}, 404)
 
+    def _by_body(self, spec: Vendor, raw: bytes) -> Step | None:
+        assert spec.by_body is not None and spec.unknown is not None
+        kind, ident = spec.by_body(raw)
+        if kind == "start":
+            self.start_bodies.setdefault(spec.name, []).append(raw)
+            return self._start(spec)
+        job = self.jobs.get((spec.name, ident or ""))
+        if job is None:
+            return spec.unknown(ident)
+        if kind == "cancel":
+            job.cancels += 1
+            job.cancelled = True
+            assert spec.cancel_reply is not None
+            return spec.cancel_reply(job)
+        return self._status(spec, job)
+
+    def _owns(
+        self, spec: Vendor, method: str, path: str, query: dict[str, list[str]], raw: bytes
+    ) -> bool:
+        """Whether a request is for this vendor (its start, status, result or cancel path)."""
+        if spec.start is not None and (method, path) == spec.start:
+            return True
+        patterns = [spec.status, spec.result, spec.cancel[1] if spec.cancel else None]
+        return any(p is not None and re.fullmatch(p, path) for p in patterns)
+
     def _match(
         self, spec: Vendor, pattern: str, path: str, query: dict[str, list[str]],
         raw: bytes = b"",
@@ -221,6 +269,8 @@ class VendorServer:
         if m is None:
             return None
         ident = m.groupdict().get("id")
+        if ident is not None:
+            ident = unquote(ident)  # an id quoted into the URL (Airflow's "+00:00")
         if ident is None and spec.id_query:
             values = query.get(spec.id_query)
             ident = values[0] if values else None
@@ -242,6 +292,9 @@ class VendorServer:
             job.drop_starts -= 1
             return None
         queue.pop(0)
+        if spec.start_names_job and spec.start is not None:
+            job.id = spec.start[1].rsplit("/", 1)[-1]
+            self.jobs[(spec.name, job.id)] = job
         job.started = time.monotonic()
         assert spec.start_reply is not None
         reply = spec.start_reply(job, self.base)
@@ -337,7 +390,12 @@ def _merge(doc: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_IDS: dict[str, str] = {}
+
+
 def _new_id(vendor: str, n: int) -> str:
+    if vendor in _IDS:
+        return _IDS[vendor].format(n=n)
     return {
         "openai-batch": f"batch_{n:04d}", "openai-response": f"resp_{n:04d}",
         "replicate": f"p{n:04d}x", "github-actions": str(9000 + n),
@@ -879,3 +937,30 @@ RUNNING: dict[str, Any] = {
     "step-functions": "RUNNING", "databricks-run": "RUNNING", "kubernetes-job": "running",
     "ray-job": "RUNNING", "runpod": "IN_PROGRESS", "huggingface-job": "RUNNING",
 }
+
+
+# The second set of imitations (AI and media APIs), registered with the first.
+from . import vendors_ai as _ai  # noqa: E402
+
+VENDORS.update({v.name: v for v in _ai.VENDORS_AI})
+_STATUS_PATHS.update(_ai.STATUS_PATHS_AI)
+PROFILE_OF.update({v.name: v.name for v in _ai.VENDORS_AI})
+SCENARIOS.update(_ai.SCENARIOS_AI)
+START_BODIES.update(_ai.START_BODIES_AI)
+REASONS.update(_ai.REASONS_AI)
+RUNNING.update(_ai.RUNNING_AI)
+PARTIAL_NOTES = dict(_ai.PARTIAL_NOTES)
+_IDS.update(_ai.IDS_AI)
+
+# The third: workflow and CI APIs.
+from . import vendors_ops as _ops  # noqa: E402
+
+VENDORS.update({v.name: v for v in _ops.VENDORS_OPS})
+_STATUS_PATHS.update(_ops.STATUS_PATHS_OPS)
+PROFILE_OF.update({v.name: v.name for v in _ops.VENDORS_OPS})
+SCENARIOS.update(_ops.SCENARIOS_OPS)
+START_BODIES.update(_ops.START_BODIES_OPS)
+REASONS.update(_ops.REASONS_OPS)
+RUNNING.update(_ops.RUNNING_OPS)
+_IDS.update(_ops.IDS_OPS)
+PARTIAL_NOTES.update(_ops.PARTIAL_NOTES_OPS)

@@ -1,6 +1,6 @@
 """The ``progress-client`` command: one module per subcommand, each with ``add_parser`` and
 ``run``. Exit codes: 0 succeeded, 1 the job failed, 2 usage error, 3 timeout, 4 polling error,
-130 interrupted.
+5 the job waits for a person (a profile says so), 130 interrupted.
 
 Start-up is part of what a user waits for, so this module stays light: it imports only the
 module of the command being run (a command module imports its heavy parts inside ``run``), and

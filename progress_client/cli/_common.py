@@ -231,7 +231,23 @@ def result_dict(
         "not_modified": d["not_modified"],
         "bytes_received": d["bytes_received"],
         "mode": d["mode"],
+        # A profile's remark on the outcome; partial: a success with parts missing.
+        "note": _extra(status, "note"),
+        "partial": _extra(status, "partial") is True,
     }
+
+
+def _extra(status: JobStatus | None, name: str) -> Any:
+    extra = status.model_extra if status is not None else None
+    return (extra or {}).get(name)
+
+
+def partial_line(status: JobStatus | None) -> str | None:
+    """The summary's line for a success with parts missing (a profile's ``partial`` rule)."""
+    if _extra(status, "partial") is not True:
+        return None
+    note = _extra(status, "note")
+    return "partial success" + (f": {note}" if note else "")
 
 
 def emit_json(data: dict[str, Any]) -> None:

@@ -81,6 +81,9 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
                    help="ask the server to hold each poll (Prefer: wait=SECONDS; 60 without "
                         "a value; give one as --long-poll=SECONDS); a server that does not "
                         "gets the schedule")
+    p.add_argument("--on-needs-action", choices=("wait", "end"), default=None,
+                   help="when the profile says the job waits for a person (a manual CI job, "
+                        "an approval): end with exit 5 (the profiles' default) or wait on")
     p.add_argument("--cancel-on-exit", action="store_true",
                    help="on timeout or Ctrl-C send the profile's cancel request once (within "
                         "5 s) and say whether it was accepted")
@@ -150,8 +153,12 @@ def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
         if args.status_field is not None:
             raise ValueError("--status-field cannot be used with --profile: the profile says "
                              "where the status is (a profile file can extend it)")
-        profile = _profile(args.profile, only_ok, only_bad, change)
+        profile = _profile(args.profile, only_ok, only_bad, change,
+                           getattr(args, "on_needs_action", None))
         return {"profile": profile, "success": ok, "failure": bad, "long_poll": long_poll}
+    if getattr(args, "on_needs_action", None) is not None:
+        raise ValueError("--on-needs-action goes with --profile: a profile says which "
+                         "statuses wait for a person")
     if only_ok is None and only_bad is None:
         return {"status_field": args.status_field, "success": ok, "failure": bad,
                 "change_on": change, "long_poll": long_poll}
@@ -172,14 +179,15 @@ def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _profile(
-    name: str, only_ok: list[str] | None, only_bad: list[str] | None, change: list[str] | None
+    name: str, only_ok: list[str] | None, only_bad: list[str] | None, change: list[str] | None,
+    on_needs_action: str | None = None,
 ) -> Profile:
-    """The profile ``name`` (a built-in or a file), its words replaced and change fields
-    added as the options say, checked again as a whole."""
+    """The profile ``name`` (a built-in or a file), its words replaced, change fields added
+    and its needs-action choice set as the options say, checked again as a whole."""
     from .._profile import load_profile, parse_profile
 
     profile = load_profile(name)
-    if only_ok is None and only_bad is None and not change:
+    if only_ok is None and only_bad is None and not change and on_needs_action is None:
         return profile
     data = profile.model_dump(by_alias=True, exclude_none=True)
     status = dict(data["status"])
@@ -190,6 +198,8 @@ def _profile(
     data["status"] = status
     if change:
         data["change"] = [*data.get("change", ()), *change]
+    if on_needs_action is not None:
+        data["on_needs_action"] = on_needs_action
     return parse_profile(data, where=f"profile {name} with the command's words")
 
 

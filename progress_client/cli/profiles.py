@@ -36,13 +36,40 @@ def add_parser(sub: Any) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     show = actions.add_parser("show", help="print one profile (a built-in name or a file)")
     show.add_argument("name", metavar="NAME|FILE", help="a built-in name or a .toml/.json path")
+    lint = actions.add_parser(
+        "lint", help="check a profile file: every problem, with its key (exit 2 if any)")
+    lint.add_argument("files", metavar="FILE", nargs="+", help="a .toml or .json profile")
+    test = actions.add_parser(
+        "test", help="read one status with a profile: GET URL once and show what it makes of it")
+    test.add_argument("name", metavar="NAME|FILE", help="a built-in name or a .toml/.json path")
+    test.add_argument("url", metavar="URL", help="a status URL of the API")
+    test.add_argument("-H", "--header", action="append", default=[], dest="headers",
+                      metavar="'NAME: VALUE'", help="a request header (repeatable)")
+    test.add_argument("--json", action="store_true", dest="as_json",
+                      help="print what was read as JSON")
+    export = actions.add_parser("export", help="every built-in profile as data")
+    export.add_argument("--format", choices=("json",), default="json",
+                        help="the format (json)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .._profile import BUILTIN_DIR, ProfileError, builtin_names, load_profile
 
-    if getattr(args, "action", None) == "show":
+    action = getattr(args, "action", None)
+    if action == "lint":
+        return _lint(args.files)
+    if action == "test":
+        from ._profiles_test import read_once
+
+        return read_once(args.name, args.url, args.headers, args.as_json)
+    if action == "export":
+        data = [load_profile(n).model_dump(mode="json", by_alias=True, exclude_none=True)
+                for n in builtin_names()]
+        sys.stdout.write(json.dumps({"version": 1, "profiles": data}, ensure_ascii=False,
+                                    indent=1) + "\n")
+        return EXIT_OK
+    if action == "show":
         try:
             profile = load_profile(args.name)
         except ProfileError as exc:
@@ -64,6 +91,21 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['name']:<{width}}  {r['summary']}")
     return EXIT_OK
+
+
+def _lint(files: list[str]) -> int:
+    from .._profile import lint_profile
+
+    bad = 0
+    for name in files:
+        problems = lint_profile(name)
+        for line in problems:
+            print(line)
+        if problems:
+            bad += 1
+        else:
+            print(f"{name}: ok")
+    return EXIT_USAGE if bad else EXIT_OK
 
 
 def describe(profile: Profile) -> dict[str, Any]:
@@ -91,6 +133,8 @@ def describe(profile: Profile) -> dict[str, Any]:
         "start": start,
         "result": profile.result.kind,
         "cancel": profile.cancel.method if profile.cancel else None,
+        "needs_action": sorted(profile.status.needs_action) + [
+            r.label or "(rule)" for r in profile.outcome if r.then == "needs_action"],
     }
     words = f"{','.join(ok) or '-'} / {','.join(bad) or '-'}"
     summary = [
@@ -100,6 +144,8 @@ def describe(profile: Profile) -> dict[str, Any]:
         f"hints={','.join(profile.hints) if profile.hints is not None else 'default'}",
         f"start={' | '.join(start) or '-'}",
     ]
+    if row["needs_action"]:
+        summary.append(f"needs-a-person={','.join(row['needs_action'])}")
     row["summary"] = "  ".join(summary)
     return row
 

@@ -25,6 +25,7 @@ from ._common import (
     emit_json,
     http_url,
     parse_header,
+    partial_line,
     positive_float,
     result_dict,
     resume_hint,
@@ -65,6 +66,7 @@ exit codes:
   2    usage error (nothing was sent: the job was not started)
   3    timeout (--timeout passed first; the resume hint says how to go on)
   4    error (the start, a poll or the result got no usable answer)
+  5    the job waits for a person (a manual CI job, an approval; --on-needs-action)
   130  interrupted (Ctrl-C; the resume hint says how to go on)
 
 A timeout or a Ctrl-C after the job started prints the command that goes on waiting on it:
@@ -288,6 +290,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.quiet:
         say(summary_line(result.status.status, result.report))
+        partial = partial_line(result.status)
+        if partial is not None:
+            say(partial)
     _deliver(result.result, args.quiet, say)
     return EXIT_OK
 
@@ -317,9 +322,11 @@ def _failed(args: argparse.Namespace, exc: Any, seen: _Seen, say: Any) -> int:
     status = exc.status if exc.status is not None else seen.status
     report = exc.report if exc.report is not None else seen.report
     token = getattr(exc, "resume_token", None)
-    # A timed-out wait's token names its status URL (credentials removed), to go on with
-    # 'wait URL --resume TOKEN'; otherwise the URL the hooks saw (sanitized) is all there is.
-    url = json.loads(token)["url"] if token is not None else seen.status_url
+    # The status URL in full, credentials removed (to go on with 'wait URL --resume TOKEN'
+    # after a timeout); the URL the hooks saw (sanitized) only when the error has none.
+    url = exc.status_url or (json.loads(token)["url"] if token is not None else None)
+    if url is None:
+        url = seen.status_url
     last_error = cli_words(exc.last_error) or (
         seen.last_error if exc.outcome != "failed" else None)
     if args.json:

@@ -15,6 +15,7 @@ from ._common import (
     emit_json,
     http_url,
     parse_header,
+    partial_line,
     positive_float,
     result_dict,
     resume_hint,
@@ -50,6 +51,7 @@ exit codes:
   2    usage error (nothing was requested)
   3    timeout (--timeout passed first; the resume hint says how to go on)
   4    error (the server gave no usable answer, or too many failures in a row)
+  5    the job waits for a person (a manual CI job, an approval; --on-needs-action)
   130  interrupted (Ctrl-C; the resume hint says how to go on)
 
 A timeout or a Ctrl-C prints the exact command that goes on where the wait stopped:
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 **options,
             )
             return _wait(args, client, seen, say)
-    except ValueError as exc:
+    except ValueError as exc:  # a bad option, or a profile's request this URL cannot make
         say(f"progress-client wait: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
     except PollError as exc:
@@ -153,6 +155,9 @@ def _wait(args: argparse.Namespace, client: Any, seen: Seen, say: Any) -> int:
     elif not args.quiet:
         print(summary_line(status.status, report), file=sys.stderr if seen.live else sys.stdout,
               flush=True)
+        partial = partial_line(status)
+        if partial is not None:
+            print(partial, file=sys.stderr if seen.live else sys.stdout, flush=True)
     return EXIT_OK
 
 
