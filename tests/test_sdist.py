@@ -118,3 +118,16 @@ def test_the_version_is_written_once(sdist: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.split() == ["progress-client", version]
 
+
+def test_the_npm_package_has_the_same_version() -> None:
+    """The npm package (js/) is released with the Python package: one version for both."""
+    import json
+
+    import progress_client
+
+    root = Path(__file__).resolve().parents[1] / "js"
+    package = json.loads((root / "package.json").read_text())
+    lock = json.loads((root / "package-lock.json").read_text())
+    assert package["version"] == lock["version"] == lock["packages"][""]["version"] == (
+        progress_client.__version__)
+
