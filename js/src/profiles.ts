@@ -14,9 +14,11 @@ interface Condition {
 /** One profile as `progress-client profiles export --format json` writes it. */
 export interface ProfileData {
   name: string; hints?: string[] | null; change?: string[];
+  headers?: Record<string, string>; follow?: unknown; poll?: unknown;
   status: { path?: string | null; succeeded?: string[]; failed?: string[];
-    case_sensitive?: boolean; missing?: string | null };
-  outcome?: { when: Condition[]; then: "succeeded" | "failed" | "running"; label?: string | null }[];
+    needs_action?: string[]; case_sensitive?: boolean; missing?: string | null };
+  outcome?: { when: Condition[]; then: "succeeded" | "failed" | "running" | "needs_action";
+    label?: string | null }[];
 }
 export interface Profile { name: string; options: Partial<WaitOptions> }
 
@@ -47,6 +49,11 @@ export function profile(data: ProfileData): Profile {
   const cs = !!data.status.case_sensitive;
   const f = fold(cs);
   const where = `profile ${data.name}`;
+  // What only the Python client carries out is refused, never silently left out.
+  const py = (data.follow && "follow") || (data.poll && "poll")
+    || ((data.status.needs_action?.length
+      || data.outcome?.some((r) => r.then == "needs_action")) && "needs_action");
+  if (py) throw new Error(`${where}: '${py}' runs only in the Python client`);
   const rules = (data.outcome ?? []).map((rule, i) => {
     const tests = rule.when.map((c, j) => {
       const at = `${where}: outcome[${i}].when[${j}]`;
@@ -73,7 +80,9 @@ export function profile(data: ProfileData): Profile {
   if (statusPath) path(statusPath, `${where}: status.path`);  // refused early if unsupported
   const decide: Words["decide"] = (doc, status) => {
     for (const r of rules) {
-      if (r.tests.every((t) => t(doc, status))) return r.then === "running" ? null : r.then;
+      if (r.tests.every((t) => t(doc, status))) {
+        return r.then === "running" || r.then === "needs_action" ? null : r.then;
+      }
     }
     const w = f(status);
     return succeeded.includes(w) ? "succeeded" : failed.includes(w) ? "failed" : null;
@@ -81,6 +90,7 @@ export function profile(data: ProfileData): Profile {
   const options: Partial<WaitOptions> = { decide, success: [], failure: [] };
   if (statusPath) options.statusField = statusPath;
   if (data.hints) options.hints = data.hints.map((h) => h.toLowerCase());
+  if (data.headers) options.headers = data.headers;
   if (data.change?.length) {
     options.changeOn = [options.statusField ?? "status", ...data.change];
   }

@@ -24,6 +24,20 @@ for (const c of cases) {
 test("profiles that need more than field paths are refused with a clear error", () => {
   assert.throws(() => profile(PROFILES["kubernetes-job"]), /only 'status' and 'path'/);
   assert.throws(() => profile(PROFILES["google-operation"]), /needs JMESPath/);
+  // Two hops, POST polls and needs-a-person are the Python client's alone: refused, by name.
+  assert.throws(() => profile(PROFILES["jenkins-build"]), /'follow' runs only in the Python/);
+  assert.throws(() => profile(PROFILES["dagster-run"]), /'poll' runs only in the Python/);
+  assert.throws(() => profile(PROFILES["gitlab-pipeline"]), /'needs_action' runs only/);
+});
+
+test("a profile's request headers go with every request", async () => {
+  const seen = [];
+  const fetch = async (_url, init) => {
+    seen.push(new Headers(init.headers).get("openai-beta"));
+    return new Response(JSON.stringify({ status: "completed", file_counts: { completed: 1 } }));
+  };
+  await waitForJob("u", { fetch, profile: profile(PROFILES["openai-vector-store-batch"]) });
+  assert.deepEqual(seen, ["assistants=v2"]);
 });
 
 test("a wait with a profile: its words decide, its hint headers only", async (t) => {
