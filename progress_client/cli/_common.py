@@ -231,6 +231,8 @@ def result_dict(
         "not_modified": d["not_modified"],
         "bytes_received": d["bytes_received"],
         "mode": d["mode"],
+        "budget_delays": d["budget_delays"],
+        "budget_delay_ms": d["budget_delay_ms"],
     }
 
 

@@ -42,6 +42,7 @@ from ._job import (
     live_display,
     usage_text,
 )
+from ._many import add_rate_limit, limits_for
 from ._started import time_left
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def add_parser(sub: Any) -> None:
                         "held in memory)")
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="give up after this many seconds, counted from the start (exit 3)")
+    add_rate_limit(p)
     add_reading_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout (wait's fields, status_url, result, "
@@ -234,7 +236,9 @@ def run(args: argparse.Namespace) -> int:
             client = ProgressClient(
                 policy=policy, baseline=args.baseline, headers=headers,
                 max_consecutive_errors=args.max_errors,
-                on_request=seen.request, on_change=seen.changed, **options,
+                on_request=seen.request, on_change=seen.changed,
+                limits=limits_for(args.rate_limit, [args.url, *([template] if template else [])]),
+                **options,
             )
             with client:
                 timeout = time_left(args.timeout, getattr(args, "started", None))
