@@ -298,7 +298,7 @@ class _Many:
 
         import anyio
 
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
             task_status.started()
             async for _ in signals:
                 self.interrupted = True
@@ -443,7 +443,7 @@ class _Many:
         )
         from rich.console import Group
 
-        self.live.update(Group(table, footer), refresh=True)
+        self.live.update(Group(table, footer) if open_jobs else footer, refresh=True)
 
     def _not_ok(self) -> int:
         return sum(n for k, n in self.counts.items() if k in ("failed", "timeout", "error"))
