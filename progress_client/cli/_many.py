@@ -260,7 +260,8 @@ class _Many:
         try:
             with live_display(self.live_on) as live:
                 self.live = live
-                anyio.run(self._main, policy, options, profiles, backend="asyncio")
+                anyio.run(self._main, policy, options, profiles, backend="asyncio",
+                          backend_options={"use_uvloop": _has_uvloop()})
                 if live is not None:
                     self._draw()
         except ImportError as exc:
@@ -491,6 +492,13 @@ class _Many:
                     f"{args.baseline if args.baseline > 0 else 1.0:g}s")
             print(line, file=sys.stderr if self.live is not None else sys.stdout, flush=True)
         return code
+
+
+def _has_uvloop() -> bool:
+    """Whether uvloop (the ``fast`` extra) is there to run the loop on."""
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
 
 
 #: HTTP status codes a poll retries: shown as a failure as it happens.
