@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ __all__ = ["ManyJob", "add_rate_limit", "limits_for", "rate_limit", "read_jobs",
 
 #: The live table is redrawn at most this often (seconds between draws).
 REDRAW_EVERY = 0.25
-#: Fields a JSON line of ``--from`` may carry.
+#: Fields a JSON line of ``--from`` may carry (``wait``; ``run`` takes the start's too).
 _JSON_FIELDS = frozenset({"url", "profile", "key"})
+_RUN_FIELDS = _JSON_FIELDS | {"method", "data", "json", "status_url"}
 
 
 def rate_limit(text: str) -> str:
@@ -83,7 +85,8 @@ class ManyJob:
     """One job of a many-jobs wait: what was asked, and what became of it."""
 
     __slots__ = ("cancelled_remote", "code", "error", "index", "key", "last_error", "outcome",
-                 "profile", "report", "status", "token", "update", "url", "where")
+                 "profile", "report", "result", "start", "status", "status_url", "token",
+                 "update", "url", "where")
 
     def __init__(self, index: int, url: str, key: str, profile: str | None, where: str
                  ) -> None:
@@ -99,16 +102,21 @@ class ManyJob:
         self.token: str | None = None
         self.last_error: str | None = None
         self.cancelled_remote: bool | None = None
+        #: ``run --from``: the start request (method, data, json, status_url); None: a wait.
+        self.start: dict[str, Any] | None = None
+        self.result: Any = None
+        self.status_url: str | None = None
 
     @property
     def label(self) -> str:
         return self.key if self.key != str(self.index) else shown_url(self.url)
 
 
-def read_jobs(urls: list[str], source: str | None) -> list[ManyJob]:
+def read_jobs(urls: list[str], source: str | None, *, run: bool = False) -> list[ManyJob]:
     """The jobs of the command: the URLs given, then those of ``--from`` (``-``: stdin), one a
-    line (blank lines and ``#`` comments skipped) or JSON lines ``{"url", "profile", "key"}``.
-    A mistake is a ``ValueError`` naming the line."""
+    line (blank lines and ``#`` comments skipped) or JSON lines ``{"url", "profile", "key"}``
+    (``run``: also ``method``, ``data`` or ``json``, ``status_url``). A mistake is a
+    ``ValueError`` naming the line."""
     jobs = [ManyJob(i + 1, url, str(i + 1), None, f"argument {i + 1}")
             for i, url in enumerate(urls)]
     if source is None:
@@ -125,7 +133,7 @@ def read_jobs(urls: list[str], source: str | None) -> list[ManyJob]:
         if not line or line.startswith("#"):
             continue
         where = f"--from {name} line {number}"
-        url, key, profile = _line(line, where)
+        url, key, profile, start = _line(line, where, _RUN_FIELDS if run else _JSON_FIELDS)
         try:
             url = http_url(url)
         except argparse.ArgumentTypeError as exc:
@@ -135,16 +143,20 @@ def read_jobs(urls: list[str], source: str | None) -> list[ManyJob]:
         if key in keys:
             raise ValueError(f"{where}: the key {key!r} is already taken by another job")
         keys.add(key)
-        jobs.append(ManyJob(index, url, key, profile, where))
+        job = ManyJob(index, url, key, profile, where)
+        if run:
+            job.start = _start_of(start, url, where)
+        jobs.append(job)
     if not jobs:
         raise ValueError(f"--from {name}: no URLs in it (one status URL a line, or JSON lines "
                          '{"url": ...})')
     return jobs
 
 
-def _line(line: str, where: str) -> tuple[str, str | None, str | None]:
+def _line(line: str, where: str, fields: frozenset[str]
+          ) -> tuple[str, str | None, str | None, dict[str, Any]]:
     if not line.startswith("{"):
-        return line, None, None
+        return line, None, None, {}
     try:
         doc = json.loads(line)
     except (ValueError, RecursionError):
@@ -152,10 +164,10 @@ def _line(line: str, where: str) -> tuple[str, str | None, str | None]:
                          "JSON)") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{where}: not a JSON object")
-    unknown = sorted(set(doc) - _JSON_FIELDS)
+    unknown = sorted(set(doc) - fields)
     if unknown:
         raise ValueError(f"{where}: unknown field {unknown[0]!r} (a line has url, and may have "
-                         "profile and key)")
+                         f"{', '.join(sorted(fields - {'url'}))})")
     url, key, profile = doc.get("url"), doc.get("key"), doc.get("profile")
     if not isinstance(url, str):
         raise ValueError(f'{where}: no "url" string')
@@ -163,11 +175,50 @@ def _line(line: str, where: str) -> tuple[str, str | None, str | None]:
         raise ValueError(f'{where}: "key" is a string or a number')
     if profile is not None and not isinstance(profile, str):
         raise ValueError(f'{where}: "profile" is a profile\'s name or file')
-    return url, None if key is None else str(key), profile
+    return url, None if key is None else str(key), profile, doc
 
 
-def _usage(args: argparse.Namespace) -> str | None:
+def _start_of(doc: dict[str, Any], url: str, where: str) -> dict[str, Any]:
+    """A ``run --from`` line's start request: what the line says (the command's -X, -d and
+    --status-url fill in what it does not)."""
+    start: dict[str, Any] = {}
+    if "data" in doc and "json" in doc:
+        raise ValueError(f'{where}: "data" and "json" both give the start request\'s body: '
+                         "give one")
+    if "data" in doc:
+        if not isinstance(doc["data"], str):
+            raise ValueError(f'{where}: "data" is the body as text (use "json" for JSON)')
+        start["data"] = doc["data"]
+    if "json" in doc:
+        start["json"] = doc["json"]
+    if "method" in doc:
+        method = doc["method"]
+        if not isinstance(method, str) or not method.strip().isalpha():
+            raise ValueError(f"{where}: not an HTTP method: {method!r}")
+        start["method"] = method.strip().upper()
+    if "status_url" in doc:
+        from urllib.parse import urljoin, urlsplit
+
+        template = doc["status_url"]
+        full = urljoin(url, template) if isinstance(template, str) else ""
+        parts = urlsplit(full)
+        if "{id}" not in full or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f'{where}: "status_url" is an http(s) URL template with {{id}}, '
+                             f"e.g. https://api.example.com/v1/jobs/{{id}}")
+        start["status_url"] = full
+    return start
+
+
+def _usage(args: argparse.Namespace, command: str) -> str | None:
     """What the many-jobs mode refuses, as one line (``None``: nothing)."""
+    if command == "run":
+        if args.url is not None:
+            return "give the start URL or --from FILE, not both"
+        if args.output is not None:
+            return "--output keeps one job's result: run --from prints JSON results instead"
+        if args.form:
+            return "-F builds one start request: give each line its data or json instead"
+        return None
     if args.resume is not None:
         return "--resume goes on with one wait: give one URL with it"
     if args.events is not None:
@@ -175,7 +226,8 @@ def _usage(args: argparse.Namespace) -> str | None:
     return None
 
 
-def run_many(args: argparse.Namespace) -> int:
+def run_many(args: argparse.Namespace, command: str = "wait") -> int:
+    """``wait`` on many jobs, or ``run --from FILE`` (``command="run"``)."""
     from .. import AdaptivePolicy
     from ._job import client_options, usage_text
 
@@ -183,18 +235,42 @@ def run_many(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     try:
-        problem = _usage(args)
+        problem = _usage(args, command)
         if problem is not None:
             raise ValueError(problem)
-        jobs = read_jobs(list(args.url), args.from_file)
+        run = command == "run"
+        jobs = read_jobs([] if run else list(args.url), args.from_file, run=run)
         options = client_options(args)
         profiles = _profiles({j.profile for j in jobs if j.profile is not None}, jobs)
         policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
+        body = _command_body(args) if run else None
     except ValueError as exc:
-        say(f"progress-client wait: error: {usage_text(exc, args.header)}")
+        say(f"progress-client {command}: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
-    many = _Many(args, jobs, say)
+    many = _Many(args, jobs, say, command)
+    many.body = body
     return many.run(policy, options, profiles)
+
+
+def _command_body(args: argparse.Namespace) -> tuple[Any, dict[str, str], str | None]:
+    """``run --from``: the command's own -d (for lines without a body) and --status-url."""
+    from .run import _body, _template
+
+    content, headers = _body(args.data, dict(args.header))
+    return content, headers, args.status_url and _template("http://x.invalid/", args.status_url)
+
+
+def _text_body(text: str, headers: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
+    """A line's ``data``: sent as application/json when it is JSON (unless -H says)."""
+    content = text.encode()
+    if any(k.lower() == "content-type" for k, _ in headers):
+        return content, {}
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError):
+        return content, {}
+    return content, ({"Content-Type": "application/json"} if isinstance(doc, (dict, list))
+                     else {})
 
 
 def _profiles(names: set[str], jobs: list[ManyJob]) -> dict[str, Any]:
@@ -214,8 +290,11 @@ def _profiles(names: set[str], jobs: list[ManyJob]) -> dict[str, Any]:
 class _Many:
     """The many-jobs wait: the tasks, what they saw, the lines, the table, the summary."""
 
-    def __init__(self, args: argparse.Namespace, jobs: list[ManyJob], say: Any) -> None:
-        self.args, self.jobs, self.say = args, jobs, say
+    def __init__(self, args: argparse.Namespace, jobs: list[ManyJob], say: Any,
+                 command: str = "wait") -> None:
+        self.args, self.jobs, self.say, self.command = args, jobs, say, command
+        #: ``run --from``: the command's -d body, its headers, its --status-url template.
+        self.body: tuple[Any, dict[str, str], str | None] | None = None
         self.live: Any = None
         self.live_on = not args.quiet and not args.json and sys.stderr.isatty()
         self.requests = 0
@@ -227,25 +306,34 @@ class _Many:
         self.started = time.monotonic()
         self.running = len(jobs)
         self.counts: dict[str, int] = {}
-        #: Jobs by the URL the request hook names (sanitized), for failures as they happen.
-        self.by_url: dict[str, list[ManyJob]] = {}
 
-    # -- the hook: every request ----------------------------------------------------------
+    # -- the hooks: every request, every change (run) ---------------------------------------
+    # A hook runs in the task that drives the wait's loop: the job's own (``_JOB`` names it).
 
     def request(self, event: Any) -> None:
         self.requests += 1
+        job = _JOB.get(None)
+        if job is not None and event.kind == "poll":
+            job.status_url = event.url
         code = event.status_code
         if event.error is None and code is not None and code not in _RETRIED:
             return
         from ._job import cli_words
 
         failure = cli_words(event.error) if event.error else f"HTTP {code}"
-        for job in self.by_url.get(event.url, ()):
-            if job.outcome is None and failure != job.last_error:
-                job.last_error = failure
-                self.dirty = True
-                if self.live is None and not self.args.quiet and not self.args.json:
-                    self.say(f"progress-client: {shown_url(job.url)}: {failure}")
+        if job is not None and job.outcome is None and failure != job.last_error:
+            job.last_error = failure
+            self.dirty = True
+            if self.live is None and not self.args.quiet and not self.args.json:
+                where = shown_url(job.url) if job.start is None or event.kind == "start" \
+                    else event.url
+                self.say(f"progress-client: {where}: {failure}")
+
+    def change(self, event: Any) -> None:
+        job = _JOB.get(None)
+        if job is not None:
+            job.status, job.report = event.status, event.report
+            self.dirty = True
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -255,8 +343,6 @@ class _Many:
         from .. import sanitize
         from ._job import live_display
 
-        for job in self.jobs:
-            self.by_url.setdefault(sanitize(job.url), []).append(job)
         try:
             with live_display(self.live_on) as live:
                 self.live = live
@@ -265,7 +351,7 @@ class _Many:
                 if live is not None:
                     self._draw()
         except ImportError as exc:
-            self.say(f"progress-client wait: error: {sanitize(exc)}")
+            self.say(f"progress-client {self.command}: error: {sanitize(exc)}")
             return EXIT_USAGE
         return self._finish()
 
@@ -277,11 +363,16 @@ class _Many:
         from ._started import time_left
 
         args = self.args
-        limits = limits_for(args.rate_limit, [j.url for j in self.jobs])
+        limits = limits_for(args.rate_limit, [
+            *(j.url for j in self.jobs),
+            *(j.start["status_url"] for j in self.jobs if j.start and "status_url" in j.start),
+            *([self.body[2]] if self.body is not None and self.body[2] else []),
+        ])
         client = AsyncProgressClient(
             policy=policy, baseline=args.baseline if args.baseline > 0 else 1.0,
             headers=dict(args.header), max_consecutive_errors=args.max_errors,
-            on_request=self.request, limits=limits, **options,
+            on_request=self.request, limits=limits,
+            on_change=self.change if self.command == "run" else None, **options,
         )
         timeout = time_left(args.timeout, getattr(args, "started", None))
         async with client, anyio.create_task_group() as outer:
@@ -325,17 +416,21 @@ class _Many:
         args = self.args
         profile = profiles.get(job.profile) if job.profile is not None else None
         live = self.live is not None
+        _JOB.set(job)
         try:
-            updates = client.watch(job.url, timeout=timeout, profile=profile,
-                                   cancel_on_exit=args.cancel_on_exit)
-            async with aclosing(updates) as items:
-                async for update in items:
-                    job.update = update
-                    if update.status is not None:
-                        job.status = update.status
-                    if live or update.terminal:
-                        job.report = update.report
-                    self.dirty = True
+            if job.start is not None:
+                await self._run(client, job, timeout, profile)
+            else:
+                updates = client.watch(job.url, timeout=timeout, profile=profile,
+                                       cancel_on_exit=args.cancel_on_exit)
+                async with aclosing(updates) as items:
+                    async for update in items:
+                        job.update = update
+                        if update.status is not None:
+                            job.status = update.status
+                        if live or update.terminal:
+                            job.report = update.report
+                        self.dirty = True
             job.outcome, job.code = "succeeded", EXIT_OK
         except PollError as exc:
             job.error = exc
@@ -362,6 +457,30 @@ class _Many:
             if self.scope is not None:
                 self.scope.cancel()
 
+    async def _run(self, client: Any, job: ManyJob, timeout: float | None, profile: Any
+                   ) -> None:
+        """``run --from``: start the job (within the rate budget, like any request), wait on
+        it, fetch its result."""
+        from .._resume import public_url
+
+        args, start = self.args, job.start or {}
+        assert self.body is not None
+        content, headers, template = self.body
+        body: dict[str, Any] = {"data": content}
+        if "json" in start:
+            body = {"json": start["json"]}
+        elif "data" in start:
+            data, headers = _text_body(start["data"], args.header)
+            body = {"data": data}
+        result = await client.run(
+            job.url, method=start.get("method", args.method), headers=headers, profile=profile,
+            status_url=start.get("status_url", template), timeout=timeout,
+            cancel_on_exit=args.cancel_on_exit, **body,
+        )
+        job.status, job.report, job.result = result.status, result.report, result.result
+        if result.status_url:
+            job.status_url = public_url(result.status_url)
+
     # -- what is said ----------------------------------------------------------------------
 
     def _ended(self, job: ManyJob) -> None:
@@ -378,6 +497,10 @@ class _Many:
             if job.error is not None:
                 out["error"] = error_text(job.error, args.max_body)
             out = {"url": shown_url(job.url), "key": job.key, **out}
+            if job.start is not None:
+                from .run import _result_fields
+
+                out.update(status_url=self._status_url(job), **_result_fields(job.result))
             if job.token is not None or job.outcome in ("timeout", "interrupted"):
                 out["resume_token"] = job.token
             emit_json({**out, **cancel_fields(job.error)} if job.error is not None else
@@ -386,6 +509,8 @@ class _Many:
         if args.quiet or job.outcome == "interrupted":
             return  # an interrupted job's resume hint comes with the summary
         line = self._line(job)
+        if job.outcome == "succeeded" and job.start is not None:
+            line += self._deliver(job)
         if self.live is not None:
             if job.outcome != "succeeded":
                 self.live.console.print(line, markup=False, highlight=False)
@@ -402,8 +527,39 @@ class _Many:
             return f"{where}: cancelled (--any: another job ended first)"
         text = f"progress-client: {where}: {job.outcome}: {error_text(job.error, None)}"
         if job.outcome == "timeout":
-            text += "\n" + resume_hint(where, job.token)
+            text += "\n" + self._hint(job)
         return text
+
+    def _status_url(self, job: ManyJob) -> str | None:
+        """Where the job is polled: the token's URL (credentials removed), else the hooks'."""
+        if job.start is None:
+            return shown_url(job.url)
+        if job.token is not None:
+            url: str = json.loads(job.token)["url"]
+            return url
+        return job.status_url
+
+    def _hint(self, job: ManyJob) -> str:
+        url = self._status_url(job)
+        if url is None:
+            return (f"{shown_url(job.url)}: the job's status URL was not known yet: it may not "
+                    "have started")
+        return resume_hint(url, job.token)
+
+    def _deliver(self, job: ManyJob) -> str:
+        """``run --from``: a JSON result as a line on stdout (``{"key", "url", "result"}``);
+        what became of any other result, for the job's line."""
+        from pathlib import Path
+
+        value = job.result
+        if isinstance(value, (bytes, bytearray)):
+            return f"; a binary result of {len(value)} bytes was not kept (run it alone with -o)"
+        if value is None or isinstance(value, Path):
+            return "; no result to fetch" if value is None else ""
+        sys.stdout.write(json.dumps({"key": job.key, "url": shown_url(job.url),
+                                     "result": value}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return ""
 
     def _draw(self) -> None:
         from rich.table import Table
@@ -479,7 +635,7 @@ class _Many:
             self.say("interrupted")
             for job in self.jobs:
                 if job.outcome == "interrupted":
-                    self.say(resume_hint(shown_url(job.url), job.token))
+                    self.say(self._hint(job))
         if not args.quiet:
             parts = [f"{n} {word}" for word, n in (
                 ("succeeded", summary["succeeded"]), ("failed", summary["failed"]),
@@ -490,7 +646,8 @@ class _Many:
                     f"{plural(self.requests, 'request')} in {format_duration(elapsed)}, "
                     f"{summary['saved_requests']} fewer than polling every "
                     f"{args.baseline if args.baseline > 0 else 1.0:g}s")
-            print(line, file=sys.stderr if self.live is not None else sys.stdout, flush=True)
+            own = self.live is None and self.command == "wait"  # run: stdout has the results
+            print(line, file=sys.stdout if own else sys.stderr, flush=True)
         return code
 
 
@@ -500,6 +657,9 @@ def _has_uvloop() -> bool:
 
     return importlib.util.find_spec("uvloop") is not None
 
+
+#: The job whose task is running (the hooks run in it).
+_JOB: ContextVar[ManyJob] = ContextVar("progress_client_cli_job")
 
 #: HTTP status codes a poll retries: shown as a failure as it happens.
 _RETRIED = frozenset({408, 425, 429, 500, 502, 503, 504})
