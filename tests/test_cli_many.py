@@ -22,6 +22,7 @@ import pytest
 
 from .kit import JobServer, Reply
 from .ratelimited import RateLimitedApi
+from .vendors import START_BODIES, VendorServer
 
 pytestmark = pytest.mark.e2e
 
@@ -404,3 +405,98 @@ def test_a_thousand_jobs_in_one_process_without_a_thread_per_job(
     # A thread per job would be 1,000; the process keeps to a handful (the main thread, the
     # resolver's and the interpreter's own helpers).
     assert 1 <= threads <= 20, threads
+
+
+# -- run --from: many starts ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def vendors() -> Iterator[VendorServer]:
+    with VendorServer() as srv:
+        yield srv
+
+
+def test_run_from_starts_every_job_and_prints_each_result(
+    vendors: VendorServer, tmp_path: Path
+) -> None:
+    vendors.script("azure", ["NotStarted", "Running", "Succeeded"], result={"pages": 3})
+    vendors.script("azure", ["NotStarted", "Failed"])
+    runway = vendors.script("runway", ["PENDING", "RUNNING", "SUCCEEDED"])
+    starts = tmp_path / "starts.jsonl"
+    starts.write_text("\n".join(json.dumps(line) for line in [
+        {"url": vendors.start_url("azure"), "json": START_BODIES["azure"], "profile": "azure",
+         "key": "doc-1"},
+        {"url": vendors.start_url("azure"), "data": json.dumps(START_BODIES["azure"]),
+         "profile": "azure", "key": "doc-2"},
+        {"url": vendors.start_url("runway"), "json": START_BODIES["runway"],
+         "status_url": "/v1/tasks/{id}", "key": "video"},
+    ]) + "\n")
+    p = cli("run", "--from", str(starts), "--initial", "0.05", "--step", "0.05", "--max", "0.2",
+            "--timeout", "60", "--json")
+    assert p.returncode == 1, p.stderr  # one of the two documents failed
+    objs, summary = lines(p.stdout)
+    by_key = {o["key"]: o for o in objs}
+    assert {by_key["doc-1"]["outcome"], by_key["doc-2"]["outcome"]} == {"succeeded", "failed"}
+    ok = by_key["doc-1"] if by_key["doc-1"]["outcome"] == "succeeded" else by_key["doc-2"]
+    assert ok["result"] == {"pages": 3} and "/azure/operations/" in ok["status_url"]
+    video = by_key["video"]
+    assert video["outcome"] == "succeeded" and video["result"]["id"] == runway.id
+    assert video["status_url"].endswith(f"/v1/tasks/{runway.id}")
+    # Both bodies went out as JSON, as given
+    assert [json.loads(b) for b in vendors.start_bodies["azure"]] == [START_BODIES["azure"]] * 2
+    assert json.loads(vendors.start_bodies["runway"][0]) == START_BODIES["runway"]
+    assert summary == {**summary, "jobs": 3, "succeeded": 2, "failed": 1, "exit_code": 1}
+
+    # Without --json: each JSON result a line on stdout, the rest on stderr.
+    vendors.script("runway", ["PENDING", "SUCCEEDED"])
+    plain = tmp_path / "plain.txt"
+    plain.write_text(vendors.start_url("runway") + "\n")
+    p = cli("run", "--from", str(plain), "-d", json.dumps(START_BODIES["runway"]),
+            "--status-url", "/v1/tasks/{id}", *FAST, "--timeout", "60")
+    assert p.returncode == 0, p.stderr
+    [line] = p.stdout.splitlines()
+    assert json.loads(line)["key"] == "1" and json.loads(line)["result"]["status"] == "SUCCEEDED"
+    assert "1 job: 1 succeeded;" in p.stderr
+
+
+def test_run_from_starts_within_the_rate_budget(vendors: VendorServer, tmp_path: Path) -> None:
+    jobs = [vendors.script("runway", ["PENDING", "RUNNING", "SUCCEEDED"]) for _ in range(6)]
+    starts = tmp_path / "starts.jsonl"
+    starts.write_text("".join(json.dumps({"url": vendors.start_url("runway"),
+                                          "json": START_BODIES["runway"],
+                                          "status_url": "/v1/tasks/{id}"}) + "\n"
+                              for _ in jobs))
+    began = time.monotonic()
+    p = cli("run", "--from", str(starts), "--initial", "0.05", "--step", "0.05", "--max", "0.2",
+            "--rate-limit", "6/s", "--timeout", "120", "--json")
+    elapsed = time.monotonic() - began
+    assert p.returncode == 0, p.stderr
+    objs, summary = lines(p.stdout)
+    sent = sum(job.requests for job in jobs)
+    assert summary["requests"] == sent and len(vendors.start_bodies["runway"]) == 6
+    # 6 starts and their polls, never more than 6 in a second: it cannot end sooner than this
+    assert elapsed >= (sent - 6) / 6, (elapsed, sent)
+    assert summary["budget_delays"] > 0 and all(o["outcome"] == "succeeded" for o in objs)
+
+
+@pytest.mark.parametrize(
+    ("line", "extra", "words"),
+    [
+        ({"url": "{start}", "data": "x", "json": {}}, [], "both give the start request's body"),
+        ({"url": "{start}", "status_url": "/v1/tasks/"}, [], "an http(s) URL template with {id}"),
+        ({"url": "{start}", "colour": "red"}, [], "unknown field 'colour'"),
+        ({"url": "{start}"}, ["-o", "out.bin"], "--output keeps one job's result"),
+        ({"url": "{start}"}, ["{start}"], "give the start URL or --from FILE, not both"),
+    ],
+)
+def test_run_from_usage_errors_start_nothing(
+    vendors: VendorServer, tmp_path: Path, line: dict[str, Any], extra: list[str], words: str
+) -> None:
+    start = vendors.start_url("runway")
+    starts = tmp_path / "starts.jsonl"
+    starts.write_text(json.dumps(line).replace("{start}", start) + "\n")
+    p = cli("run", "--from", str(starts), *[a.replace("{start}", start) for a in extra])
+    assert p.returncode == 2, p.stderr
+    [said] = p.stderr.splitlines()
+    assert said.startswith("progress-client run: error: ") and words in said, said
+    assert not vendors.start_bodies.get("runway")  # nothing was started

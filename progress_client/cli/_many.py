@@ -243,7 +243,7 @@ def run_many(args: argparse.Namespace, command: str = "wait") -> int:
         options = client_options(args)
         profiles = _profiles({j.profile for j in jobs if j.profile is not None}, jobs)
         policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
-        body = _command_body(args) if run else None
+        body = _command_body(args, jobs) if run else None
     except ValueError as exc:
         say(f"progress-client {command}: error: {usage_text(exc, args.header)}")
         return EXIT_USAGE
@@ -252,12 +252,17 @@ def run_many(args: argparse.Namespace, command: str = "wait") -> int:
     return many.run(policy, options, profiles)
 
 
-def _command_body(args: argparse.Namespace) -> tuple[Any, dict[str, str], str | None]:
-    """``run --from``: the command's own -d (for lines without a body) and --status-url."""
+def _command_body(args: argparse.Namespace, jobs: list[ManyJob]
+                  ) -> tuple[Any, dict[str, str], str | None]:
+    """``run --from``: the command's own -d (for lines without a body); its --status-url,
+    relative to each line's start URL, for the lines that name none."""
     from .run import _body, _template
 
+    for job in jobs:
+        if job.start is not None and "status_url" not in job.start and args.status_url:
+            job.start["status_url"] = _template(job.url, args.status_url)
     content, headers = _body(args.data, dict(args.header))
-    return content, headers, args.status_url and _template("http://x.invalid/", args.status_url)
+    return content, headers, None
 
 
 def _text_body(text: str, headers: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
