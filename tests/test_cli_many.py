@@ -233,13 +233,21 @@ def test_on_a_terminal_a_live_table_redrawn_at_most_4_times_a_second(server: Job
     urls = [server.job(f"j{i}", [(0, "running"), (0.2 * i, {"status": "running",
                                                              "progress": 10 * i}),
                                  (2.5, "done")]).url for i in range(8)]
+    import fcntl
+    import struct
+    import termios
+
     controller, terminal = pty.openpty()
+    # A terminal of 10 rows: the table keeps to it (4 rows, "… and 4 more", the footer).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 10, 120, 0, 0))
     os.set_blocking(controller, False)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "progress_client", "wait", *urls,
          "--initial", "0.05", "--step", "0.05", "--max", "0.1", "--timeout", "60"],
         stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
+        # the terminal's own size (pytest sets LINES and COLUMNS, which rich would take)
+        env={k: v for k, v in os.environ.items() if k not in ("LINES", "COLUMNS")},
     )
     os.close(terminal)
     seen = b""
@@ -275,7 +283,8 @@ def test_on_a_terminal_a_live_table_redrawn_at_most_4_times_a_second(server: Job
     assert 2 <= draws <= 4 * elapsed + 2, (draws, elapsed)
     assert "status" in text and "progress" in text and "requests" in text  # the columns
     assert re.search(r"running \d+ · succeeded \d+ · failed 0 · \d+ requests", text)
-    assert "40%" in text  # a row's progress
+    assert "30%" in text  # a row's progress
+    assert "… and 4 more" in text and "/jobs/j7" not in text  # as many rows as fit
     assert "8 jobs: 8 succeeded;" in text  # the summary once the table is gone
 
 
@@ -316,8 +325,8 @@ def test_ctrl_c_with_json_gives_every_jobs_resume_token(server: JobServer) -> No
         assert token["url"] == o["url"] and token["state"]["requests"] >= 1
     # The token goes on where it stopped: a single-URL wait resumes it.
     server.job("h0", [(0, "done")], etag=False)
-    again = cli("wait", objs[0]["url"], "--resume", objs[0]["resume_token"], "--json",
-                "--timeout", "60")
+    [h0] = [o for o in objs if o["url"] == urls[0]]
+    again = cli("wait", h0["url"], "--resume", h0["resume_token"], "--json", "--timeout", "60")
     assert again.returncode == 0 and json.loads(again.stdout)["requests"] >= 2
 
 
