@@ -437,7 +437,11 @@ class _Many:
                             job.report = update.report
                         self.dirty = True
             job.outcome, job.code = "succeeded", EXIT_OK
-        except PollError as exc:
+        except (PollError, ValueError) as exc:  # ValueError: what the client refused
+            if not isinstance(exc, PollError):
+                from .._results import outcome_error
+
+                exc = outcome_error(exc)
             job.error = exc
             job.outcome, job.code = exc.outcome, int(exc.exit_code)
             if exc.status is not None:
