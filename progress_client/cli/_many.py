@@ -311,6 +311,8 @@ class _Many:
         self.started = time.monotonic()
         self.running = len(jobs)
         self.counts: dict[str, int] = {}
+        #: Requests saved by the jobs that ended (the footer's; the summary counts them all).
+        self.saved = 0
 
     # -- the hooks: every request, every change (run) ---------------------------------------
     # A hook runs in the task that drives the wait's loop: the job's own (``_JOB`` names it).
@@ -420,7 +422,6 @@ class _Many:
 
         args = self.args
         profile = profiles.get(job.profile) if job.profile is not None else None
-        live = self.live is not None
         _JOB.set(job)
         try:
             if job.start is not None:
@@ -433,7 +434,7 @@ class _Many:
                         job.update = update
                         if update.status is not None:
                             job.status = update.status
-                        if live or update.terminal:
+                        if update.terminal:
                             job.report = update.report
                         self.dirty = True
             job.outcome, job.code = "succeeded", EXIT_OK
@@ -498,6 +499,8 @@ class _Many:
         assert job.outcome is not None
         self.running -= 1
         self.counts[job.outcome] = self.counts.get(job.outcome, 0) + 1
+        if job.report is not None:
+            self.saved += job.report.saved_requests
         self.dirty = True
         args = self.args
         if args.json:
@@ -595,7 +598,9 @@ class _Many:
                 word += f" · {sanitize(status.step)}"
             progress = (f"{status.progress:g}%" if status is not None
                         and status.progress is not None else "")
-            n = job.report.requests if job.report is not None else 0
+            # the report is built here, for the rows shown only (not on every answer)
+            report = job.update.report if job.update is not None else job.report
+            n = report.requests if report is not None else 0
             table.add_row(job.label, word, progress, str(n),
                           Text(job.last_error or "", style="red"))
         if len(shown) < len(open_jobs):
@@ -604,7 +609,7 @@ class _Many:
             (f"running {self.running}", "cyan"), " · ",
             (f"succeeded {self.counts.get('succeeded', 0)}", "green"), " · ",
             (f"failed {self._not_ok()}", "red"), " · ",
-            f"{plural(self.requests, 'request')} · {self._saved()} saved",
+            f"{plural(self.requests, 'request')} · {self.saved} saved",
             (f"  ({format_duration(time.monotonic() - self.started)})", "dim"),
         )
         from rich.console import Group
