@@ -370,13 +370,21 @@ def test_rate_limit_auto_learns_githubs_stated_budget() -> None:
     assert summary["succeeded"] == 30
 
 
-def test_rate_limit_on_a_single_wait_and_on_run(server: JobServer) -> None:
+def test_rate_limit_on_a_single_wait_and_on_run(
+    server: JobServer, vendors: VendorServer
+) -> None:
     p = cli("wait", quick(server, "one"), *FAST, "--rate-limit", "2/s", "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["budget_delays"] >= 1 and out["budget_delay_ms"] > 0  # 3+ polls at 2/s
-    run = cli("run", server.url("nowhere"), "--rate-limit", "1/fortnight")
-    assert run.returncode == 2 and "not a rate limit" in run.stderr
+    job = vendors.script("runway", ["PENDING", "RUNNING", "SUCCEEDED"])
+    run = cli("run", vendors.start_url("runway"), "-d", json.dumps(START_BODIES["runway"]),
+              "--status-url", "/v1/tasks/{id}", *FAST, "--rate-limit", "2/s", "--json")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["result"]["id"] == job.id and out["budget_delays"] >= 1  # start + 3 at 2/s
+    bad = cli("run", server.url("nowhere"), "--rate-limit", "1/fortnight")
+    assert bad.returncode == 2 and "not a rate limit" in bad.stderr
 
 
 # -- scale: 1,000 jobs, one process, no thread per job ----------------------------------------
