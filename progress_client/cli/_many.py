@@ -218,6 +218,8 @@ def _usage(args: argparse.Namespace, command: str) -> str | None:
             return "--output keeps one job's result: run --from prints JSON results instead"
         if args.form:
             return "-F builds one start request: give each line its data or json instead"
+        if args.from_file == "-" and args.data == "@-":
+            return "--from - and -d @- both read stdin: give one of them a file"
         return None
     if args.resume is not None:
         return "--resume goes on with one wait: give one URL with it"
@@ -253,7 +255,7 @@ def run_many(args: argparse.Namespace, command: str = "wait") -> int:
 
 
 def _command_body(args: argparse.Namespace, jobs: list[ManyJob]
-                  ) -> tuple[Any, dict[str, str], str | None]:
+                  ) -> tuple[Any, dict[str, str]]:
     """``run --from``: the command's own -d (for lines without a body); its --status-url,
     relative to each line's start URL, for the lines that name none."""
     from .run import _body, _template
@@ -262,7 +264,7 @@ def _command_body(args: argparse.Namespace, jobs: list[ManyJob]
         if job.start is not None and "status_url" not in job.start and args.status_url:
             job.start["status_url"] = _template(job.url, args.status_url)
     content, headers = _body(args.data, dict(args.header))
-    return content, headers, None
+    return content, headers
 
 
 def _text_body(text: str, headers: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
@@ -298,8 +300,8 @@ class _Many:
     def __init__(self, args: argparse.Namespace, jobs: list[ManyJob], say: Any,
                  command: str = "wait") -> None:
         self.args, self.jobs, self.say, self.command = args, jobs, say, command
-        #: ``run --from``: the command's -d body, its headers, its --status-url template.
-        self.body: tuple[Any, dict[str, str], str | None] | None = None
+        #: ``run --from``: the command's -d body and the headers it adds.
+        self.body: tuple[Any, dict[str, str]] | None = None
         self.live: Any = None
         self.live_on = not args.quiet and not args.json and sys.stderr.isatty()
         self.requests = 0
@@ -373,7 +375,6 @@ class _Many:
         limits = limits_for(args.rate_limit, [
             *(j.url for j in self.jobs),
             *(j.start["status_url"] for j in self.jobs if j.start and "status_url" in j.start),
-            *([self.body[2]] if self.body is not None and self.body[2] else []),
         ])
         client = AsyncProgressClient(
             policy=policy, baseline=args.baseline if args.baseline > 0 else 1.0,
@@ -475,7 +476,7 @@ class _Many:
 
         args, start = self.args, job.start or {}
         assert self.body is not None
-        content, headers, template = self.body
+        content, headers = self.body
         body: dict[str, Any] = {"data": content}
         if "json" in start:
             body = {"json": start["json"]}
@@ -484,7 +485,7 @@ class _Many:
             body = {"data": data}
         result = await client.run(
             job.url, method=start.get("method", args.method), headers=headers, profile=profile,
-            status_url=start.get("status_url", template), timeout=timeout,
+            status_url=start.get("status_url"), timeout=timeout,
             cancel_on_exit=args.cancel_on_exit, **body,
         )
         job.status, job.report, job.result = result.status, result.report, result.result
