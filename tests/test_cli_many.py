@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -517,3 +518,39 @@ def test_run_from_usage_errors_start_nothing(
     [said] = p.stderr.splitlines()
     assert said.startswith("progress-client run: error: ") and words in said, said
     assert not vendors.start_bodies.get("runway")  # nothing was started
+
+
+def test_run_from_ctrl_c_says_how_to_go_on_with_each_started_job(
+    vendors: VendorServer, tmp_path: Path
+) -> None:
+    jobs = [vendors.script("runway", ["RUNNING"]) for _ in range(2)]
+    starts = tmp_path / "starts.jsonl"
+    starts.write_text("".join(json.dumps({"url": vendors.start_url("runway"),
+                                          "json": START_BODIES["runway"],
+                                          "status_url": "/v1/tasks/{id}"}) + "\n"
+                              for _ in jobs))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "progress_client", "run", "--from", str(starts), "--initial", "5",
+         "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not all(job.polls for job in jobs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    hints = [line for line in err.splitlines() if line.startswith("to go on where")]
+    assert sorted(shlex.split(h.split(": ", 1)[1])[2] for h in hints) == sorted(
+        f"{vendors.base}/v1/tasks/{job.id}" for job in jobs)
+    assert "2 jobs: 2 interrupted;" in err and out == ""  # no result: nothing on stdout
+
+
+def test_failures_are_said_as_they_happen_per_job(server: JobServer) -> None:
+    server.script("flaky", [Reply(503, {"detail": "busy"}), Reply(200, {"status": "done"})])
+    p = cli("wait", server.url("flaky"), quick(server, "ok"), *FAST, "--timeout", "60")
+    assert p.returncode == 0, p.stderr
+    assert f"progress-client: {server.url('flaky')}: HTTP 503" in p.stderr
+    assert f"progress-client: {server.url('ok')}:" not in p.stderr
