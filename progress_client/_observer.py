@@ -199,7 +199,7 @@ class Observer:
         if not debug and self.on_request is None and not observed:
             return  # the common case: nobody listens, so nothing is formatted
         info: RequestInfo | None = getattr(request, "info", None)
-        safe = info.url if info is not None else sanitize(request.url)
+        safe = info.url if info is not None else _safe_url(request.url)
         if debug:
             nxt = engine.next_poll_at
             tail = f"; next poll in {max(0.0, nxt - now):.1f}s" if nxt is not None else ""

@@ -234,6 +234,8 @@ def result_dict(
         # A profile's remark on the outcome; partial: a success with parts missing.
         "note": _extra(status, "note"),
         "partial": _extra(status, "partial") is True,
+        "budget_delays": d["budget_delays"],
+        "budget_delay_ms": d["budget_delay_ms"],
     }
 
 

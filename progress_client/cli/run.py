@@ -43,6 +43,7 @@ from ._job import (
     live_display,
     usage_text,
 )
+from ._many import add_rate_limit, limits_for
 from ._started import time_left
 
 if TYPE_CHECKING:
@@ -60,14 +61,19 @@ examples:
   progress-client run https://api.example.com/v1/jobs -d '{}' \\
       --status-url 'https://api.example.com/v1/jobs/{id}' --timeout 900
 
+many jobs in one process (JSON lines; -X, -d, --status-url fill in what a line leaves out):
+  progress-client run --from starts.jsonl --rate-limit 60/m --json > outcomes.jsonl
+    where each line is {"url": START_URL, "json": {...}, "status_url": "...{id}", "key": "a"}
+
 exit codes:
-  0    the job succeeded and its result is in hand
+  0    the job succeeded and its result is in hand (many jobs: every one)
   1    the job failed (its status said so)
   2    usage error (nothing was sent: the job was not started)
   3    timeout (--timeout passed first; the resume hint says how to go on)
   4    error (the start, a poll or the result got no usable answer)
   5    the job waits for a person (a manual CI job, an approval; --on-needs-action)
   130  interrupted (Ctrl-C; the resume hint says how to go on)
+With --from the exit code is the highest of the jobs' codes (4 > 3 > 1 > 0).
 
 A timeout or a Ctrl-C after the job started prints the command that goes on waiting on it:
   progress-client wait STATUS_URL --resume TOKEN     (--json: status_url, resume_token)
@@ -86,7 +92,16 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("url", type=http_url, help="the URL that starts the job")
+    p.add_argument("url", type=http_url, nargs="?", metavar="URL",
+                   help="the URL that starts the job")
+    p.add_argument("--from", dest="from_file", default=None, metavar="FILE",
+                   help="start and wait on many jobs in one process ('-': stdin): a start URL "
+                        "a line, or JSON lines {\"url\", \"data\" or \"json\", "
+                        "\"status_url\", \"method\", \"profile\", \"key\"}; -X, -d and "
+                        "--status-url fill in what a line does not say")
+    p.add_argument("--any", action="store_true",
+                   help="with --from: stop when the first job ends (the others are cancelled); "
+                        "its exit code is the command's")
     p.add_argument("-X", "--method", default="POST", type=_method,
                    help="the start request's method (POST)")
     p.add_argument("-d", "--data", default=None, metavar="DATA|@FILE",
@@ -106,6 +121,7 @@ def add_parser(sub: Any) -> None:
                         "held in memory)")
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="give up after this many seconds, counted from the start (exit 3)")
+    add_rate_limit(p)
     add_reading_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout (wait's fields, status_url, result, "
@@ -212,6 +228,22 @@ def _result_fields(value: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.from_file is not None:
+        if args.store is not None or args.webhook_listen is not None or args.webhook_url:
+            print("progress-client run: error: --store and --webhook-* take one job, not "
+                  "--from FILE (see progress-client run --help)", file=sys.stderr)
+            return EXIT_USAGE
+        from ._many import run_many
+
+        return run_many(args, "run")
+    if args.url is None:
+        print("progress-client run: error: give the URL that starts the job (or --from FILE) "
+              "(see progress-client run --help)", file=sys.stderr)
+        return EXIT_USAGE
+    return _one(args)
+
+
+def _one(args: argparse.Namespace) -> int:
     from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
     from .._resume import public_url
 
@@ -247,7 +279,9 @@ def run(args: argparse.Namespace) -> int:
             client = ProgressClient(
                 policy=policy, baseline=args.baseline, headers=headers,
                 max_consecutive_errors=args.max_errors,
-                on_request=seen.request, on_change=seen.changed, **options,
+                on_request=seen.request, on_change=seen.changed,
+                limits=limits_for(args.rate_limit, [args.url, *([template] if template else [])]),
+                **options,
             )
             with client:
                 timeout = time_left(args.timeout, getattr(args, "started", None))

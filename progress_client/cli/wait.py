@@ -33,6 +33,7 @@ from ._job import (
     live_display,
     usage_text,
 )
+from ._many import add_rate_limit, limits_for
 from ._started import time_left
 
 __all__ = ["EPILOG", "add_parser", "run"]
@@ -45,14 +46,24 @@ examples:
   progress-client wait "$STATUS_URL" --profile replicate --long-poll=30
   progress-client wait "$STATUS_URL" --resume "$TOKEN_FROM_A_TIMED_OUT_RUN"
 
+many jobs in one process (a live table on a terminal; --json: one object per job, then
+{"summary": ...}):
+  progress-client wait "$URL1" "$URL2" "$URL3" --timeout 600
+  progress-client wait --from jobs.txt --json > outcomes.jsonl   # a URL a line, or JSON lines
+  progress-client wait --from jobs.txt --any                      # the first to end decides
+  progress-client wait --from jobs.txt --rate-limit 5000/h        # a budget for the origin
+
 exit codes:
-  0    the job succeeded
+  0    the job succeeded (many jobs: every one succeeded)
   1    the job failed (its status said so)
   2    usage error (nothing was requested)
   3    timeout (--timeout passed first; the resume hint says how to go on)
   4    error (the server gave no usable answer, or too many failures in a row)
   5    the job waits for a person (a manual CI job, an approval; --on-needs-action)
   130  interrupted (Ctrl-C; the resume hint says how to go on)
+With many jobs the exit code is the highest of the jobs' codes (4 > 3 > 1 > 0); with --any,
+that of the first job to end; 2 for a usage error in any of them (a bad line of --from is named
+by its number), before any request.
 
 A timeout or a Ctrl-C prints the exact command that goes on where the wait stopped:
   progress-client wait URL --resume TOKEN     (--json: the resume_token field)
@@ -67,8 +78,16 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("url", type=http_url,
-                   help="the job's status URL (returns JSON with a status field)")
+    p.add_argument("url", type=http_url, nargs="*", metavar="URL",
+                   help="the job's status URL (returns JSON with a status field); several "
+                        "URLs wait on all of them in one process")
+    p.add_argument("--from", dest="from_file", default=None, metavar="FILE",
+                   help="wait on the jobs of FILE too ('-': stdin): one status URL a line "
+                        "(blank lines and # comments skipped), or JSON lines "
+                        '{"url": ..., "profile": ..., "key": ...}')
+    p.add_argument("--any", action="store_true",
+                   help="with many jobs: stop when the first one ends (the others are "
+                        "cancelled); its exit code is the command's")
     p.add_argument("--events", default=None, metavar="URL", type=http_url,
                    help="an SSE endpoint to listen on; polling the status URL is the fallback")
     p.add_argument("--event-type", action="append", default=None, metavar="NAME",
@@ -81,6 +100,7 @@ def add_parser(sub: Any) -> None:
                    help="give up after this many seconds, counted from the start (exit 3)")
     p.add_argument("-H", "--header", action="append", type=parse_header, default=[],
                    metavar="'NAME: VALUE'", help="a request header (repeatable)")
+    add_rate_limit(p)
     add_reading_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -92,10 +112,27 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.from_file is not None or len(args.url) != 1 or args.any:
+        if not args.url and args.from_file is None:
+            print("progress-client wait: error: give the job's status URL (or several, or "
+                  "--from FILE) (see progress-client wait --help)", file=sys.stderr)
+            return EXIT_USAGE
+        if args.store is not None:
+            print("progress-client wait: error: --store registers one wait: give one URL "
+                  "(see progress-client wait --help)", file=sys.stderr)
+            return EXIT_USAGE
+        from ._many import run_many
+
+        return run_many(args)
+    args.url = args.url[0]
     if args.store is not None:  # a durable wait: registered in the store, resumable
         from ._durable import run_durable
 
         return run_durable(args, "wait")
+    return _one(args)
+
+
+def _one(args: argparse.Namespace) -> int:
     from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
 
     def say(line: str) -> None:
@@ -115,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 max_consecutive_errors=args.max_errors,
                 on_request=seen.request,
                 event_types=args.event_type,
+                limits=limits_for(args.rate_limit, [args.url]),
                 **options,
             )
             return _wait(args, client, seen, say)
