@@ -55,6 +55,7 @@ counts as the first status), and a succeeded job's result is fetched where the l
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -70,11 +71,12 @@ from ._errors import (
 )
 from ._hints import Validators, read_hint
 from ._models import Reading
-from ._state import EngineState, snapshot_token
+from ._state import EngineState, Snapshot, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
 if TYPE_CHECKING:
     from ._lifecycle import Job, Lifecycle, Seen
+    from ._status import JobStatus
 
 __all__ = ["PollEngine"]
 
@@ -175,13 +177,10 @@ class PollEngine(Transitions):
         any other caller."""
         report = self.report()
         last = self.last_status
-        what = f"last status {last.status!r}" if last is not None else "no status seen"
-        err = PollTimeout(
-            f"the job did not finish before the deadline ({what}, {report.requests} "
-            f"requests){why}",
-            url=self.url, status=last, report=report,
-        )
-        err.resume_token = self.resume_token(now)
+        # Its message, URL and token are built when read: thousands of waits may end at once.
+        build = functools.partial(_timeout_text, self._snapshot(now), last, report.requests,
+                                  why)
+        err = PollTimeout.later(build, status=last, report=report)
         return Stop("timeout", last, self._document(), err, report)
 
     def cancel_request(self, now: float) -> Request | None:
@@ -367,6 +366,14 @@ class PollEngine(Transitions):
         if self._stopped is None:
             self._next_at = now
             self._hinted = None
+
+
+def _timeout_text(snapshot: Snapshot, last: JobStatus | None, requests: int,
+                  why: str) -> tuple[str, str | None, str | None]:
+    """A timed-out wait's message, URL and resume token (``PollTimeout.later``)."""
+    what = f"last status {last.status!r}" if last is not None else "no status seen"
+    message = f"the job did not finish before the deadline ({what}, {requests} requests){why}"
+    return message, snapshot[0], snapshot_token(snapshot)
 
 
 #: How long the cancel request may take: it is sent once, while the caller is leaving.
