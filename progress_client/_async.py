@@ -47,7 +47,6 @@ from ._results import (
     JobOutcome,
     ResultNotWritten,
     WaitResult,
-    finish,
 )
 from ._shared import SharedWait, Subscriber
 
@@ -213,7 +212,17 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 if isinstance(item, Stop):
                     stop = item
         assert stop is not None
-        return self._finished(stop, call)
+        error = stop.error
+        if error is None:
+            return self._finished(stop, call)
+        # Raised from a frame that keeps no way back to it: a traceback keeps its frames'
+        # locals, and an error reachable from them is a cycle only the collector frees
+        # (thousands of waits may time out at once).
+        del stop, item
+        try:
+            raise error
+        finally:
+            del error
 
     async def _run(
         self, call: Call, timeout: float | None
@@ -224,6 +233,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
         stop: Stop | None = None
+        item: Update | Stop | None = None
         try:
             while stop is None:
                 while sub.queue and stop is None:
@@ -259,9 +269,15 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         finally:
             call.status_url = shared.engine.url
             await self._leave(shared, sub)
-        if call.watching:
-            finish(stop)  # the job's error raised; a watch ends after its terminal update
-            return
+        if call.watching:  # the job's error raised; a watch ends after its terminal update
+            error = stop.error
+            if error is None:
+                return
+            del stop, item, sub, shared  # no cycle back to the error (``_complete``)
+            try:
+                raise error
+            finally:
+                del error
         yield stop
 
     async def _leave(self, shared: SharedWait, sub: Subscriber) -> None:

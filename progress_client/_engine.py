@@ -68,15 +68,15 @@ from ._errors import (
     PollTimeout,
     RequestFailed,
     ResponseTooLarge,
+    TimedOut,
 )
 from ._hints import Validators, read_hint
 from ._models import Reading
-from ._state import EngineState, Snapshot, snapshot_token
+from ._state import EngineState, Snapshot, snapshot_report, snapshot_token
 from ._transitions import NO_STREAM, Transitions
 
 if TYPE_CHECKING:
     from ._lifecycle import Job, Lifecycle, Seen
-    from ._status import JobStatus
 
 __all__ = ["PollEngine"]
 
@@ -175,13 +175,13 @@ class PollEngine(Transitions):
     def timeout(self, now: float, why: str = "") -> Stop:
         """The timed-out ``Stop`` for a caller whose deadline passed; the engine goes on for
         any other caller."""
-        report = self.report()
-        last = self.last_status
-        # Its message, URL and token are built when read: thousands of waits may end at once.
-        build = functools.partial(_timeout_text, self._snapshot(now), last, report.requests,
-                                  why)
-        err = PollTimeout.later(build, status=last, report=report)
-        return Stop("timeout", last, self._document(), err, report)
+        # All of it is built when read (thousands of waits may reach their deadline at
+        # once, and a timeout is mostly raised, caught and dropped): what it holds meanwhile
+        # is the reading and the state as they stand, as plain values.
+        snapshot = self._snapshot(now)
+        reading = self._reading
+        err = PollTimeout.later(functools.partial(_timed_out, snapshot, reading, why))
+        return Stop.timed_out(err, reading, snapshot)
 
     def cancel_request(self, now: float) -> Request | None:
         """The one request that cancels the remote job, for a caller who gives up (its
@@ -368,12 +368,14 @@ class PollEngine(Transitions):
             self._hinted = None
 
 
-def _timeout_text(snapshot: Snapshot, last: JobStatus | None, requests: int,
-                  why: str) -> tuple[str, str | None, str | None]:
-    """A timed-out wait's message, URL and resume token (``PollTimeout.later``)."""
+def _timed_out(snapshot: Snapshot, reading: Reading | None, why: str) -> TimedOut:
+    """What a timed-out wait's ``PollTimeout`` holds (``PollTimeout.later``)."""
+    report = snapshot_report(snapshot)
+    last = reading.status if reading is not None else None
     what = f"last status {last.status!r}" if last is not None else "no status seen"
-    message = f"the job did not finish before the deadline ({what}, {requests} requests){why}"
-    return message, snapshot[0], snapshot_token(snapshot)
+    message = (f"the job did not finish before the deadline ({what}, {report.requests} "
+               f"requests){why}")
+    return message, snapshot[0], snapshot_token(snapshot), last, report
 
 
 #: How long the cancel request may take: it is sent once, while the caller is leaving.

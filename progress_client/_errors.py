@@ -106,14 +106,11 @@ class PollTimeout(PollError):
         self.resume_token = resume_token
 
     @classmethod
-    def later(cls, build: Callable[[], tuple[str, str | None, str | None]], *,
-              status: JobStatus | None, report: PollReport | None) -> PollTimeout:
-        """A timeout whose ``(message, url, resume_token)`` ``build()`` gives when any of
-        them (or ``str()``, ``args``, a pickle) is first read; the message and the URL are
-        sanitized then, as ``__init__`` does. Attributes set before are kept."""
+    def later(cls, build: Callable[[], TimedOut]) -> PollTimeout:
+        """A timeout whose ``(message, url, resume_token, status, report)`` ``build()``
+        gives when any of them (or ``str()``, ``args``, a pickle) is first read; the message
+        and the URL are sanitized then, as ``__init__`` does. Fields set before are kept."""
         err = cls.__new__(cls)
-        err.status = status
-        err.report = report
         err.__dict__["_build"] = build
         return err
 
@@ -130,11 +127,13 @@ class PollTimeout(PollError):
         build = self.__dict__.pop("_build", None)
         if build is None:
             return False
-        message, url, token = build()
+        message, url, token, status, report = build()
         fields = self.__dict__
         fields.setdefault("message", sanitize(message))
         fields.setdefault("url", sanitize(url) if url is not None else None)
         fields.setdefault("resume_token", token)
+        fields.setdefault("status", status)
+        fields.setdefault("report", report)
         BaseException.args.__set__(self, (fields["message"],))  # type: ignore[attr-defined]
         return True
 
@@ -149,7 +148,9 @@ class PollTimeout(PollError):
         BaseException.args.__set__(self, value)  # type: ignore[attr-defined]
 
 
-_DEFERRED = frozenset({"message", "url", "resume_token"})
+_DEFERRED = frozenset({"message", "url", "resume_token", "status", "report"})
+#: What ``PollTimeout.later``'s build gives: message, URL, resume token, status, report.
+TimedOut = tuple[str, "str | None", "str | None", "JobStatus | None", "PollReport | None"]
 
 
 class BadResponse(PollError):

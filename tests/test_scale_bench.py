@@ -84,7 +84,7 @@ def test_every_wait_ends_at_the_common_deadline() -> None:
         assert r["deadline_min_ms"] <= r["deadline_p50_ms"] <= r["deadline_p99_ms"] \
             <= r["deadline_max_ms"]
         assert r["deadline_min_ms"] > -5  # none ends before it (a clock's ms of rounding)
-        assert r["cancel_ms"] >= 0
+        assert r["cancel_ms"] >= 0 and r["deadline_cpu_ms"] > 0
         # Requests asked for stop at the deadline: one or two per job (at 0-0.5 s, +3 s).
         assert 40 <= r["scheduled"] <= 80 and r["delivered"] >= 0.9, r
     md = deadline_markdown(runs)
@@ -97,11 +97,11 @@ def test_the_deadline_table() -> None:
     def run(name: str, late_max: float) -> dict[str, object]:
         return {"contender": name, "jobs": 10_000, "deadline_s": 30.0,
                 "deadline_p50_ms": 80.0, "deadline_p99_ms": 150.0, "deadline_max_ms": late_max,
-                "deadline_open": 0, "cancel_ms": 12.5}
+                "deadline_open": 0, "deadline_cpu_ms": 90.0, "cancel_ms": 12.5}
 
     md = deadline_markdown([run("floor", 200.0), run("client/fast", 250.0),
                             {"contender": "client", "jobs": 10_000}])
     lines = md.splitlines()
     assert len(lines) == 4  # a run without a deadline has no row
-    assert lines[2] == "| 10,000 | 30 | floor | 80.0 | 150.0 | 200.0 | 0 | 12.5 | - |"
-    assert lines[3].endswith("| 250.0 | 0 | 12.5 | 1.25x |")
+    assert lines[2] == "| 10,000 | 30 | floor | 80.0 | 150.0 | 200.0 | 0 | 90.0 | 12.5 | - |"
+    assert lines[3].endswith("| 250.0 | 0 | 90.0 | 12.5 | 1.25x |")
