@@ -29,11 +29,23 @@ sent in it), requests sent against the requests the schedule asks for in the win
 zero latency would give), drift (a request's send time minus its scheduled time, the
 previous response's time plus the delay), over all requests and after the start-up burst
 (scheduled at t >= ``--steady`` s), errors, RSS per job above the idle process, and time in the
-garbage collector (``gc.callbacks``).
+garbage collector (``gc.callbacks``), and how long cancelling every wait at the window's end
+takes (``cancel_ms``: what Ctrl-C costs a process waiting on that many jobs).
+
+With ``--deadline T``, every job waits with a timeout that ends at the same instant, ``T``
+seconds after the window's start (the client: ``watch(url, timeout=...)``, ended by its
+``PollTimeout``; the floor: a deadline check in its loop, its sleep and its request's aiohttp
+timeout cut at the deadline). For every job, the time
+its wait ended minus that instant: max, p99 and median (``deadline_max_ms`` ...), and the jobs
+whose wait had not ended by the window's end (``deadline_open``), and the CPU time the process
+spent from 5 ms before the deadline until the last wait ended (``deadline_cpu_ms``: on a
+shared machine, steadier than the wall-clock figures). Requests asked for are then counted up
+to ``T``.
 
     python -m benchmarks.scale --jobs 10000                  # every contender, a table
     python -m benchmarks.scale --jobs 2000 --contenders floor,client
     python -m benchmarks.scale --jobs 10000 --contenders floor,client/fast --rounds 3
+    python -m benchmarks.scale --jobs 10000 --contenders floor,client/fast --deadline 30
     python -m benchmarks.scale --child client --url URL ...  # one contender, one JSON line
 """
 
@@ -53,8 +65,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CONTENDERS", "ScaleRun", "markdown", "median_runs", "plot", "run_child", "say",
-           "scale", "scheduled_times"]
+__all__ = ["CONTENDERS", "ScaleRun", "deadline_markdown", "markdown", "median_runs", "plot",
+           "run_child", "say", "scale", "scheduled_times"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,13 +152,32 @@ async def _sample_rss(peak: list[int], stop: asyncio.Event) -> None:
 
 class _Recorder:
     """Per job: send times, and the scheduled time of each next request; ``t0`` is the run's
-    start (``time.monotonic()``), set once the contender is warm."""
+    start (``time.monotonic()``), set once the contender is warm. With a deadline (seconds
+    after ``t0``, the same for every job), ``ended`` holds, per job, when its wait ended past
+    that instant (negative: before it), ``None`` while it has not."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, deadline: float | None = None) -> None:
         self.sent: list[list[float]] = [[] for _ in range(jobs)]
         self.due: list[list[float]] = [[] for _ in range(jobs)]
         self.errors: list[str] = []
         self.t0 = 0.0
+        self.deadline = deadline
+        self.ended: list[float | None] = [None] * jobs
+        #: CPU time just before the deadline, and when the last wait ended.
+        self.cpu_before = self.cpu_ended = 0.0
+
+    def timeout(self, now: float) -> float | None:
+        """The timeout that ends a wait begun at ``now`` at the deadline (``None``: none)."""
+        return None if self.deadline is None else self.t0 + self.deadline - now
+
+    def end(self, i: int, now: float) -> None:
+        """Job ``i``'s wait ended at ``now`` (by its deadline)."""
+        assert self.deadline is not None
+        self.ended[i] = now - (self.t0 + self.deadline)
+        self.cpu_ended = time.process_time()
+
+    def before_deadline(self) -> None:
+        self.cpu_before = time.process_time()
 
 
 # -- the floor: aiohttp, no client library --------------------------------------------------
@@ -164,9 +195,9 @@ async def _floor(base: str, starts: list[float], rec: _Recorder, conns: int) -> 
     loads = json.loads
     now = time.monotonic
 
-    async def fetch(url: str) -> str:
+    async def fetch(url: str, timeout: Any = None) -> str:
         # A function of its own: the response dies with its frame, before the job sleeps.
-        async with session.get(url) as response:
+        async with session.get(url, timeout=timeout) as response:
             body = await response.read()
         return str(loads(body)["status"])
 
@@ -174,13 +205,25 @@ async def _floor(base: str, starts: list[float], rec: _Recorder, conns: int) -> 
         url = f"{base}/static/floor-{i}"
         sent, due = rec.sent[i], rec.due[i]
         await asyncio.sleep(max(0.0, rec.t0 + starts[i] - now()))
+        # With a deadline, checked in the loop: no sleep past it, no request outlives it
+        # (aiohttp's own per-request timer cut short), as the client does.
+        end = None if rec.deadline is None else rec.t0 + rec.deadline
         last: str | None = None
         unchanged = 0
         while True:
+            if end is not None and now() >= end:
+                rec.end(i, now())
+                return
             sent.append(now())
             try:
-                status: str | None = await fetch(url)
+                if end is None:
+                    status: str | None = await fetch(url)
+                else:
+                    left = aiohttp.ClientTimeout(total=min(30.0, end - now()))
+                    status = await fetch(url, left)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+                if end is not None and now() >= end:
+                    continue  # the deadline, not an error
                 rec.errors.append(type(exc).__name__)
                 status = last
             unchanged = 0 if status != last else unchanged + 1
@@ -188,7 +231,7 @@ async def _floor(base: str, starts: list[float], rec: _Recorder, conns: int) -> 
             delay = 3.0 + unchanged if unchanged < 5 else 8.0
             at = now() + delay
             due.append(at)
-            await asyncio.sleep(at - now())
+            await asyncio.sleep((at if end is None else min(at, end)) - now())
 
     return job, session.close
 
@@ -200,7 +243,7 @@ async def _client(base: str, starts: list[float], rec: _Recorder, conns: int,
                   transport_name: str) -> Setup:
     import httpx
 
-    from progress_client import AsyncProgressClient
+    from progress_client import AsyncProgressClient, PollTimeout
 
     if transport_name == "aiohttp":
         return await _fast_client(base, starts, rec, conns)
@@ -237,9 +280,11 @@ async def _client(base: str, starts: list[float], rec: _Recorder, conns: int,
         due = rec.due[i]
         await asyncio.sleep(max(0.0, rec.t0 + starts[i] - now()))
         try:
-            async for update in client.watch(base + path):
+            async for update in client.watch(base + path, timeout=rec.timeout(now())):
                 if update.next_delay is not None:
                     due.append(now() + update.next_delay)
+        except PollTimeout:
+            rec.end(i, now())
         except Exception as exc:
             rec.errors.append(type(exc).__name__)
 
@@ -251,7 +296,7 @@ async def _client(base: str, starts: list[float], rec: _Recorder, conns: int,
 
 
 async def _fast_client(base: str, starts: list[float], rec: _Recorder, conns: int) -> Setup:
-    from progress_client import AsyncProgressClient
+    from progress_client import AsyncProgressClient, PollTimeout
 
     client = AsyncProgressClient(max_concurrency=conns, transport="aiohttp")
     assert client._fast is not None
@@ -275,9 +320,11 @@ async def _fast_client(base: str, starts: list[float], rec: _Recorder, conns: in
         due = rec.due[i]
         await asyncio.sleep(max(0.0, rec.t0 + starts[i] - now()))
         try:
-            async for update in client.watch(url):
+            async for update in client.watch(url, timeout=rec.timeout(now())):
                 if update.next_delay is not None:
                     due.append(now() + update.next_delay)
+        except PollTimeout:
+            rec.end(i, now())
         except Exception as exc:
             rec.errors.append(type(exc).__name__)
 
@@ -288,11 +335,11 @@ async def _fast_client(base: str, starts: list[float], rec: _Recorder, conns: in
 
 
 async def _run(name: str, base: str, jobs: int, seconds: float, spread: float, steady: float,
-               conns: int) -> ScaleRun:
+               conns: int, deadline: float | None = None) -> ScaleRun:
     transport_name, loop_name = CONTENDERS[name]
     rng = random.Random(SEED)
     starts = [rng.uniform(0, spread) for _ in range(jobs)]
-    rec = _Recorder(jobs)
+    rec = _Recorder(jobs, deadline)
     if name == "floor":
         job, close = await _floor(base, starts, rec, conns)
     else:
@@ -307,19 +354,25 @@ async def _run(name: str, base: str, jobs: int, seconds: float, spread: float, s
     t0 = rec.t0 = time.monotonic()
     cpu0 = time.process_time()
     tasks = [asyncio.create_task(job(i)) for i in range(jobs)]
+    if deadline is not None:  # the CPU the deadline's instant costs, from just before it
+        loop = asyncio.get_running_loop()
+        loop.call_at(loop.time() + t0 + deadline - 0.005 - time.monotonic(), rec.before_deadline)
     await asyncio.sleep(max(0.0, t0 + seconds - time.monotonic()))
     cpu = time.process_time() - cpu0
     gc.callbacks.remove(gc_clock)
     end = t0 + seconds
     stop.set()
     await sampler
+    began = time.monotonic()
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    cancelled = time.monotonic() - began
     await close()
 
     sent = sum(1 for xs in rec.sent for t in xs if t < end)
-    asked = sum(len(scheduled_times(s, seconds)) for s in starts)
+    window = seconds if deadline is None else min(seconds, deadline)
+    asked = sum(len(scheduled_times(s, window)) for s in starts)
     drift_all: list[float] = []
     drift_steady: list[float] = []
     for sends, dues in zip(rec.sent, rec.due):
@@ -354,6 +407,25 @@ async def _run(name: str, base: str, jobs: int, seconds: float, spread: float, s
         "gc_longest_ms": round(1000 * gc_clock.longest, 1),
         "errors": len(rec.errors),
         "error_types": sorted(set(rec.errors)),
+        "cancel_ms": round(1000 * cancelled, 1),
+        **_deadline_figures(rec),
+    }
+
+
+def _deadline_figures(rec: _Recorder) -> dict[str, Any]:
+    """How late each wait ended past the common deadline (nothing without one)."""
+    if rec.deadline is None:
+        return {}
+    late = [x for x in rec.ended if x is not None]
+    return {
+        "deadline_s": rec.deadline,
+        "deadline_ended": len(late),
+        "deadline_open": len(rec.ended) - len(late),
+        "deadline_p50_ms": round(1000 * _percentile(late, 50), 2),
+        "deadline_p99_ms": round(1000 * _percentile(late, 99), 2),
+        "deadline_max_ms": round(1000 * max(late, default=0.0), 2),
+        "deadline_min_ms": round(1000 * min(late, default=0.0), 2),
+        "deadline_cpu_ms": round(1000 * max(0.0, rec.cpu_ended - rec.cpu_before), 1),
     }
 
 
@@ -366,9 +438,10 @@ def run_child(argv: list[str]) -> ScaleRun:
     parser.add_argument("--spread", type=float, default=8.0)
     parser.add_argument("--steady", type=float, default=26.0)
     parser.add_argument("--conns", type=int, default=CONNS)
+    parser.add_argument("--deadline", type=float, default=None)
     args = parser.parse_args(argv)
     coro = _run(args.child, args.url, args.jobs, args.seconds, args.spread, args.steady,
-                args.conns)
+                args.conns, args.deadline)
     if CONTENDERS[args.child][1] == "uvloop":
         import uvloop
 
@@ -381,15 +454,20 @@ def run_child(argv: list[str]) -> ScaleRun:
 
 def scale(jobs: int, contenders: list[str], *, seconds: float = 40.0, spread: float = 8.0,
           steady: float = 26.0, conns: int = CONNS, rounds: int = 1,
+          deadline: float | None = None,
           progress: Callable[[str], None] | None = None) -> list[ScaleRun]:
     """Run each contender in turn, each in its own process against its own server; with
     ``rounds`` > 1, the contenders take turns that many times (floor, client, floor, client
     ...) and each one's run of median CPU per request stands for it, its every round's CPU per
     request kept beside (``cpu_per_request_rounds_us``): a shared machine's CPU time drifts by
     tens of percent from one minute to the next, and a ratio of two single runs drifts with
-    it."""
+    it. With ``deadline``, every job's wait ends at that many seconds into the window (see
+    the module's notes)."""
     from benchmarks.procs import free_port, spawn
 
+    if deadline is not None and not spread < deadline < seconds:
+        raise ValueError("the deadline must fall after the starts' spread, within the window")
+    more = [] if deadline is None else ["--deadline", str(deadline)]
     every: dict[str, list[ScaleRun]] = {name: [] for name in contenders}
     for turn in range(rounds):
         for name in contenders:
@@ -404,7 +482,7 @@ def scale(jobs: int, contenders: list[str], *, seconds: float = 40.0, spread: fl
                 proc = subprocess.run(
                     [sys.executable, "-m", "benchmarks.scale", "--child", name, "--url", base,
                      "--jobs", str(jobs), "--seconds", str(seconds), "--spread", str(spread),
-                     "--steady", str(steady), "--conns", str(conns)],
+                     "--steady", str(steady), "--conns", str(conns), *more],
                     cwd=ROOT, capture_output=True, text=True, check=False,
                     env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=seconds + 120,
                 )
@@ -424,6 +502,8 @@ def median_runs(every: dict[str, list[ScaleRun]]) -> list[ScaleRun]:
         median = dict(ordered[(len(ordered) - 1) // 2])
         median["rounds"] = len(ordered)
         median["cpu_per_request_rounds_us"] = [r["cpu_per_request_us"] for r in rounds]
+        if "deadline_max_ms" in median:
+            median["deadline_max_rounds_ms"] = [r["deadline_max_ms"] for r in rounds]
         runs.append(median)
     return runs
 
@@ -468,6 +548,45 @@ def markdown(runs: list[ScaleRun]) -> str:
             each = ", ".join(f"{v:.1f}" for v in r["cpu_per_request_rounds_us"])
             lines.append(f"- {r['jobs']:,} jobs, {r['contender']}: {r['rounds']} rounds, "
                          f"CPU/req (µs) in turn: {each}; the median run is in the table.")
+    return "\n".join(lines)
+
+
+DEADLINE_COLUMNS = [
+    ("deadline_p50_ms", "ended p50 (ms)"),
+    ("deadline_p99_ms", "ended p99 (ms)"),
+    ("deadline_max_ms", "ended max (ms)"),
+    ("deadline_open", "not ended"),
+    ("deadline_cpu_ms", "CPU to end all (ms)"),
+    ("cancel_ms", "cancel all (ms)"),
+]
+
+
+def deadline_markdown(runs: list[ScaleRun]) -> str:
+    """The runs with a deadline: how long after it each job's wait ended (its median, p99 and
+    latest), the jobs not ended, and the time to cancel every wait at the window's end; each
+    client's latest also as a ratio to the floor's."""
+    runs = [r for r in runs if "deadline_s" in r]
+    lines = ["| jobs | deadline (s) | contender | "
+             + " | ".join(h for _, h in DEADLINE_COLUMNS) + " | max vs floor |",
+             "|---:|---:|---|" + "---:|" * (len(DEADLINE_COLUMNS) + 1)]
+    floors = {(r["jobs"], r["deadline_s"]): r for r in runs if r["contender"] == "floor"}
+    for r in runs:
+        cells = [f"{r[key]:,}" for key, _ in DEADLINE_COLUMNS]
+        floor = floors.get((r["jobs"], r["deadline_s"]))
+        if floor is not None and r is not floor and floor["deadline_max_ms"] > 0:
+            cells.append(f"{r['deadline_max_ms'] / floor['deadline_max_ms']:.2f}x")
+        else:
+            cells.append("-")
+        lines.append(f"| {r['jobs']:,} | {r['deadline_s']:g} | {r['contender']} | "
+                     + " | ".join(cells) + " |")
+    several = [r for r in runs if r.get("rounds", 1) > 1 and "deadline_max_rounds_ms" in r]
+    if several:
+        lines.append("")
+        for r in several:
+            each = ", ".join(f"{v:,.1f}" for v in r["deadline_max_rounds_ms"])
+            lines.append(f"- {r['jobs']:,} jobs, {r['contender']}: {r['rounds']} rounds, "
+                         f"latest end (ms) in turn: {each}; the table's row is the run of "
+                         "median CPU per request.")
     return "\n".join(lines)
 
 
@@ -520,21 +639,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conns", type=int, default=CONNS, help=f"pool size ({CONNS})")
     parser.add_argument("--rounds", type=int, default=1,
                         help="turns each contender takes; the median run stands (1)")
+    parser.add_argument("--deadline", type=float, default=None,
+                        help="every wait ends this many seconds into the window (none)")
     parser.add_argument("--json", action="store_true", help="print the runs as JSON lines")
     args = parser.parse_args(argv)
     names = [c.strip() for c in args.contenders.split(",") if c.strip()]
     unknown = set(names) - set(CONTENDERS)
     if unknown:
         parser.error(f"unknown contenders: {', '.join(sorted(unknown))}")
+    if args.deadline is not None and not args.spread < args.deadline < args.seconds:
+        parser.error("--deadline must fall after --spread and before --seconds")
     runs: list[ScaleRun] = []
     for n in (int(j) for j in args.jobs.split(",")):
         runs += scale(n, names, seconds=args.seconds, spread=args.spread, steady=args.steady,
-                      conns=args.conns, rounds=args.rounds, progress=say)
+                      conns=args.conns, rounds=args.rounds, deadline=args.deadline,
+                      progress=say)
     if args.json:
         for r in runs:
             print(json.dumps(r))
     else:
         print(markdown(runs))
+        if args.deadline is not None:
+            print()
+            print(deadline_markdown(runs))
     return 0
 
 

@@ -75,31 +75,82 @@ class ReadStream(Value):
 
 class Stop(Value):
     """The wait is over for this caller. ``error`` is the exception to raise (``None`` on
-    success); ``result`` the job's result when one was fetched (``run``)."""
+    success); ``result`` the job's result when one was fetched (``run``).
 
-    __slots__ = __match_args__ = ("outcome", "status", "document", "error", "report", "result")
+    A timed-out stop holds the engine's reading and a snapshot instead of its ``status``,
+    ``document`` and ``report``, and builds them when first read (``timed_out``): thousands of
+    waits may reach their deadline at the same instant, and most of them are read by nobody
+    (a timeout raises its error)."""
+
+    __slots__ = ("_document", "_reading", "_report", "_snapshot", "_status", "error",
+                 "outcome", "result")
+    __match_args__ = ("outcome", "status", "document", "error", "report", "result")
     outcome: Outcome
-    status: JobStatus | None
-    document: BaseModel | None
     error: PollError | None
-    report: PollReport
     result: Any
+    _status: JobStatus | None
+    _document: BaseModel | None
+    _report: PollReport | None
+    _reading: Reading | None
+    _snapshot: Snapshot | None
 
     def __init__(
         self, outcome: Outcome, status: JobStatus | None, document: BaseModel | None,
         error: PollError | None, report: PollReport, result: Any = None,
     ) -> None:
         setslot(self, "outcome", outcome)
-        setslot(self, "status", status)
-        setslot(self, "document", document)
+        setslot(self, "_status", status)
+        setslot(self, "_document", document)
         setslot(self, "error", error)
-        setslot(self, "report", report)
+        setslot(self, "_report", report)
         setslot(self, "result", result)
+        setslot(self, "_reading", None)
+        setslot(self, "_snapshot", None)
+
+    @classmethod
+    def timed_out(cls, error: PollError, reading: Reading | None, snapshot: Snapshot) -> Stop:
+        """A ``timeout`` stop whose status and document are ``reading``'s (``None``: no status
+        seen) and whose report is ``snapshot``'s, each built when first read."""
+        stop = cls.__new__(cls)
+        setslot(stop, "outcome", "timeout")
+        setslot(stop, "_status", None)
+        setslot(stop, "_document", None)
+        setslot(stop, "error", error)
+        setslot(stop, "_report", None)
+        setslot(stop, "result", None)
+        setslot(stop, "_reading", reading)
+        setslot(stop, "_snapshot", snapshot)
+        return stop
+
+    @property
+    def status(self) -> JobStatus | None:
+        if self._status is None and self._reading is not None:
+            setslot(self, "_status", self._reading.status)
+        return self._status
+
+    @property
+    def document(self) -> BaseModel | None:
+        if self._document is None and self._reading is not None:
+            setslot(self, "_document", self._reading.document)
+        return self._document
+
+    @property
+    def report(self) -> PollReport:
+        report = self._report
+        if report is None:
+            assert self._snapshot is not None
+            report = snapshot_report(self._snapshot)
+            setslot(self, "_report", report)
+        return report
 
     def with_result(self, result: Any, report: PollReport | None = None) -> Stop:
         """The same stop with the job's ``result`` (and a newer ``report``)."""
         return Stop(self.outcome, self.status, self.document, self.error,
                     self.report if report is None else report, result)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Stop, (self.outcome, self.status, self.document, self.error, self.report,
+                       self.result))
 
 
 Action = Request | Sleep | ReadStream | Stop

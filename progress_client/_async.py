@@ -48,7 +48,7 @@ from ._results import (
     JobOutcome,
     ResultNotWritten,
     WaitResult,
-    finish,
+    error_of,
 )
 from ._shared import SharedWait, Subscriber
 
@@ -242,7 +242,17 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 if isinstance(item, Stop):
                     stop = item
         assert stop is not None
-        return self._finished(stop, call)
+        error = error_of(stop, call.status_url)
+        if error is None:
+            return self._finished(stop, call)
+        # Raised from a frame that keeps no way back to it: a traceback keeps its frames'
+        # locals, and an error reachable from them is a cycle only the collector frees
+        # (thousands of waits may time out at once).
+        del stop, item
+        try:
+            raise error
+        finally:
+            del error
 
     async def _run(
         self, call: Call, timeout: float | None
@@ -254,6 +264,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         shared.trusted = call.trusted
         self._wait_started(call, sub, self._poll_transport())
         stop: Stop | None = None
+        item: Update | Stop | None = None
         try:
             while stop is None:
                 while sub.queue and stop is None:
@@ -299,10 +310,15 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
             call.status_url = shared.engine.url
             self._observer.wait_ended(sub, shared, stop)
             await self._leave(shared, sub)
-        if call.watching:
-            # The job's error raised; a watch ends after its terminal update.
-            finish(stop, call.status_url)
-            return
+        if call.watching:  # the job's error raised; a watch ends after its terminal update
+            error = error_of(stop, call.status_url)
+            if error is None:
+                return
+            del stop, item, sub, shared  # no cycle back to the error (``_complete``)
+            try:
+                raise error
+            finally:
+                del error
         yield stop
 
     async def _leave(self, shared: SharedWait, sub: Subscriber) -> None:

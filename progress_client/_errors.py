@@ -13,6 +13,7 @@ an error never shows a credential.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._sanitize import sanitize
@@ -101,13 +102,72 @@ class NeedsAction(PollError):
 
 
 class PollTimeout(PollError):
-    """The caller's deadline passed before the job reached a terminal status."""
+    """The caller's deadline passed before the job reached a terminal status.
+
+    ``resume_token`` continues this wait with ``wait(url, resume=token)``. The clients build a
+    timeout's message, URL and token when first read (``later``): when thousands of waits
+    reach their deadline together, what each one ends with must cost little at that instant,
+    and a token (sanitizing the last document, canonical JSON, two SHA-256) costs more than a
+    poll. What is read is the same as if built at once."""
 
     exit_code = 3
     outcome = "timeout"
 
     #: A token that continues this wait with ``wait(url, resume=token)``; set by the clients.
-    resume_token: str | None = None
+    resume_token: str | None
+
+    def __init__(self, message: str, *, url: str | None = None,
+                 status: JobStatus | None = None, report: PollReport | None = None,
+                 resume_token: str | None = None) -> None:
+        super().__init__(message, url=url, status=status, report=report)
+        self.resume_token = resume_token
+
+    @classmethod
+    def later(cls, build: Callable[[], TimedOut]) -> PollTimeout:
+        """A timeout whose ``(message, url, resume_token, status, report)`` ``build()``
+        gives when any of them (or ``str()``, ``args``, a pickle) is first read; the message
+        and the URL are sanitized then, as ``__init__`` does. Fields set before are kept."""
+        err = cls.__new__(cls)
+        err.__dict__["_build"] = build
+        return err
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what is not set yet: the deferred fields of ``later``.
+        if name in _DEFERRED and self._built():
+            return self.__dict__[name]
+        if name == "resume_token":  # unpickled: a pickle carries no token
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _built(self) -> bool:
+        """Build the deferred fields, if any are pending; whether any were."""
+        build = self.__dict__.pop("_build", None)
+        if build is None:
+            return False
+        message, url, token, status, report = build()
+        fields = self.__dict__
+        fields.setdefault("message", sanitize(message))
+        fields.setdefault("url", sanitize(url) if url is not None else None)
+        fields.setdefault("resume_token", token)
+        fields.setdefault("status", status)
+        fields.setdefault("report", report)
+        BaseException.args.__set__(self, (fields["message"],))  # type: ignore[attr-defined]
+        return True
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        self._built()
+        return BaseException.args.__get__(self)  # type: ignore[attr-defined,no-any-return]
+
+    @args.setter
+    def args(self, value: tuple[Any, ...]) -> None:
+        self._built()
+        BaseException.args.__set__(self, value)  # type: ignore[attr-defined]
+
+
+_DEFERRED = frozenset({"message", "url", "resume_token", "status", "report"})
+#: What ``PollTimeout.later``'s build gives: message, URL, resume token, status, report.
+TimedOut = tuple[str, "str | None", "str | None", "JobStatus | None", "PollReport | None"]
 
 
 class BadResponse(PollError):

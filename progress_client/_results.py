@@ -67,14 +67,22 @@ class JobOutcome:
         return self.result
 
 
+def error_of(stop: Stop, status_url: str | None = None) -> PollError | None:
+    """The error ``stop`` ends its wait with (``None``: it succeeded), carrying the caller's
+    status URL in full, credentials removed."""
+    error = stop.error
+    if error is not None and status_url is not None and error.status_url is None:
+        from ._resume import public_url
+
+        error.status_url = public_url(status_url)
+    return error
+
+
 def finish(stop: Stop, status_url: str | None = None) -> WaitResult:
     """Turn the engine's final action into a result, or raise its error."""
-    if stop.error is not None:
-        if status_url is not None and stop.error.status_url is None:
-            from ._resume import public_url
-
-            stop.error.status_url = public_url(status_url)
-        raise stop.error
+    error = error_of(stop, status_url)
+    if error is not None:
+        raise error
     assert stop.status is not None and stop.document is not None
     return WaitResult(
         status=stop.status, document=stop.document, report=stop.report, result=stop.result,

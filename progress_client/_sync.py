@@ -39,7 +39,7 @@ from ._results import (
     JobOutcome,
     ResultNotWritten,
     WaitResult,
-    finish,
+    error_of,
     outcome_error,
 )
 from ._shared import SharedWait, Subscriber
@@ -162,7 +162,14 @@ class ProgressClient(ClientBase[httpx.Client]):
         ``wait`` when the job fails or the wait cannot go on."""
         call = self._wait_call(url, events_url, resume, profile, cancel_on_exit, watching=True)
         stop = yield from self._run(call, timeout)
-        finish(stop, call.status_url)
+        # The job's error raised; a watch ends after its terminal update.
+        error = error_of(stop, call.status_url)
+        if error is not None:
+            del stop  # no cycle back to the error (``_complete``)
+            try:
+                raise error
+            finally:
+                del error
 
     def run(
         self, url: str, *, method: str = "POST", json: Any = None, data: Any = None,
@@ -218,7 +225,18 @@ class ProgressClient(ClientBase[httpx.Client]):
             try:
                 next(gen)
             except StopIteration as done:
-                return self._finished(done.value, call)
+                stop: Stop = done.value
+                break
+        error = error_of(stop, call.status_url)
+        if error is None:
+            return self._finished(stop, call)
+        # Raised from a frame that keeps no way back to it: a traceback keeps its frames'
+        # locals, and an error reachable from them is a cycle only the collector frees.
+        del stop
+        try:
+            raise error
+        finally:
+            del error
 
     def _run(self, call: Call, timeout: float | None) -> Generator[Update, None, Stop]:
         clock = self._clock

@@ -12,6 +12,7 @@ that follows is one of these methods: a status observed and the schedule set (``
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from ._errors import (
     PollError,
     PollTimeout,
     RequestFailed,
+    TimedOut,
     TooManyErrors,
 )
 from ._hints import Validators
@@ -32,7 +34,7 @@ from ._models import Reading
 from ._reading import TRANSIENT_STATUS_CODES, fatal_status, read_response
 from ._report import Mode, PollReport
 from ._sanitize import sanitize
-from ._state import EngineState, Snapshot, snapshot_token
+from ._state import EngineState, Snapshot, snapshot_report, snapshot_token
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -267,23 +269,15 @@ class Transitions:
 
     def _timed_out(self, now: float, why: str = "") -> Stop:
         """The timed-out ``Stop`` for a caller whose deadline passed; the engine goes on for
-        any other caller."""
-        report = self.report()
-        last = self.last_status
-        what = f"last status {last.status!r}" if last is not None else "no status seen"
-        n = report.requests
-        sent = f"{n} {'request' if n == 1 else 'requests'}"
-        if report.unanswered:
-            sent += ", none answered" if report.answered == 0 else \
-                f", {report.unanswered} not answered"
-        failing = f"; last error: {self._last_error}" if self._last_error else ""
-        err = PollTimeout(
-            f"the job did not finish before the deadline ({what}, {sent}){why}{failing}",
-            url=self.url, status=last, report=report,
-        )
+        any other caller. All of it is built when read (thousands of waits may reach their
+        deadline at once, and a timeout is mostly raised, caught and dropped): what it holds
+        meanwhile is the reading and the state as they stand, as plain values."""
+        snapshot = self._snapshot(now)
+        reading = self._reading
+        err = PollTimeout.later(functools.partial(
+            _timeout_parts, snapshot, reading, why, self._last_error))
         err.last_error = self._last_error
-        err.resume_token = snapshot_token(self._snapshot(now))
-        return Stop("timeout", last, self._document(), err, report)
+        return Stop.timed_out(err, reading, snapshot)
 
     def _land(self, now: float) -> Purpose:
         purpose = self._in_flight
@@ -463,3 +457,19 @@ def _json_or_none(body: bytes) -> Any:
         return json.loads(body) if body else None
     except (ValueError, RecursionError):
         return None
+
+
+def _timeout_parts(snapshot: Snapshot, reading: Reading | None, why: str,
+                   last_error: str | None) -> TimedOut:
+    """What a timed-out wait's ``PollTimeout`` holds (``PollTimeout.later``)."""
+    report = snapshot_report(snapshot)
+    last = reading.status if reading is not None else None
+    what = f"last status {last.status!r}" if last is not None else "no status seen"
+    n = report.requests
+    sent = f"{n} {'request' if n == 1 else 'requests'}"
+    if report.unanswered:
+        sent += ", none answered" if report.answered == 0 else \
+            f", {report.unanswered} not answered"
+    failing = f"; last error: {last_error}" if last_error else ""
+    message = f"the job did not finish before the deadline ({what}, {sent}){why}{failing}"
+    return message, snapshot[0], snapshot_token(snapshot), last, report

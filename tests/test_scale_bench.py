@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.scale import (  # noqa: E402
     CONTENDERS,
+    deadline_markdown,
     markdown,
     median_runs,
     plot,
@@ -68,3 +69,39 @@ def test_rounds_keep_each_contenders_median_run() -> None:
     md = markdown(runs)
     assert "| 1.11x |" in md  # 100 / 90
     assert "floor: 3 rounds, CPU/req (µs) in turn: 90.0, 120.0, 85.0" in md
+
+
+@pytest.mark.e2e
+def test_every_wait_ends_at_the_common_deadline() -> None:
+    """``deadline``: each contender's waits all end at the same instant; every job's lateness
+    is recorded (figures only: how late is the benchmark's to measure, not a test's)."""
+    runs = scale(40, ["floor", "client/fast"], seconds=2.0, spread=0.4, steady=1.0,
+                 deadline=1.0)
+    for r in runs:
+        assert r["errors"] == 0, r
+        assert r["deadline_s"] == 1.0
+        assert (r["deadline_ended"], r["deadline_open"]) == (40, 0), r
+        assert r["deadline_min_ms"] <= r["deadline_p50_ms"] <= r["deadline_p99_ms"] \
+            <= r["deadline_max_ms"]
+        assert r["deadline_min_ms"] > -5  # none ends before it (a clock's ms of rounding)
+        assert r["cancel_ms"] >= 0 and r["deadline_cpu_ms"] > 0
+        # Requests asked for stop at the deadline: one per job (at 0-0.4 s; the next at +3 s).
+        assert r["scheduled"] == 40 and r["delivered"] >= 0.9, r
+    md = deadline_markdown(runs)
+    assert md.count("\n") == len(runs) + 1 and "| 1 | client/fast |" in md
+    with pytest.raises(ValueError, match="deadline"):
+        scale(10, ["floor"], seconds=2.0, spread=1.0, deadline=3.0)
+
+
+def test_the_deadline_table() -> None:
+    def run(name: str, late_max: float) -> dict[str, object]:
+        return {"contender": name, "jobs": 10_000, "deadline_s": 30.0,
+                "deadline_p50_ms": 80.0, "deadline_p99_ms": 150.0, "deadline_max_ms": late_max,
+                "deadline_open": 0, "deadline_cpu_ms": 90.0, "cancel_ms": 12.5}
+
+    md = deadline_markdown([run("floor", 200.0), run("client/fast", 250.0),
+                            {"contender": "client", "jobs": 10_000}])
+    lines = md.splitlines()
+    assert len(lines) == 4  # a run without a deadline has no row
+    assert lines[2] == "| 10,000 | 30 | floor | 80.0 | 150.0 | 200.0 | 0 | 90.0 | 12.5 | - |"
+    assert lines[3].endswith("| 250.0 | 0 | 90.0 | 12.5 | 1.25x |")

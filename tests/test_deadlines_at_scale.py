@@ -1,0 +1,216 @@
+"""A timed-out wait's ``PollTimeout`` builds its message, URL and resume token when first read
+(thousands of waits may reach their deadline at the same instant): on a virtual clock, what is
+read later is what an eager build at the deadline gave, and nothing is built before."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import pickle
+import weakref
+from collections.abc import Callable
+
+from progress_client import (
+    AdaptivePolicy,
+    AsyncProgressClient,
+    EngineState,
+    PollTimeout,
+    ProgressClient,
+    Request,
+    Sleep,
+    Stop,
+)
+from progress_client._errors import TimedOut
+from progress_client._report import Counters, PollReport
+from progress_client._sanitize import sanitize
+from tests.enginekit import Driven
+
+SECRET_URL = "https://alice:hunter2@api.example.test/jobs/42?token=s3cr3t&page=1"
+
+
+def _poll(engine: Driven, now: float, status: str, **extra: object) -> float:
+    """Sleep (virtually) to the next request, answer it with ``status``; the clock after."""
+    action = engine.next_action(now)
+    while isinstance(action, Sleep):
+        now = action.until
+        action = engine.next_action(now)
+    assert isinstance(action, Request)
+    body = json.dumps({"status": status, **extra}).encode()
+    engine.engine.receive_response(now, 200, {"ETag": '"e7"'}, body)
+    return now
+
+
+def _timed_out(deadline: float) -> tuple[Driven, Stop, float]:
+    engine = Driven(AdaptivePolicy(), url=SECRET_URL, deadline=deadline)
+    now = 0.0
+    for _ in range(3):  # polls at 0, 3, 7; the document carries a signed URL
+        now = _poll(engine, now, "running",
+                    output="https://bucket.example.test/out?X-Amz-Signature=abcdef0123456789")
+    stop = engine.next_action(deadline)
+    assert isinstance(stop, Stop) and stop.outcome == "timeout"
+    return engine, stop, deadline
+
+
+def test_what_is_read_later_is_what_an_eager_build_gave() -> None:
+    engine, stop, at = _timed_out(10.0)
+    # What the engine gave eagerly at that instant (as it did before the build was deferred).
+    report = engine.report()
+    token = engine.resume_token(at)
+    document = engine.engine._document()
+    eager = PollTimeout(
+        "the job did not finish before the deadline (last status 'running', 3 requests)",
+        url=SECRET_URL, status=engine.last_status, report=report, resume_token=token,
+    )
+    # The shared wait goes on for other callers: the engine moves on before anything is read.
+    engine.deadline = None
+    _poll(engine, at, "almost", output="elsewhere")
+    _poll(engine, at, "done")
+    assert engine.engine.resume_token(at) != token
+
+    err = stop.error
+    assert isinstance(err, PollTimeout)
+    assert err.resume_token == token
+    assert err.message == eager.message == str(err) == str(eager)
+    assert err.url == eager.url == sanitize(SECRET_URL)
+    assert "hunter2" not in err.url and "s3cr3t" not in err.url
+    assert err.args == eager.args == (eager.message,)
+    assert repr(err) == repr(eager)
+    assert err.report == report == stop.report
+    assert (err.report.requests, err.report.elapsed) == (3, 7.0)
+    assert err.status is not None and err.status.status == "running"
+    # The stop: its status, document and report, built when read, are the eager ones.
+    eager_stop = Stop("timeout", eager.status, document, err, report)
+    assert stop == eager_stop and hash(stop) == hash(eager_stop)
+    assert stop.status == eager.status and stop.document == eager_stop.document
+    assert pickle.loads(pickle.dumps(stop)).report == report
+    # The token read later resumes where the wait stood at its deadline.
+    state = EngineState.from_token(err.resume_token, SECRET_URL)
+    assert state.tally.requests == 3 and state.etag == '"e7"' and state.unchanged == 2
+    assert state.next_delay == 2.0  # the poll due at 12, from the deadline at 10
+
+
+def test_a_hint_past_the_deadline_says_so_when_read() -> None:
+    engine = Driven(AdaptivePolicy(), url=SECRET_URL, deadline=5.0)
+    assert isinstance(engine.next_action(0.0), Request)
+    stop = engine.receive_response(0.0, 429, {"Retry-After": "100"}, b"")
+    assert isinstance(stop, Stop) and isinstance(stop.error, PollTimeout)
+    token = engine.resume_token(0.0)
+    assert stop.error.message == (
+        "the job did not finish before the deadline (no status seen, 1 request); the server "
+        "asked to be polled again in 100s, after the deadline; last error: HTTP 429")
+    assert stop.error.resume_token == token is not None
+
+
+def test_nothing_is_built_before_it_is_read() -> None:
+    built: list[int] = []
+
+    def build() -> TimedOut:
+        built.append(1)
+        return ("deadline passed (secret token=ghp_0123456789abcdefghij0123456789abcdef)",
+                SECRET_URL, "TOKEN", None, None)
+
+    err = PollTimeout.later(build)
+    assert err.cancelled_remote is None and err.exit_code == 3
+    assert built == []  # class attributes build nothing
+    try:
+        raise err
+    except PollTimeout as caught:
+        assert built == []  # raising and catching build nothing either
+        assert caught.resume_token == "TOKEN"
+    assert built == [1]
+    assert "ghp_" not in err.message and "hunter2" not in str(err.url)
+    _ = (err.message, err.url, err.args, str(err))
+    assert built == [1]  # once
+
+
+def test_fields_set_before_the_build_are_kept() -> None:
+    # cancel_on_exit sets the report after the remote cancel; a caller may set a token.
+    report = PollReport.of(Counters(requests=9), elapsed=1.0, baseline_interval=1.0,
+                           mode="poll")
+    err = PollTimeout.later(lambda: ("timed out", SECRET_URL, "built", None, None))
+    err.resume_token = "mine"
+    err.report = report
+    err.cancelled_remote = True
+    assert err.message == "timed out" and err.resume_token == "mine"
+    assert err.report is report and err.status is None and err.cancelled_remote is True
+
+
+def test_a_deferred_timeout_pickles_and_reads_as_args() -> None:
+    err = PollTimeout.later(lambda: ("timed out", SECRET_URL, "T", None, None))
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is PollTimeout and back.message == "timed out"
+    assert back.url == sanitize(SECRET_URL) and back.args == ("timed out",)
+    assert back.resume_token is None  # a pickle never carried the token
+    fresh = PollTimeout.later(lambda: ("m", None, None, None, None))
+    fresh.args = ("other",)
+    assert fresh.args == ("other",) and fresh.message == "m"
+    assert PollTimeout("plain").resume_token is None
+
+
+# -- no cycle: a timed-out wait's error is freed by reference counting alone -------------------
+
+#: Never asked: a timeout of 0 ends the wait before its first request.
+URL = "http://127.0.0.1:9/jobs/1"
+
+
+def _freed_at_once(catch: Callable[[], PollTimeout | None]) -> None:
+    """``catch()`` times a wait out and hands back its error; with the collector off, the error
+    (and the frames its traceback keeps) must go as soon as the last reference does: a cycle
+    through the traceback's frames would leave it to the collector, which with thousands of
+    waits ending at once walks every live wait, again and again."""
+    gc.collect()
+    gc.disable()
+    try:
+        err = catch()
+        assert isinstance(err, PollTimeout) and err.report is not None
+        assert err.report.requests == 0 and err.resume_token is not None  # built, read
+        ref = weakref.ref(err)
+        del err
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_a_timed_out_wait_leaves_no_cycle_sync() -> None:
+    def wait() -> PollTimeout | None:
+        with ProgressClient() as client:
+            try:
+                client.wait(URL, timeout=0)
+            except PollTimeout as exc:
+                return exc
+        return None
+
+    def watch() -> PollTimeout | None:
+        with ProgressClient() as client:
+            try:
+                for _ in client.watch(URL, timeout=0):
+                    pass
+            except PollTimeout as exc:
+                return exc
+        return None
+
+    _freed_at_once(wait)
+    _freed_at_once(watch)
+
+
+def test_a_timed_out_wait_leaves_no_cycle_async() -> None:
+    async def wait() -> PollTimeout | None:
+        async with AsyncProgressClient() as client:
+            try:
+                await client.wait(URL, timeout=0)
+            except PollTimeout as exc:
+                return exc
+        return None
+
+    async def watch() -> PollTimeout | None:
+        async with AsyncProgressClient() as client:
+            try:
+                async for _ in client.watch(URL, timeout=0):
+                    pass
+            except PollTimeout as exc:
+                return exc
+        return None
+
+    _freed_at_once(lambda: asyncio.run(wait()))
+    _freed_at_once(lambda: asyncio.run(watch()))
