@@ -221,12 +221,18 @@ def served() -> Iterator[tuple[RunningServer, MemoryStore]]:
 
 
 def _run_job(server: RunningServer, store: MemoryStore, job_id: str, steps: list[str],
-             gap: float, error: str | None = None) -> threading.Thread:
-    """A worker thread writing through the store on the server's loop."""
+             gap: float, error: str | None = None,
+             seen: list[str] | None = None) -> threading.Thread:
+    """A worker thread writing through the store on the server's loop. With ``seen`` (the
+    statuses a client saw, in order), each status is written only once the client has seen
+    the one before: a busy machine cannot make the client miss one."""
 
     def work() -> None:
         for i, status in enumerate(steps):
             time.sleep(gap)
+            waited = time.monotonic()
+            while seen is not None and len(seen) < i + 1 and time.monotonic() - waited < 10:
+                time.sleep(0.01)
             last = i == len(steps) - 1
             server.call(_update, store, job_id, status, error if last else None)
 
@@ -243,8 +249,11 @@ async def _update(store: MemoryStore, job_id: str, status: str, error: str | Non
 def test_sync_client_waits_on_the_server(served: tuple[RunningServer, MemoryStore]) -> None:
     server, store = served
     server.call(_update, store, "sync-1", "queued", None)
-    worker = _run_job(server, store, "sync-1", ["script", "render", "completed"], 0.15)
-    with ProgressClient(policy=FAST, allow_fast_polling=True, baseline=0.01) as client:
+    seen: list[str] = []
+    worker = _run_job(server, store, "sync-1", ["script", "render", "completed"], 0.15,
+                      seen=seen)
+    with ProgressClient(policy=FAST, allow_fast_polling=True, baseline=0.01,
+                        on_change=lambda e: seen.append(e.status.status)) as client:
         result = client.wait(f"{server.url}/jobs/sync-1", timeout=10)
     worker.join(5)
     assert result.status.status == "completed"

@@ -383,7 +383,8 @@ def _said(vendor: str, scenario: str, ran: Ran) -> str:
         return "fetched: `" + json.dumps(RESULT) + "`"
     if not VENDORS[vendor].start:
         return "(wait: no result)"
-    return "in hand: " + _shape(ran.result)
+    # An id in the result (an endpoint's URL) is left out too, as in a failure's reason.
+    return "in hand: " + re.sub(rf"\b{re.escape(ran.job.id)}\b", "ID", _shape(ran.result))
 
 
 def _shape(value: Any) -> str:
