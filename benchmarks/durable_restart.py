@@ -29,8 +29,12 @@ def main(n: int) -> None:
     print(f"waits: {n}; killed unfinished: {len(got['at_kill'])} "
           f"({sum(1 for r in got['at_kill'].values() if r.phase == 'delivering')} "
           "between handler and mark)")
+    again = sorted(o["key"] for o in got["second"] if o.get("redelivered"))
+    window = sorted(k for k, r in got["at_kill"].items() if r.phase == "delivering")
     print(f"delivered before the kill: {len(got['first'])}; by resume: {len(got['second'])}; "
-          f"distinct: {len(counts)}; twice: {len(twice)} {twice}")
+          f"distinct: {len(counts)}; twice: {len(twice)} {twice}; of them killed between "
+          f"handler and mark and resumed with redelivered=true: "
+          f"{len(set(twice) & set(again) & set(window))}")
     carried = carried_on(got)
     print(f"start requests: {starts} (second starts: {starts - n}); resumed reports counting "
           f"the requests before the kill: {sum(carried.values())}/{len(carried)}; resume exit "

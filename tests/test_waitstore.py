@@ -342,6 +342,8 @@ def test_sigkill_mid_way_then_resume(tmp_path: Path) -> None:
     # At least once: only a wait killed between its handler and the store's mark is
     # delivered again (the documented window), and it says so.
     assert twice <= {k for k, r in at_kill.items() if r.phase == "delivering"}
+    assert {o["key"] for o in second if o["redelivered"]} == {
+        k for k, r in at_kill.items() if r.phase == "delivering"}  # and it says so
     assert server.starts["replicate"] == n  # zero second start requests
     assert all(job.starts == 1 for job in got["jobs"])
     assert {o["key"] for o in second} == set(at_kill)

@@ -134,6 +134,8 @@ def test_twenty_cli_processes_killed_then_one_resume(tmp_path: Path) -> None:
     # again (the documented at-least-once window).
     assert twice <= {k for k, r in at_kill.items() if r.phase == "delivering"}
     assert {o["key"] for o in got["second"]} == set(at_kill)
+    assert {o["key"] for o in got["second"] if o["redelivered"]} == {
+        k for k, r in at_kill.items() if r.phase == "delivering"}  # and it says so
     assert all(o["outcome"] == "succeeded" for o in got["printed"] + got["second"])
     # No second start: one start request per run, none for a wait.
     assert got["starts"] == got["runs"]

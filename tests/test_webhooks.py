@@ -272,7 +272,10 @@ def test_sync_and_async_cost_the_same_with_webhooks(server: VendorServer) -> Non
 def webhook_jobs(n: int, safety: float = 60.0, rate: float = 200.0) -> dict[str, Any]:
     """``n`` Replicate runs on one async client, each ended by its webhook (``rate`` a
     second, once all have started): how long each took from its webhook to its outcome, and
-    what each cost the server. ``benchmarks/webhook_jobs.py`` runs it with 1,000."""
+    what each cost the server. Before the genuine webhooks, each job gets a forged and a stale
+    one; right after its genuine one, the same again (a replay): the answers to those, and
+    each job's polls before its genuine webhook (0: none woke a wait).
+    ``benchmarks/webhook_jobs.py`` runs it with 1,000."""
     with vendor_server() as server:
         jobs = [server.script("replicate", ["succeeded"]) for _ in range(n)]
         receiver = WebhookReceiver("http://placeholder", secrets={"replicate": SECRET},
@@ -282,12 +285,7 @@ def webhook_jobs(n: int, safety: float = 60.0, rate: float = 200.0) -> dict[str,
         polls_before: dict[str, int] = {}
         refusals: list[tuple[str, int]] = []
         store = MemoryWaitStore()
-
         job_of: dict[str, Job] = {}  # a webhook token's job: the k-th start got jobs[k]
-
-        def server_polls(token: str) -> int:
-            return job_of[token].polls
-
         with receiver.serve() as url:
             receiver.public_url = url
 
@@ -299,30 +297,40 @@ def webhook_jobs(n: int, safety: float = 60.0, rate: float = 200.0) -> dict[str,
                     await anyio.sleep(0.01)
                 await anyio.sleep(0.5)
                 async with httpx.AsyncClient(limits=httpx.Limits(max_connections=20)) as http:
+                    body = json.dumps({"status": "succeeded"}).encode()
 
-                    async def post(hook: str, token: str) -> None:
-                        body = json.dumps({"status": "succeeded"}).encode()
-                        # A forged one (another secret) and a stale one (10 min old) first:
-                        # refused, and no wait is woken by them (no poll before the real).
+                    async def refused(hook: str, token: str) -> None:
+                        # A forged one (another secret) and a stale one (10 min old): refused,
+                        # and no wait is woken by them (none polled before its real one).
                         forged = await http.post(hook, content=body, headers=standard_headers(
                             body, secret=FORGED, msg_id=f"{token}-f"))
                         stale = await http.post(hook, content=body, headers=standard_headers(
                             body, msg_id=f"{token}-s", at=time.time() - 600))
-                        await anyio.sleep(0.05)
-                        polls_before[token] = server_polls(token)
+                        refusals.extend([("forged", forged.status_code),
+                                         ("stale", stale.status_code)])
+
+                    async def post(hook: str, token: str) -> None:
                         headers = standard_headers(body, msg_id=token)
                         sent[token] = time.monotonic()
                         await http.post(hook, content=body, headers=headers)
+                        # The same message again (a replay): 409 while the wait listens,
+                        # 404 once it has ended.
                         replay = await http.post(hook, content=body, headers=headers)
-                        refusals.extend([("forged", forged.status_code),
-                                         ("stale", stale.status_code),
-                                         ("replayed", replay.status_code)])
+                        refusals.append(("replayed", replay.status_code))
 
-                    for raw, job in zip(server.start_bodies["replicate"], jobs):
-                        job_of[json.loads(raw)["webhook"].rsplit("/", 1)[1]] = job
+                    hooks = [json.loads(raw)["webhook"]
+                             for raw in server.start_bodies["replicate"]]
+                    for hook, job in zip(hooks, jobs):
+                        job_of[hook.rsplit("/", 1)[1]] = job
                     async with anyio.create_task_group() as tg:
-                        for raw in server.start_bodies["replicate"]:
-                            hook = json.loads(raw)["webhook"]
+                        for hook in hooks:
+                            tg.start_soon(refused, hook, hook.rsplit("/", 1)[1])
+                            await anyio.sleep(1 / rate)
+                    await anyio.sleep(0.5)
+                    for token, job in job_of.items():
+                        polls_before[token] = job.polls
+                    async with anyio.create_task_group() as tg:
+                        for hook in hooks:
                             tg.start_soon(post, hook, hook.rsplit("/", 1)[1])
                             await anyio.sleep(1 / rate)
 
