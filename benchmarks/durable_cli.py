@@ -2,7 +2,8 @@
 ``progress-client run``/``wait ... --store FILE --key K --json`` processes (20) at once
 against the vendor imitations (Replicate, fal, Runway started by ``run``; OpenAI batches and
 Google operations waited on), all SIGKILLed once every start's answer is kept and a fifth
-have ended; then one ``progress-client resume --store FILE --json`` finishes the rest.
+have ended; while nothing runs, each unfinished job is set to end after three more status
+requests; then one ``progress-client resume --store FILE --json`` finishes the rest.
 
     python -m benchmarks.durable_cli [N]
 
