@@ -4,10 +4,13 @@ on asyncio).
 Each process runs ``await Fleet(client, store, ...).run()``. Every ``heartbeat`` seconds (a
 third of the lease) it says it is alive (``{prefix}:members``), extends the leases of the
 waits it follows (one Lua check-and-extend for all of them) and gives up any whose lease
-another process holds; then it claims unfinished waits whose lease has run out (its process
-was killed, or stopped) or whose holder on this host is gone (``SET NX PX``), up to its fair
-share (the unfinished waits over the processes alive), and follows them. A killed process's
-waits are therefore taken over within one lease period plus one heartbeat.
+another process holds; then it claims unfinished waits whose lease has run out, whose
+holder's membership has run out (its process was killed, or stopped), or whose holder on
+this host is gone (``SET NX PX``), up to its fair share (the unfinished waits over the
+processes alive), and follows them. It beats again early when another member's membership
+would run out (a killed one's, one lease after its last heartbeat), so a killed process's
+waits are taken over within one lease period of the kill (and polled within one more poll
+interval).
 
 Webhooks: each process may run the receiver (``serve_receiver``). A webhook for a wait this
 process follows wakes it at once; one for a wait of another process is verified here (the
