@@ -5,7 +5,9 @@ that process killed with SIGKILL mid-way, then ``progress-client resume`` on the
 
 Prints: the waits killed unfinished, the outcomes delivered before and after, the keys
 delivered twice (only a wait killed between its handler and the store's mark may be), the
-start requests the vendor got (N: none sent twice), and how long ``resume`` took. The test
+start requests the vendor got (N: none sent twice), how many resumed reports count the
+requests sent before the kill plus those resume sent (counters carried on), and how long
+``resume`` took. The test
 ``tests/test_waitstore.py::test_sigkill_mid_way_then_resume`` asserts the same with 40."""
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from tests.test_waitstore import restart_run
+from tests.test_waitstore import carried_on, restart_run
 
 
 def main(n: int) -> None:
@@ -27,10 +29,16 @@ def main(n: int) -> None:
     print(f"waits: {n}; killed unfinished: {len(got['at_kill'])} "
           f"({sum(1 for r in got['at_kill'].values() if r.phase == 'delivering')} "
           "between handler and mark)")
+    again = sorted(o["key"] for o in got["second"] if o.get("redelivered"))
+    window = sorted(k for k, r in got["at_kill"].items() if r.phase == "delivering")
     print(f"delivered before the kill: {len(got['first'])}; by resume: {len(got['second'])}; "
-          f"distinct: {len(counts)}; twice: {len(twice)} {twice}")
-    print(f"start requests: {starts} (second starts: {starts - n}); resume exit code "
-          f"{got['code']} in {got['took']:.2f} s")
+          f"distinct: {len(counts)}; twice: {len(twice)} {twice}; of them killed between "
+          f"handler and mark and resumed with redelivered=true: "
+          f"{len(set(twice) & set(again) & set(window))}")
+    carried = carried_on(got)
+    print(f"start requests: {starts} (second starts: {starts - n}); resumed reports counting "
+          f"the requests before the kill: {sum(carried.values())}/{len(carried)}; resume exit "
+          f"code {got['code']} in {got['took']:.2f} s")
 
 
 if __name__ == "__main__":

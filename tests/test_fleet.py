@@ -127,3 +127,19 @@ def test_three_processes_share_the_waits(tmp_path: Path, redis_url: str) -> None
     assert store.unfinished() == []
     store.close()
     raw.close()
+
+
+def test_fleet_benchmark_small(redis_url: str) -> None:
+    """``benchmarks/fleet.py`` with 30 waits: each worker poses as a machine of its own, so
+    the killed one's waits move when its membership runs out (not because this host has no
+    such process); at full size (1,000) the figures are in ``benchmarks/results/durable.md``."""
+    from benchmarks.fleet import fleet_run
+
+    lease, poll = 2.0, 0.5
+    got = fleet_run(30, lease=lease, poll=poll, redis_url=redis_url)
+    assert got["theirs"] >= 1 and got["starts"] == 0
+    assert got["lost"] == 0 and got["twice"] == [] and got["unfinished"] == 0
+    assert got["both"] == 0 and got["failed"] == 0
+    assert len(got["by_worker"]) == 2  # the two survivors delivered everything
+    # One lease plus one poll interval (the figure); slack for a busy machine only.
+    assert got["takeover"][-1] < lease + poll + 3.0, got["takeover"]

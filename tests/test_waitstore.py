@@ -291,6 +291,7 @@ def restart_run(tmp_path: Path, n: int) -> dict[str, Any]:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
         assert child.returncode == -signal.SIGKILL, err.read_text()
+        polls_at_kill = {job.id: job.polls for job in jobs}
         at_kill = {r.key: r for r in store.unfinished()}
         store.close()
         first = [json.loads(line) for line in out.read_text().splitlines()]
@@ -304,7 +305,27 @@ def restart_run(tmp_path: Path, n: int) -> dict[str, Any]:
         code = resumed.returncode
         second = [json.loads(line) for line in resumed.stdout.splitlines()]
         return {"server": server, "jobs": jobs, "at_kill": at_kill, "first": first,
-                "second": second, "code": code, "took": took, "db": db}
+                "second": second, "code": code, "took": took, "db": db,
+                "polls_at_kill": polls_at_kill}
+
+
+def carried_on(got: dict[str, Any]) -> dict[str, bool]:
+    """For each wait killed unfinished: whether its resumed report counts every request its
+    killed process had checkpointed plus every request ``resume`` sent, and no more than its
+    job got (the job found by its status URL: a run gets whichever job its start got)."""
+    from tests.test_waitstore_cli import _job_of
+
+    by_key = {o["key"]: o for o in got["second"]}
+    ok = {}
+    for key, record in got["at_kill"].items():
+        job = _job_of(record, got["jobs"])
+        after = job.polls - got["polls_at_kill"][job.id]
+        counted = by_key[key]["requests"] if key in by_key else -1
+        if record.phase == "delivering":  # ended before the kill: from the store, no request
+            ok[key] = after == 0 and counted == record.requests
+        else:
+            ok[key] = after >= 1 and record.requests + after <= counted <= job.requests
+    return ok
 
 
 @pytest.mark.e2e
@@ -321,6 +342,8 @@ def test_sigkill_mid_way_then_resume(tmp_path: Path) -> None:
     # At least once: only a wait killed between its handler and the store's mark is
     # delivered again (the documented window), and it says so.
     assert twice <= {k for k, r in at_kill.items() if r.phase == "delivering"}
+    assert {o["key"] for o in second if o["redelivered"]} == {
+        k for k, r in at_kill.items() if r.phase == "delivering"}  # and it says so
     assert server.starts["replicate"] == n  # zero second start requests
     assert all(job.starts == 1 for job in got["jobs"])
     assert {o["key"] for o in second} == set(at_kill)
@@ -330,6 +353,8 @@ def test_sigkill_mid_way_then_resume(tmp_path: Path) -> None:
         o = jobs_of[key]
         assert o["outcome"] == "succeeded" and o["metadata"]["chat"] == 7
         assert o["requests"] >= record.requests  # counters carried on
+    # Each resumed report counts the requests sent before the kill and those after it.
+    assert all(carried_on(got).values()), carried_on(got)
     # Which job a key got depends on the order the starts arrived in: compare totals. Each
     # killed wait may lose the one request that was in flight, no more.
     served = sum(j.requests for j in by_key.values())

@@ -130,3 +130,38 @@ def test_leases(store: RedisWaitStore, redis_url: str) -> None:
     assert store.claim("far", "me:1") is not None
     store.release("far", "me:1")
     assert store.claim("far", "other:2") is not None
+
+
+def test_a_fleet_claims_the_waits_of_a_member_whose_membership_ran_out(
+    store: RedisWaitStore, redis_url: str
+) -> None:
+    raw = redis.Redis.from_url(redis_url)
+    for key in ("a", "b", "c"):
+        store.add(WaitRecord(key=key, kind="wait", url="http://127.0.0.1:9/x"))
+    members = f"{store.prefix}:members"
+
+    async def main() -> list[Any]:
+        async with store:
+            count, soonest = await store.abeat("far-host:1")  # joins; no other member yet
+            assert (count, soonest) == (1, None)
+            await store.abeat("far-host:2")
+            count, soonest = await store.abeat("far-host:1")
+            assert count == 2 and soonest is not None and 29 < soonest <= 30
+            # far-host:2 holds "a" and is alive; far-host:3 holds "b" and its membership ran
+            # out (killed on another machine); "c" is held by a process never a member.
+            raw.set(f"{store.prefix}:lease:a", "far-host:2", px=30_000)
+            raw.set(f"{store.prefix}:lease:b", "far-host:3", px=30_000)
+            raw.set(f"{store.prefix}:lease:c", "far-host:4", px=30_000)
+            raw.zadd(members, {"far-host:3": 1000})  # ran out long ago (kept ten leases)
+            plain = await store.aclaim("b", "far-host:1")  # not a fleet: the lease holds
+            got = [await store.aclaim(k, "far-host:1", fleet=True) for k in ("a", "b", "c")]
+            assert (await store.abeat("far-host:1"))[0] == 2  # the dead one is not counted
+            return [plain, *got]
+
+    try:
+        plain, a, b, c = anyio.run(main)
+        assert plain is None and a is None and c is None
+        assert b is not None and b.owner == "far-host:1"
+        assert raw.get(f"{store.prefix}:lease:b") == b"far-host:1"
+    finally:
+        raw.close()

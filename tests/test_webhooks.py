@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -38,9 +39,11 @@ from progress_client.webhooks import (
     WebhookReceiver,
     WebhookRejected,
 )
-from tests.vendors import VendorServer, vendor_server
+from tests.vendors import Job, VendorServer, vendor_server
 
 SECRET = "whsec_" + base64.b64encode(b"progress-client-test-secret-32by").decode()
+#: Another key: a webhook signed with it is forged.
+FORGED = "whsec_" + base64.b64encode(b"x" * 32).decode()
 
 
 @pytest.fixture
@@ -269,14 +272,20 @@ def test_sync_and_async_cost_the_same_with_webhooks(server: VendorServer) -> Non
 def webhook_jobs(n: int, safety: float = 60.0, rate: float = 200.0) -> dict[str, Any]:
     """``n`` Replicate runs on one async client, each ended by its webhook (``rate`` a
     second, once all have started): how long each took from its webhook to its outcome, and
-    what each cost the server. ``benchmarks/webhook_jobs.py`` runs it with 1,000."""
+    what each cost the server. Before the genuine webhooks, each job gets a forged and a stale
+    one; right after its genuine one, the same again (a replay): the answers to those, and
+    each job's polls before its genuine webhook (0: none woke a wait).
+    ``benchmarks/webhook_jobs.py`` runs it with 1,000."""
     with vendor_server() as server:
         jobs = [server.script("replicate", ["succeeded"]) for _ in range(n)]
         receiver = WebhookReceiver("http://placeholder", secrets={"replicate": SECRET},
                                    safety_interval=safety)
         sent: dict[str, float] = {}
         ended: dict[str, float] = {}
+        polls_before: dict[str, int] = {}
+        refusals: list[tuple[str, int]] = []
         store = MemoryWaitStore()
+        job_of: dict[str, Job] = {}  # a webhook token's job: the k-th start got jobs[k]
         with receiver.serve() as url:
             receiver.public_url = url
 
@@ -288,16 +297,40 @@ def webhook_jobs(n: int, safety: float = 60.0, rate: float = 200.0) -> dict[str,
                     await anyio.sleep(0.01)
                 await anyio.sleep(0.5)
                 async with httpx.AsyncClient(limits=httpx.Limits(max_connections=20)) as http:
+                    body = json.dumps({"status": "succeeded"}).encode()
+
+                    async def refused(hook: str, token: str) -> None:
+                        # A forged one (another secret) and a stale one (10 min old): refused,
+                        # and no wait is woken by them (none polled before its real one).
+                        forged = await http.post(hook, content=body, headers=standard_headers(
+                            body, secret=FORGED, msg_id=f"{token}-f"))
+                        stale = await http.post(hook, content=body, headers=standard_headers(
+                            body, msg_id=f"{token}-s", at=time.time() - 600))
+                        refusals.extend([("forged", forged.status_code),
+                                         ("stale", stale.status_code)])
 
                     async def post(hook: str, token: str) -> None:
-                        body = json.dumps({"status": "succeeded"}).encode()
+                        headers = standard_headers(body, msg_id=token)
                         sent[token] = time.monotonic()
-                        await http.post(hook, content=body,
-                                        headers=standard_headers(body, msg_id=token))
+                        await http.post(hook, content=body, headers=headers)
+                        # The same message again (a replay): 409 while the wait listens,
+                        # 404 once it has ended.
+                        replay = await http.post(hook, content=body, headers=headers)
+                        refusals.append(("replayed", replay.status_code))
 
+                    hooks = [json.loads(raw)["webhook"]
+                             for raw in server.start_bodies["replicate"]]
+                    for hook, job in zip(hooks, jobs):
+                        job_of[hook.rsplit("/", 1)[1]] = job
                     async with anyio.create_task_group() as tg:
-                        for raw in server.start_bodies["replicate"]:
-                            hook = json.loads(raw)["webhook"]
+                        for hook in hooks:
+                            tg.start_soon(refused, hook, hook.rsplit("/", 1)[1])
+                            await anyio.sleep(1 / rate)
+                    await anyio.sleep(0.5)
+                    for token, job in job_of.items():
+                        polls_before[token] = job.polls
+                    async with anyio.create_task_group() as tg:
+                        for hook in hooks:
                             tg.start_soon(post, hook, hook.rsplit("/", 1)[1])
                             await anyio.sleep(1 / rate)
 
@@ -328,7 +361,7 @@ def webhook_jobs(n: int, safety: float = 60.0, rate: float = 200.0) -> dict[str,
             assert record is not None and record.hook_token is not None
             lags.append(at - sent[record.hook_token])
         return {"outs": outs, "jobs": jobs, "lags": sorted(lags), "took": took,
-                "receiver": receiver}
+                "receiver": receiver, "refusals": refusals, "polls_before": polls_before}
 
 
 @pytest.mark.e2e
@@ -339,6 +372,12 @@ def test_many_webhook_ended_jobs() -> None:
     assert len(outs) == n and all(o.ok for o in outs)
     assert all(j.starts == 1 and j.polls == 1 for j in jobs)  # one confirming GET each
     assert got["receiver"].received == n
+    # Each job's forged, stale and replayed webhooks were refused (4xx) and woke nothing: a
+    # replay is 409 while its wait listens, 404 once the wait has ended (its URL is gone).
+    codes = Counter(got["refusals"])
+    assert codes[("forged", 401)] == codes[("stale", 400)] == n, codes
+    assert codes[("replayed", 409)] + codes[("replayed", 404)] == n, codes
+    assert set(got["polls_before"].values()) == {0}  # none woken by a forged or stale one
     assert got["took"] < 60  # no wait reached its first safety poll
     # Each ends soon after its webhook (benchmarks/webhook_jobs.py measures it: under 1 s).
     assert len(got["lags"]) == n and got["lags"][-1] < 10

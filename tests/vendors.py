@@ -69,6 +69,8 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     #: ``time.monotonic()`` of each status request's arrival.
     times: list[float] = field(default_factory=list)
+    #: The ``X-Client-Id`` header of each status request (who polled; ``None``: no header).
+    pollers: list[str | None] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -219,6 +221,7 @@ class VendorServer:
                 return self._start(spec)
             job = self._match(spec, spec.status, path, query)
             if job is not None and method == "GET":
+                job.pollers.append((headers or {}).get("x-client-id"))
                 return self._status(spec, job)
             if spec.result and method == "GET":
                 job = self._match(spec, spec.result, path, query)

@@ -127,7 +127,7 @@ def outcome_json(outcome: DurableOutcome) -> dict[str, Any]:
     """One outcome as the CLI prints it: the outcome's fields, the report's flat."""
     data = outcome.to_dict()
     report = data.pop("report")
-    return {**data, **report}
+    return {**data, "redelivered": outcome.redelivered, **report}
 
 
 def print_outcome(outcome: DurableOutcome, as_json: bool, quiet: bool) -> None:

@@ -4,10 +4,13 @@ on asyncio).
 Each process runs ``await Fleet(client, store, ...).run()``. Every ``heartbeat`` seconds (a
 third of the lease) it says it is alive (``{prefix}:members``), extends the leases of the
 waits it follows (one Lua check-and-extend for all of them) and gives up any whose lease
-another process holds; then it claims unfinished waits whose lease has run out (its process
-was killed, or stopped) or whose holder on this host is gone (``SET NX PX``), up to its fair
-share (the unfinished waits over the processes alive), and follows them. A killed process's
-waits are therefore taken over within one lease period plus one heartbeat.
+another process holds; then it claims unfinished waits whose lease has run out, whose
+holder's membership has run out (its process was killed, or stopped), or whose holder on
+this host is gone (``SET NX PX``), up to its fair share (the unfinished waits over the
+processes alive), and follows them. It beats again early when another member's membership
+would run out (a killed one's, one lease after its last heartbeat), so a killed process's
+waits are taken over within one lease period of the kill (and polled within one more poll
+interval).
 
 Webhooks: each process may run the receiver (``serve_receiver``). A webhook for a wait this
 process follows wakes it at once; one for a wait of another process is verified here (the
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .aio import AsyncDurableWaits, Handler, UpdateHook
+from .base import StoreError
 from .records import WaitRecord
 
 if TYPE_CHECKING:
@@ -63,11 +67,19 @@ class Fleet:
                 self.receiver.relay = self._relay
                 await tg.start(self._listen)
             while True:
-                await self._beat(tg)
+                try:
+                    soonest = await self._beat(tg)
+                except StoreError as exc:  # Redis away for a moment: beat again, not crash
+                    logger.warning("fleet: heartbeat failed (%s); trying again", exc)
+                    soonest = None
                 if ready is not None:
                     ready.set()
                     ready = None
-                await anyio.sleep(self.heartbeat)
+                # Beat again when the first other member's membership would run out (a
+                # killed one's waits are claimed then), if that is before the heartbeat.
+                pause = self.heartbeat if soonest is None else min(self.heartbeat,
+                                                                   soonest + 0.05)
+                await anyio.sleep(pause)
 
     async def serve_receiver(self, host: str, port: int) -> None:
         """Run the webhook receiver on this event loop (uvicorn), until cancelled."""
@@ -78,9 +90,9 @@ class Fleet:
                                 access_log=False, lifespan="off")
         await uvicorn.Server(config).serve()
 
-    async def _beat(self, tg: Any) -> None:
+    async def _beat(self, tg: Any) -> float | None:
         live = self.durable.live
-        members = await self.store.ajoin(self.owner)
+        members, soonest = await self.store.abeat(self.owner)
         for key in await self.store.arenew(list(live), self.owner):
             scope = live.get(key)
             if scope is not None:
@@ -96,13 +108,14 @@ class Fleet:
                 break
             if record.key in live or not self.durable._try_reserve(record.key):
                 continue  # followed here already
-            claimed = await self.store.aclaim(record.key, self.owner)
+            claimed = await self.store.aclaim(record.key, self.owner, fleet=True)
             if claimed is None:
                 self.durable._mine.discard(record.key)
                 continue
             self.taken += 1
             budget -= 1
             tg.start_soon(self._follow, claimed)
+        return None if soonest is None else float(soonest)
 
     async def _follow(self, record: WaitRecord) -> None:
         try:

@@ -45,14 +45,21 @@ end
 return 1
 """
 
-# KEYS: record, lease. ARGV: owner, lease ms, the holder a claim may replace ('' : none).
+# KEYS: record, lease, fleet members. ARGV: owner, lease ms, the holder a claim may replace
+# ('' : none), now ms ('' : not a fleet). In a fleet, a holder whose membership ran out (a
+# member killed or stopped: its score is when it runs out) is replaced at once, without
+# waiting for each of its leases to run out (a checkpoint may have extended one later).
 _CLAIM = """
 local cur = redis.call('GET', KEYS[1])
 if not cur then return false end
 local rec = cjson.decode(cur)
 if rec['phase'] == 'done' then return false end
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return false end
+if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then
+  if ARGV[4] == '' then return false end
+  local until_ms = redis.call('ZSCORE', KEYS[3], holder)
+  if not until_ms or tonumber(until_ms) >= tonumber(ARGV[4]) then return false end
+end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return cur
 """
@@ -109,7 +116,8 @@ class RedisWaitStore(WaitStore):
         self.stale_after = lease
         self._sync: Any = redis.Redis.from_url(url)
         self._async: Any = None
-        self._async_factory = redis.asyncio.Redis.from_url
+        self._async_pool = redis.asyncio.BlockingConnectionPool
+        self._async_redis = redis.asyncio.Redis
 
     def __repr__(self) -> str:
         from .._resume import public_url
@@ -169,7 +177,8 @@ class RedisWaitStore(WaitStore):
     def claim(self, key: str, owner: str) -> WaitRecord | None:
         rkey, _, lease = self._keys(key)
         replace = self._may_replace(self._sync.get(lease))
-        raw = self._sync.eval(_CLAIM, 2, rkey, lease, owner, int(self.lease * 1000), replace)
+        raw = self._sync.eval(_CLAIM, 3, rkey, lease, self._members_key, owner,
+                              int(self.lease * 1000), replace, "")
         return self._claimed(raw, owner)
 
     @_redis_errors
@@ -187,9 +196,16 @@ class RedisWaitStore(WaitStore):
 
     # -- async ---------------------------------------------------------------------------
 
+    #: Connections the async client opens at most; more calls at once (a fleet's many
+    #: checkpoints) wait for one, up to ``POOL_WAIT`` seconds, instead of failing.
+    POOL_SIZE = 32
+    POOL_WAIT = 60.0
+
     def _aclient(self) -> Any:
         if self._async is None:
-            self._async = self._async_factory(self.url)
+            pool = self._async_pool.from_url(self.url, max_connections=self.POOL_SIZE,
+                                             timeout=self.POOL_WAIT)
+            self._async = self._async_redis.from_pool(pool)
         return self._async
 
     @_redis_errors
@@ -220,11 +236,17 @@ class RedisWaitStore(WaitStore):
         return [WaitRecord.from_json(x) for x in raws if x is not None]
 
     @_redis_errors
-    async def aclaim(self, key: str, owner: str) -> WaitRecord | None:
+    async def aclaim(self, key: str, owner: str, *, fleet: bool = False) -> WaitRecord | None:
+        """``fleet``: also take a wait whose holder is a fleet member whose membership ran
+        out (see ``ajoin``)."""
+        import time
+
         r = self._aclient()
         rkey, _, lease = self._keys(key)
         replace = self._may_replace(await r.get(lease))
-        raw = await r.eval(_CLAIM, 2, rkey, lease, owner, int(self.lease * 1000), replace)
+        now = str(int(time.time() * 1000)) if fleet else ""
+        raw = await r.eval(_CLAIM, 3, rkey, lease, self._members_key, owner,
+                           int(self.lease * 1000), replace, now)
         return self._claimed(raw, owner)
 
     @_redis_errors
@@ -257,20 +279,35 @@ class RedisWaitStore(WaitStore):
                                           int(self.lease * 1000))
         return [keys[int(i) - 1] for i in lost]
 
-    @_redis_errors
+    @property
+    def _members_key(self) -> str:
+        return f"{self.prefix}:members"
+
     async def ajoin(self, owner: str) -> int:
         """Say ``owner`` is alive for one lease; how many processes are (``{prefix}:members``,
         a sorted set scored by when each one's membership runs out)."""
+        return int((await self.abeat(owner))[0])
+
+    @_redis_errors
+    async def abeat(self, owner: str) -> tuple[int, float | None]:
+        """Say ``owner`` is alive for one lease: how many processes are, and in how many
+        seconds the first other one's membership runs out if it does not say so again (then
+        its waits may be claimed at once: ``aclaim(..., fleet=True)``), or ``None``. A member
+        whose membership ran out stays in the set, scored in the past, for ten leases, so that
+        a claim can tell it from a process that never was a member."""
         import time
 
         now_ms = int(time.time() * 1000)
-        key = f"{self.prefix}:members"
+        lease_ms = int(self.lease * 1000)
+        key = self._members_key
         async with self._aclient().pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {owner: now_ms + int(self.lease * 1000)})
-            pipe.zremrangebyscore(key, "-inf", now_ms)
-            pipe.zcard(key)
-            *_, count = await pipe.execute()
-        return int(count)
+            pipe.zadd(key, {owner: now_ms + lease_ms})
+            pipe.zremrangebyscore(key, "-inf", now_ms - 10 * lease_ms)
+            pipe.zrangebyscore(key, now_ms, "+inf", withscores=True)
+            *_, alive = await pipe.execute()
+        others = [score for member, score in alive if member.decode() != owner]
+        soonest = None if not others else max(0.0, (min(others) - now_ms) / 1000)
+        return len(alive), soonest
 
     @_redis_errors
     async def afind_hook(self, token: str) -> WaitRecord | None:
