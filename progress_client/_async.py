@@ -377,7 +377,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         poll over the fast path when it serves, anything else over httpx."""
         if request.purpose == "stream":
             await self._open(shared, request, sub.deadline)
-        elif request.purpose == "poll" and self._polls_fast():
+        elif request.purpose == "poll" and self._polls_fast() and not (
+            shared.engine.job is not None and shared.engine.polls_may_be_result
+        ):  # a poll whose answer may be the result (a video) is streamed over httpx
             assert self._fast is not None
             await send_fast(self, self._fast, shared, request, sub.deadline)
         else:
@@ -415,15 +417,26 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         error: str | None = None
         fed = False
         try:
-            with anyio.move_on_after(math.inf if request.timeout is None else request.timeout):
+            with anyio.move_on_after(
+                math.inf if request.timeout is None else request.timeout
+            ) as exchange:
                 try:
                     options = self._options(request, shared.trusted)
                     async with self._http.stream(
                         request.method, request.url, **options
                     ) as response:
                         code = response.status_code
-                        body, truncated, result = b"", False, None
-                        if request.purpose == "result" and 200 <= code < 300:
+                        body, truncated, result, streamed = b"", False, None, False
+                        if request.purpose == "poll" and engine.job is not None:
+                            with shared.lock:
+                                streamed = engine.answer_is_result(code, response.headers)
+                        if streamed:
+                            # The poll's answer is the result (a video): streamed as one,
+                            # bounded by the caller's deadline as a result fetch is.
+                            exchange.deadline = math.inf if deadline is None else (
+                                anyio.current_time() + max(0.0, deadline - self._now())
+                            )
+                        if streamed or (request.purpose == "result" and 200 <= code < 300):
                             result = await (
                                 asave(response, output) if output else aresult_of(response)
                             )
@@ -433,6 +446,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                             engine.receive_response(
                                 self._now(), code, response.headers, body,
                                 wall=self._wall(), truncated=truncated, result=result,
+                                streamed=streamed,
                             )
                         fed = True
                 except (httpx.HTTPError, OSError) as exc:

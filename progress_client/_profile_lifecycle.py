@@ -75,6 +75,22 @@ class ProfileLifecycle:
             return ResultPlan("url", url=planned.url)
         return ResultPlan(section.kind)
 
+    @property
+    def result_format(self) -> str | None:
+        """``jsonl`` when the result body is JSON lines (a list of them in memory)."""
+        return self.profile.result.format
+
+    def result_at_status_url(self, start: Seen | None, status_url: str) -> bool:
+        """Whether the result is the final answer of the URL polled: ``kind = "body"``
+        (Stability), or a result URL that is the status URL (Azure's Location polling)."""
+        section = self.profile.result
+        if section.kind == "body":
+            return True
+        if section.kind != "url" or not status_url:
+            return False
+        planned = urls.result_request(self.profile, start=_urls_seen(start), status=None)
+        return planned is not None and planned.url == status_url
+
     def poll_request(
         self, start: Seen | None, status_url: str
     ) -> tuple[str, bytes | None] | None:

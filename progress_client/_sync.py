@@ -356,17 +356,26 @@ class ProgressClient(ClientBase[httpx.Client]):
         try:
             with self._http.stream(
                 request.method, request.url, **self._options(request, shared.trusted),
-            ) as response, self._watchdog.guard(response, bound):
+            ) as response, ExitStack() as guarded:
+                guarded.enter_context(self._watchdog.guard(response, bound))
                 code = response.status_code
-                body, truncated, result = b"", False, None
-                if request.purpose == "result" and 200 <= code < 300:
+                body, truncated, result, streamed = b"", False, None, False
+                if request.purpose == "poll" and engine.job is not None:
+                    with shared.lock:
+                        streamed = engine.answer_is_result(code, response.headers)
+                if streamed:
+                    # The poll's answer is the result (a video): streamed as one, bounded by
+                    # the caller's deadline as a result fetch is, not by the poll's time.
+                    guarded.close()
+                    guarded.enter_context(self._watchdog.guard(response, deadline))
+                if streamed or (request.purpose == "result" and 200 <= code < 300):
                     result = save(response, output) if output else result_of(response)
                 else:
                     body, truncated = read_body(response, self._config.max_body)
                 with shared.lock:
                     engine.receive_response(
                         clock.now(), code, response.headers, body, wall=clock.wall(),
-                        truncated=truncated, result=result,
+                        truncated=truncated, result=result, streamed=streamed,
                     )
         except (httpx.HTTPError, OSError) as exc:
             error, fatal = describe_transport_error(exc)
