@@ -197,6 +197,9 @@ class Locator(_Strict):
     on: tuple[int, ...] = ()
     #: A path added to the URL found (Jenkins: "api/json" after a queue item's or build's URL).
     append: str | None = None
+    #: Only when this expression is true of the response's JSON body (JMESPath truth: not
+    #: false, null, "", [] or {}): Temporal follows its workflow only on CONTINUED_AS_NEW.
+    when: Expression | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Locator:
