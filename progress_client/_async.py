@@ -45,6 +45,7 @@ from ._models import Reader
 from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
+    MAX_RESULT,
     JobOutcome,
     ResultNotWritten,
     WaitResult,
@@ -426,22 +427,26 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                         request.method, request.url, **options
                     ) as response:
                         code = response.status_code
-                        body, truncated, result, streamed = b"", False, None, False
+                        body, truncated, result, carries = b"", False, None, None
                         if request.purpose == "poll" and engine.job is not None:
                             with shared.lock:
-                                streamed = engine.answer_is_result(code, response.headers)
-                        if streamed:
-                            # The poll's answer is the result (a video): streamed as one,
-                            # bounded by the caller's deadline as a result fetch is.
+                                carries = engine.result_answer(code, response.headers)
+                        if carries is not None:
+                            # The poll's answer carries the result (a video): read as a
+                            # result is, bounded by the caller's deadline.
                             exchange.deadline = math.inf if deadline is None else (
                                 anyio.current_time() + max(0.0, deadline - self._now())
                             )
+                        streamed = carries == "body"
                         if streamed or (request.purpose == "result" and 200 <= code < 300):
                             result = await (
                                 asave(response, output) if output else aresult_of(response)
                             )
                         else:
-                            body, truncated = await aread_body(response, self._config.max_body)
+                            limit = MAX_RESULT if carries == "document" else (
+                                self._config.max_body
+                            )
+                            body, truncated = await aread_body(response, limit)
                         with shared.lock:
                             engine.receive_response(
                                 self._now(), code, response.headers, body,

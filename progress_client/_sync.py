@@ -36,6 +36,7 @@ from ._models import Reader
 from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
+    MAX_RESULT,
     JobOutcome,
     ResultNotWritten,
     WaitResult,
@@ -359,19 +360,21 @@ class ProgressClient(ClientBase[httpx.Client]):
             ) as response, ExitStack() as guarded:
                 guarded.enter_context(self._watchdog.guard(response, bound))
                 code = response.status_code
-                body, truncated, result, streamed = b"", False, None, False
+                body, truncated, result, carries = b"", False, None, None
                 if request.purpose == "poll" and engine.job is not None:
                     with shared.lock:
-                        streamed = engine.answer_is_result(code, response.headers)
-                if streamed:
-                    # The poll's answer is the result (a video): streamed as one, bounded by
-                    # the caller's deadline as a result fetch is, not by the poll's time.
+                        carries = engine.result_answer(code, response.headers)
+                if carries is not None:
+                    # The poll's answer carries the result (a video): read as a result is,
+                    # bounded by the caller's deadline, not by the poll's time.
                     guarded.close()
                     guarded.enter_context(self._watchdog.guard(response, deadline))
+                streamed = carries == "body"
                 if streamed or (request.purpose == "result" and 200 <= code < 300):
                     result = save(response, output) if output else result_of(response)
                 else:
-                    body, truncated = read_body(response, self._config.max_body)
+                    limit = MAX_RESULT if carries == "document" else self._config.max_body
+                    body, truncated = read_body(response, limit)
                 with shared.lock:
                     engine.receive_response(
                         clock.now(), code, response.headers, body, wall=clock.wall(),

@@ -8,6 +8,7 @@ status URL that names a run. Each through the command line, ``ProgressClient`` a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -126,6 +127,57 @@ def test_a_filtered_video_is_still_read_as_a_failure(server: VendorServer) -> No
     with ProgressClient(policy=POLICY) as client, pytest.raises(JobFailed, match="CONTENT_F"):
         client.run(server.start_url("stability"), data=b"x", profile="stability", timeout=30)
     assert job.results == 0 and job.polls == 2
+
+
+STABILITY_JSON = """
+extends = "stability"
+# Stability's JSON mode (https://platform.stability.ai/docs/api-reference): with
+# Accept: application/json the 200 is {"video": BASE64, "finish_reason": "SUCCESS", "seed"}.
+[headers]
+Accept = "application/json"
+
+[result]
+kind = "document"
+path = "video"
+decode = "base64"
+"""
+
+
+@pytest.mark.parametrize("driver", ["cli", "sync", "asyncio", "trio"])
+def test_a_base64_video_of_3_mib_in_the_final_document(
+    server: VendorServer, tmp_path: Path, driver: str
+) -> None:
+    # Its JSON document (4 MiB of base64) is past the status limit: read whole under the
+    # result limit, once, since the head (200) already says the job is done.
+    import anyio
+
+    video = video_bytes(MIB3)
+    done_doc = {"video": base64.b64encode(video).decode(), "finish_reason": "SUCCESS",
+                "seed": 42}
+    job = server.script("stability", ["in-progress", Step(done_doc, 200)])
+    profile, out = tmp_path / "stability-json.toml", tmp_path / "video.mp4"
+    profile.write_text(STABILITY_JSON)
+    url = server.start_url("stability")
+    if driver == "cli":
+        p = cli("run", url, "-F", f"image=@{profile}", "--profile", str(profile),
+                "--output", str(out), "--json", *FAST)
+        assert p.returncode == 0, p.stderr
+        requests = json.loads(p.stdout)["requests"]
+        assert sha(out.read_bytes()) == sha(video)
+    elif driver == "sync":
+        with ProgressClient(policy=POLICY) as client:
+            done = client.run(url, data=b"x", profile=str(profile), timeout=30)
+        requests = done.report.requests
+        assert sha(done.result) == sha(video)
+    else:
+        async def run() -> Any:
+            async with AsyncProgressClient(policy=POLICY) as client:
+                return await client.run(url, data=b"x", profile=str(profile), timeout=30)
+
+        done = anyio.run(run, backend=driver)
+        requests = done.report.requests
+        assert sha(done.result) == sha(video)
+    assert job.results == 0 and requests == job.requests == 3  # the start, two polls
 
 
 def _big_resource() -> dict[str, Any]:
