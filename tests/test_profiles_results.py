@@ -393,3 +393,18 @@ def test_a_workflow_url_without_a_run_is_not_moved() -> None:
     assert {path for path, _ in t.requests} == {"/temporal/api/v1/namespaces/default/"
                                                 "workflows/order-8"}
     assert done.report.requests == len(t.requests) == 5
+
+
+def test_a_locator_applies_only_when_its_test_holds() -> None:
+    from progress_client._profile_schema import Locator
+    from progress_client._profile_urls import Seen, find_url
+
+    loc = Locator(template="{status_url}", source="status", when="n")
+    url = "https://t.example/w/7?execution.run_id=r1"
+    for n, found in ((0, True), (1, True), ("x", True), (None, False), (False, False),
+                     ("", False), ([], False), ({}, False)):
+        seen = Seen(url, 200, {}, {"n": n})
+        assert (find_url((loc,), start=None, status=seen) == "https://t.example/w/7") is found
+    assert find_url((loc,), start=None, status=Seen(url, 200, {}, {})) is None  # absent
+    with pytest.raises(ValueError, match="when"):
+        Locator(template="{status_url}", source="status", when="a[")
