@@ -45,6 +45,7 @@ from ._models import Reader
 from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
+    MAX_RESULT,
     JobOutcome,
     ResultNotWritten,
     WaitResult,
@@ -393,7 +394,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         poll over the fast path when it serves, anything else over httpx."""
         if request.purpose == "stream":
             await self._open(shared, request, sub.deadline)
-        elif request.purpose == "poll" and self._polls_fast():
+        elif request.purpose == "poll" and self._polls_fast() and not (
+            shared.engine.job is not None and shared.engine.polls_may_be_result
+        ):  # a poll whose answer may be the result (a video) is streamed over httpx
             assert self._fast is not None
             await send_fast(self, self._fast, shared, request, sub.deadline)
         else:
@@ -431,24 +434,40 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         error: str | None = None
         fed = False
         try:
-            with anyio.move_on_after(math.inf if request.timeout is None else request.timeout):
+            with anyio.move_on_after(
+                math.inf if request.timeout is None else request.timeout
+            ) as exchange:
                 try:
                     options = self._options(request, shared.trusted)
                     async with self._http.stream(
                         request.method, request.url, **options
                     ) as response:
                         code = response.status_code
-                        body, truncated, result = b"", False, None
-                        if request.purpose == "result" and 200 <= code < 300:
+                        body, truncated, result, carries = b"", False, None, None
+                        if request.purpose == "poll" and engine.job is not None:
+                            with shared.lock:
+                                carries = engine.result_answer(code, response.headers)
+                        if carries is not None:
+                            # The poll's answer carries the result (a video): read as a
+                            # result is, bounded by the caller's deadline.
+                            exchange.deadline = math.inf if deadline is None else (
+                                anyio.current_time() + max(0.0, deadline - self._now())
+                            )
+                        streamed = carries == "body"
+                        if streamed or (request.purpose == "result" and 200 <= code < 300):
                             result = await (
                                 asave(response, output) if output else aresult_of(response)
                             )
                         else:
-                            body, truncated = await aread_body(response, self._config.max_body)
+                            limit = MAX_RESULT if carries == "document" else (
+                                self._config.max_body
+                            )
+                            body, truncated = await aread_body(response, limit)
                         with shared.lock:
                             engine.receive_response(
                                 self._now(), code, response.headers, body,
                                 wall=self._wall(), truncated=truncated, result=result,
+                                streamed=streamed,
                             )
                         fed = True
                 except (httpx.HTTPError, OSError) as exc:

@@ -75,7 +75,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._actions import Action, FellBack, Purpose, ReadStream, Request, Sleep, Stop, Update
 from ._config import WaitConfig
@@ -158,6 +158,8 @@ class PollEngine(Transitions):
         self._last_body: bytes | None = None
         self._success: Stop | None = None
         self._result_url: str | None = None
+        #: A poll's answer that was the result itself, streamed by the driver (a 1-tuple).
+        self._in_answer: tuple[Any] | None = None
         # The last body read and its reading, reused for an identical body (most polls).
         self._reuse_readings = not self.config.reader.reads_headers
         self._same_body: bytes | None = None
@@ -322,6 +324,58 @@ class PollEngine(Transitions):
             timeout = None
         return Request(purpose, method, url, headers, timeout, content)
 
+    @property
+    def polls_may_be_result(self) -> bool:
+        """Whether a poll's answer may carry the job's result (``run`` on an API whose final
+        status answer is the result: Stability's 200 with the video, Azure's Location
+        polling): the driver then sends polls where it can stream a body
+        (``result_answer``)."""
+        job = self.job
+        if job is None or not job.fetch_result:
+            return False
+        at = getattr(self._lifecycle, "result_at_status_url", None)
+        return at is not None and at(self._start, self.url or "") is not None
+
+    def result_answer(
+        self, status_code: int, headers: Mapping[str, str]
+    ) -> Literal["body", "document"] | None:
+        """Asked by the driver with a poll's head, before its body is read: whether that
+        answer carries the job's result. ``body``: its body IS the result, to be streamed as
+        one (to ``output``, or into memory up to the result limit), not read as a status
+        under the status body limit and fetched again. ``document``: its JSON document holds
+        the result (a base64 video): read it whole under the result limit. None: a status.
+
+        So only when the profile says the result is in the final answer of the URL polled,
+        and the head alone (its code and headers, no body) reads as a success under the
+        profile's rules. A body that is a JSON status document within the status limit is
+        read as a status, as before (its fields may still say otherwise)."""
+        if self._in_flight != "poll" or not 200 <= status_code < 300:
+            return None
+        job = self.job
+        at = getattr(self._lifecycle, "result_at_status_url", None)
+        if job is None or not job.fetch_result or at is None:
+            return None
+        where = at(self._start, self.url or "")
+        if where is None:
+            return None
+        lower = {k.lower(): v for k, v in headers.items()}
+        content_type = lower.get("content-type")
+        is_json = "json" in (content_type or "").lower()
+        if where == "document" and not is_json:
+            return None
+        if where == "body" and is_json:
+            length = lower.get("content-length", "")
+            if not (length.isdigit() and int(length) > self.config.max_body):
+                return None
+        reader = self.config.reader
+        if not reader.accepts_body(status_code, content_type):
+            return None
+        try:
+            reading = reader.read(None, status_code=status_code, headers=lower)
+        except BadResponse:
+            return None
+        return where if reading.outcome == "succeeded" else None
+
     # -- feeding -----------------------------------------------------------------------------
 
     def receive_response(
@@ -334,10 +388,12 @@ class PollEngine(Transitions):
         wall: float | None = None,
         truncated: bool = False,
         result: Any = None,
+        streamed: bool = False,
     ) -> None:
         """The response to the request in flight: its head and whole body (a stream: its
         head only; a result: what the driver made of its body, as ``result``). ``truncated``:
-        the body passed the size limit and was not read further."""
+        the body passed the size limit and was not read further; ``streamed``: a poll whose
+        body was the result (``result_answer``: ``body``), handed over as ``result``."""
         purpose = self._land(now)
         self.state.tally.answered += 1
         if purpose != "cancel":
@@ -358,6 +414,12 @@ class PollEngine(Transitions):
             self._started(now, status_code, lower, body, hint)
         elif purpose == "result":
             self._result_fetched(now, status_code, lower, body, hint, result)
+        elif streamed:
+            self._in_answer = (result,)
+            try:
+                self._polled(now, status_code, lower, b"", hint, False)
+            finally:
+                self._in_answer = None
         else:
             self._polled(now, status_code, lower, body, hint, truncated)
 

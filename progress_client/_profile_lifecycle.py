@@ -75,6 +75,27 @@ class ProfileLifecycle:
             return ResultPlan("url", url=planned.url)
         return ResultPlan(section.kind)
 
+    @property
+    def result_format(self) -> str | None:
+        """``jsonl`` when the result body is JSON lines (a list of them in memory)."""
+        return self.profile.result.format
+
+    def result_at_status_url(self, start: Seen | None, status_url: str) -> str | None:
+        """Where the result is when it is in the final answer of the URL polled: ``body``,
+        that answer's body itself (``kind = "body"``: Stability; a result URL that is the
+        status URL: Azure's Location polling); ``document``, a part of that answer's JSON
+        document, on an API whose HTTP code can say the job is done (``any_body_on``:
+        Stability's JSON mode, its video in base64); else None."""
+        section = self.profile.result
+        if section.kind == "body":
+            return "body"
+        if section.kind == "document":
+            return "document" if self.profile.status.any_body_on else None
+        if section.kind != "url" or not status_url:
+            return None
+        planned = urls.result_request(self.profile, start=_urls_seen(start), status=None)
+        return "body" if planned is not None and planned.url == status_url else None
+
     def poll_request(
         self, start: Seen | None, status_url: str
     ) -> tuple[str, bytes | None] | None:

@@ -197,6 +197,9 @@ class Locator(_Strict):
     on: tuple[int, ...] = ()
     #: A path added to the URL found (Jenkins: "api/json" after a queue item's or build's URL).
     append: str | None = None
+    #: Only when this expression is true of the response's JSON body (JMESPath truth: not
+    #: false, null, "", [] or {}): Temporal follows its workflow only on CONTINUED_AS_NEW.
+    when: Expression | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> Locator:
@@ -257,6 +260,10 @@ class ResultSection(_Strict):
     #: b64_json): the result is its bytes (written to ``--output``); text that is not base64
     #: is kept as it is.
     decode: Literal["base64"] | None = None
+    #: ``jsonl``: the result is JSON lines (a batch's results file: Anthropic's
+    #: ``results_url``, OpenAI's output file). ``--output`` gets the lines as they come (never
+    #: held whole); in memory it is a list of the parsed lines.
+    format: Literal["jsonl"] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> ResultSection:
@@ -266,6 +273,8 @@ class ResultSection(_Strict):
             raise ValueError("'path' goes with kind = 'document'")
         if self.decode is not None and (self.kind != "document" or self.path is None):
             raise ValueError("'decode' goes with kind = 'document' and a 'path'")
+        if self.format is not None and self.kind not in ("url", "body"):
+            raise ValueError("'format' goes with kind = 'url' or 'body' (a body fetched)")
         return self
 
 

@@ -118,6 +118,8 @@ def find_url(
         seen = _pick(loc, start, status)
         if seen is None or (loc.on and seen.status_code not in loc.on):
             continue
+        if loc.when is not None and not _truthy(loc.when, seen):
+            continue
         url = _locate(loc, seen, start, status)
         if url is not None and loc.append:
             url = url.split("?", 1)[0].rstrip("/") + "/" + loc.append.lstrip("/")
@@ -153,6 +155,15 @@ def follow_url(profile: Profile, status: Seen) -> str | None:
     if not profile.follow:
         return None
     return find_url(profile.follow, start=None, status=status)
+
+
+def _truthy(expr: str, seen: Seen) -> bool:
+    if not isinstance(seen.body, dict):
+        return False
+    value = compile_expr(expr).search(seen.body)
+    if value is MISSING or value is None or value is False:
+        return False
+    return not (isinstance(value, (str, list, dict)) and not value)
 
 
 def _pick(loc: Locator, start: Seen | None, status: Seen | None) -> Seen | None:

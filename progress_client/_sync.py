@@ -36,6 +36,7 @@ from ._models import Reader
 from ._observer import BeforeRequestHook, ChangeHook, RequestHook
 from ._policy import Policy
 from ._results import (
+    MAX_RESULT,
     JobOutcome,
     ResultNotWritten,
     WaitResult,
@@ -374,17 +375,28 @@ class ProgressClient(ClientBase[httpx.Client]):
         try:
             with self._http.stream(
                 request.method, request.url, **self._options(request, shared.trusted),
-            ) as response, self._watchdog.guard(response, bound):
+            ) as response, ExitStack() as guarded:
+                guarded.enter_context(self._watchdog.guard(response, bound))
                 code = response.status_code
-                body, truncated, result = b"", False, None
-                if request.purpose == "result" and 200 <= code < 300:
+                body, truncated, result, carries = b"", False, None, None
+                if request.purpose == "poll" and engine.job is not None:
+                    with shared.lock:
+                        carries = engine.result_answer(code, response.headers)
+                if carries is not None:
+                    # The poll's answer carries the result (a video): read as a result is,
+                    # bounded by the caller's deadline, not by the poll's time.
+                    guarded.close()
+                    guarded.enter_context(self._watchdog.guard(response, deadline))
+                streamed = carries == "body"
+                if streamed or (request.purpose == "result" and 200 <= code < 300):
                     result = save(response, output) if output else result_of(response)
                 else:
-                    body, truncated = read_body(response, self._config.max_body)
+                    limit = MAX_RESULT if carries == "document" else self._config.max_body
+                    body, truncated = read_body(response, limit)
                 with shared.lock:
                     engine.receive_response(
                         clock.now(), code, response.headers, body, wall=clock.wall(),
-                        truncated=truncated, result=result,
+                        truncated=truncated, result=result, streamed=streamed,
                     )
         except (httpx.HTTPError, OSError) as exc:
             error, fatal = describe_transport_error(exc)

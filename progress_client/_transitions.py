@@ -66,9 +66,9 @@ class Transitions:
 
     # Slots: an engine per running wait, thousands at once, each no bigger than its fields.
     __slots__ = (
-        "_answer", "_cancel_plan", "_events", "_first_sent", "_hinted", "_in_flight", "_last",
-        "_last_answered", "_last_body", "_last_error", "_last_response", "_lifecycle",
-        "_long_poll", "_next_at", "_reading", "_result_url",
+        "_answer", "_cancel_plan", "_events", "_first_sent", "_hinted", "_in_answer",
+        "_in_flight", "_last", "_last_answered", "_last_body", "_last_error", "_last_response",
+        "_lifecycle", "_long_poll", "_next_at", "_reading", "_result_url",
         "_resumed", "_reuse_readings", "_same_body", "_same_code", "_same_reading", "_start",
         "_start_pending", "_stopped", "_stream", "_streaming", "_success", "cancelled_remote",
         "config", "events_url", "every_update", "job", "state", "url",
@@ -101,6 +101,7 @@ class Transitions:
     _last_body: bytes | None
     _success: Stop | None
     _result_url: str | None
+    _in_answer: tuple[Any] | None
     _reuse_readings: bool
     _same_body: bytes | None
     _same_code: int
@@ -265,7 +266,7 @@ class Transitions:
             return
         self._result_url = None
         # The report counts the result's request too (the success was seen before it).
-        self._finish(self._success.with_result(result, self.report()))
+        self._finish(self._success.with_result(self._shaped(result), self.report()))
 
     def _timed_out(self, now: float, why: str = "") -> Stop:
         """The timed-out ``Stop`` for a caller whose deadline passed; the engine goes on for
@@ -392,6 +393,9 @@ class Transitions:
         if job is None or not job.fetch_result or last is None:
             self._finish(stop)
             return
+        if self._in_answer is not None:  # the final answer was the result, streamed
+            self._finish(stop.with_result(self._shaped(self._in_answer[0])))
+            return
         plan = self.lifecycle.result(self._start, last, self.url or "")
         if plan.kind == "document":
             self._finish(stop.with_result(plan.value))
@@ -404,6 +408,21 @@ class Transitions:
             self._next_at = now
         else:
             self._finish(stop)
+
+    def _shaped(self, result: Any) -> Any:
+        """A result held in memory in the shape the profile gives it: JSON lines as a list of
+        the parsed lines (a body that is not JSON lines is kept as it came). A result written
+        to ``output`` (a path) is left as it is: its lines went to the file as they came."""
+        if getattr(self._lifecycle, "result_format", None) != "jsonl":
+            return result
+        if isinstance(result, dict):  # one line, parsed already (a JSON content type)
+            return [result]
+        if not isinstance(result, (bytes, bytearray)):
+            return result
+        try:
+            return [json.loads(line) for line in bytes(result).splitlines() if line.strip()]
+        except (ValueError, RecursionError):
+            return result
 
     def _transient(self, now: float, description: str, hint: float | None) -> None:
         s = self.state

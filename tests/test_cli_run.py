@@ -113,8 +113,8 @@ def test_run_ends_with_the_result_in_hand(server: VendorServer, tmp_path: Path) 
     assert doc["result"] is None and doc["result_bytes"] == len(video)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(video).hexdigest()
     assert not out.with_name(out.name + ".part").exists()
-    # The 200 poll is read up to the status limit (1 MiB), then the video is fetched whole.
-    assert stability.polls == 4 and doc["requests"] == stability.requests == 5
+    # The 200 poll's body is the video: streamed to the file as it comes, never fetched twice.
+    assert stability.polls == 3 and doc["requests"] == stability.requests == 4
     assert doc["status_url"].endswith(f"/v2beta/image-to-video/result/{stability.id}")
     start = server.start_bodies["stability"][-1]
     assert b'name="image"; filename="cat.png"' in start and b'name="seed"' in start

@@ -368,7 +368,32 @@ def _send(h: BaseHTTPRequestHandler, step: Step) -> None:
         h.wfile.write(data)
 
 
+#: Vendors whose result is a JSON-lines file, and the Content-Type it is served with.
+#: Anthropic: GET /v1/messages/batches/{id}/results "Streams the results of a Message Batch as
+#: a .jsonl file", one {custom_id, result} per line
+#: (https://docs.anthropic.com/en/api/retrieving-message-batch-results; its SDK asks for it
+#: with "Accept: application/binary"). OpenAI: GET /v1/files/{id}/content is the file's raw
+#: bytes, the batch output file one {id, custom_id, response, error} per line
+#: (https://platform.openai.com/docs/guides/batch; openai/openai-python@e43b4224
+#: src/openai/resources/files.py, which reads it as binary); Mistral, Together and Groq serve
+#: their output files the same way. Neither documents a Content-Type: octet-stream here.
+JSONL_RESULTS: dict[str, str] = {
+    "openai-batch": "application/octet-stream",
+    "anthropic-batch": "application/octet-stream",
+    "mistral-batch": "application/octet-stream",
+    "together-batch": "application/octet-stream",
+    "openai-compatible-batch": "application/octet-stream",
+}
+
+
 def _result(job: Job) -> Step:
+    jsonl = JSONL_RESULTS.get(job.vendor)
+    if jsonl is not None:
+        # A scripted dict is the file's one line; bytes are the file as they are.
+        data = job.result if isinstance(job.result, bytes) else (
+            json.dumps(job.result if job.result is not None else {"custom_id": "r1"}) + "\n"
+        ).encode()
+        return Step(data, 200, {"Content-Type": jsonl})
     if isinstance(job.result, bytes):
         return Step(job.result, 200, {"Content-Type": "video/mp4"})
     return Step(job.result if job.result is not None else {"images": [{"url": "x.png"}]})

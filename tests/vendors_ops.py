@@ -472,3 +472,86 @@ RUNNING_OPS: dict[str, Any] = {
 
 #: The notes of the partial successes.
 PARTIAL_NOTES_OPS = {("jenkins-build", "unstable"): "is unstable (it ran; some tests failed)"}
+
+
+# -- Temporal, run by run -----------------------------------------------------------------------
+# A workflow whose runs continue as new, described run by run. temporalio/api
+# temporal/api/workflowservice/v1/service.proto: DescribeWorkflowExecution is
+# GET /api/v1/namespaces/{namespace}/workflows/{execution.workflow_id}, its other field,
+# execution.run_id, a query parameter; without a run id it describes the workflow's newest run.
+# A run that continued as new stays WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW when described by
+# its own id (temporal/api/enums/v1/workflow.proto), and its describe does not name the next run
+# (WorkflowExecutionInfo has execution, status, ... and no next run id).
+
+
+class TemporalRuns:
+    """``runs``: run id -> the statuses it is described with, one per describe of that run
+    (the last repeats). The newest run is the first not yet ended by CONTINUED_AS_NEW."""
+
+    def __init__(self, workflow_id: str, runs: dict[str, list[str]]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.workflow_id, self.runs = workflow_id, runs
+        self.served: dict[str, int] = dict.fromkeys(runs, 0)
+        #: (path with query, the run described) of every request.
+        self.requests: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                code, doc = outer._describe(self.path)
+                data = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.url = (f"http://127.0.0.1:{self.httpd.server_address[1]}{_TEMPORAL}/"
+                    f"{quote(workflow_id, safe='')}")
+
+    def _newest(self) -> str:
+        for run, phases in self.runs.items():
+            if not (self.served[run] and phases[min(self.served[run], len(phases)) - 1]
+                    == "CONTINUED_AS_NEW"):
+                return run
+        return list(self.runs)[-1]
+
+    def _describe(self, path: str) -> tuple[int, dict[str, Any]]:
+        from urllib.parse import parse_qs, urlsplit
+
+        parts = urlsplit(path)
+        with self.lock:
+            if parts.path != urlsplit(self.url).path:
+                return 404, {"code": 5, "message": "workflow not found"}
+            asked = parse_qs(parts.query).get("execution.run_id")
+            run = asked[0] if asked else self._newest()
+            if run not in self.runs:
+                return 404, {"code": 5, "message": f"workflow run {run} not found"}
+            phases = self.runs[run]
+            status = phases[min(self.served[run], len(phases) - 1)]
+            self.served[run] += 1
+            self.requests.append((path, run))
+        doc = _describe(Job("temporal-workflow", self.workflow_id, []), "")
+        info = doc["workflowExecutionInfo"]
+        info["execution"]["runId"] = run
+        info["status"] = f"WORKFLOW_EXECUTION_STATUS_{status}"
+        return 200, doc
+
+    def __enter__(self) -> TemporalRuns:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
