@@ -19,6 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._hints import DEFAULT_HINT_HEADERS
 from ._models import DEFAULT_FAILURE, DEFAULT_SUCCESS, Reader, StatusSpec
+from ._options import (
+    DEFAULT_MAX_BODY,
+    DEFAULT_REQUEST_TIMEOUT,
+    MAX_LONG_POLL,
+    MIN_INTERVAL,
+    OPTIONS,
+    check_option,
+)
 from ._policy import AdaptivePolicy, Policy
 
 if TYPE_CHECKING:
@@ -33,14 +41,10 @@ __all__ = [
     "config_from_options",
 ]
 
-#: The default response size limit: 1 MiB, read no further.
-DEFAULT_MAX_BODY = 1 << 20
-DEFAULT_REQUEST_TIMEOUT = 30.0
-#: The longest hold a long poll asks for (RFC 7240 ``Prefer: wait=N``), in seconds.
-MAX_LONG_POLL = 60.0
-#: The shortest interval a policy may have without ``allow_fast_polling=True``, in seconds:
-#: below it a wait polls the server many times a second (a typo, or a load test).
-MIN_INTERVAL = 0.05
+#: The fields of ``WaitConfig`` that are client options of the same name (``_options``
+#: declares them, their defaults and their checks; ``tests/test_options.py`` holds the
+#: fields below to it).
+OPTION_FIELDS = tuple(o.name for o in OPTIONS if o.config)
 
 
 @dataclass(frozen=True)
@@ -67,15 +71,8 @@ class WaitConfig:
     hint_headers: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        _count("max_consecutive_errors", self.max_consecutive_errors)
-        _count("sse_max_failures", self.sse_max_failures)
-        _count("max_body", self.max_body)
-        if not (_number(self.hint_cap) and self.hint_cap >= 0):
-            raise ValueError("hint_cap must be a finite number >= 0")
-        for name in ("baseline", "request_timeout"):
-            v = getattr(self, name)
-            if not (_number(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0")
+        for name in OPTION_FIELDS:  # each option's one check, as the clients run it
+            check_option(name, getattr(self, name))
         if not self.allow_fast_polling:
             shortest = _shortest(self.policy)
             if shortest < MIN_INTERVAL:
@@ -86,11 +83,10 @@ class WaitConfig:
                 )
         kinds = self.event_types
         if kinds is not None:
-            if isinstance(kinds, str) or not all(isinstance(n, str) and n for n in kinds):
+            if isinstance(kinds, str):  # a client's option takes one name; the config, a set
                 raise ValueError("event_types must be a set of event names (non-empty strings)")
             object.__setattr__(self, "event_types", frozenset(kinds) or None)
-        lp = self.long_poll
-        if lp is not None and not (_number(lp) and 0 < lp <= MAX_LONG_POLL):
+        if isinstance(self.long_poll, bool):  # True/False are the clients' shorthands
             raise ValueError(f"long_poll must be a number of seconds in (0, {MAX_LONG_POLL:g}]")
         names = self.reader.hint_headers
         object.__setattr__(
@@ -113,11 +109,6 @@ def _shortest(policy: Policy) -> float:
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _count(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
 
 
 def config_from_options(
