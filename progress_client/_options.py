@@ -140,8 +140,8 @@ def _mapping(name: str, v: Any, client: str | None = None) -> None:
     if v is not None and not isinstance(v, Mapping):
         raise TypeError(f"{name} must be a mapping of names to values, got {type(v).__name__}")
     for key, value in (v or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"{name} must map strings to strings")
+        if not isinstance(key, (str, bytes)) or not isinstance(value, (str, bytes)):
+            raise TypeError(f"{name} must map header names to values (strings)")
 
 
 def _callable(name: str, v: Any, client: str | None = None) -> None:
