@@ -238,6 +238,8 @@ class Option:
     cli: tuple[str, ...] = ()
     #: The default as the signatures write it, when ``repr(default)`` is not that.
     source: str | None = None
+    #: ``WaitConfig``'s type for it, when not ``type`` (the clients take more shapes).
+    config_type: str | None = None
 
     def annotation(self, client: str) -> str:
         return self.type.format(client="AsyncClient" if client == "async" else "Client")
@@ -294,9 +296,6 @@ _BOTH_OPTIONS = (
            source="DEFAULT_REQUEST_TIMEOUT"),
     Option("conditional", "bool", True,
            "send If-None-Match / If-Modified-Since (304s cost no body)", _flag, config=True),
-    Option("long_poll", "float | bool | None", None,
-           f"ask the server to hold each poll (Prefer: wait=N; True: {MAX_LONG_POLL:g} s)",
-           _long_poll, config=True, cli=("--long-poll",)),
     Option("verify", "Any", True,
            "TLS verification: True, False, a CA bundle's path or an ssl.SSLContext", _verify),
     Option("max_redirects", "int", DEFAULT_MAX_REDIRECTS,
@@ -308,12 +307,16 @@ _BOTH_OPTIONS = (
     Option("sse_max_failures", "int", 3,
            "event-stream failures before a wait falls back to polling for good", count,
            config=True),
+    Option("event_types", "Iterable[str] | str | None", None,
+           "the SSE event names read as statuses (default: any whose data is one)",
+           _event_types, config=True, cli=("--event-type",),
+           config_type="frozenset[str] | None"),
+    Option("long_poll", "float | bool | None", None,
+           f"ask the server to hold each poll (Prefer: wait=N; True: {MAX_LONG_POLL:g} s)",
+           _long_poll, config=True, cli=("--long-poll",), config_type="float | None"),
     Option("allow_fast_polling", "bool", False,
            f"accept a policy faster than {MIN_INTERVAL:g} s (a test server of your own)",
            _flag, config=True, cli=("--allow-fast-polling",)),
-    Option("event_types", "Iterable[str] | str | None", None,
-           "the SSE event names read as statuses (default: any whose data is one)",
-           _event_types, config=True, cli=("--event-type",)),
     Option("on_request", "RequestHook | None", None,
            "called after every request with a RequestEvent", _callable),
     Option("on_change", "ChangeHook | None", None,
@@ -392,6 +395,17 @@ def signature_block(client: str, indent: str = "        ") -> str:
     return "\n".join(lines)
 
 
+def config_block(indent: str = "    ") -> str:
+    """The option fields of ``WaitConfig``, between the markers."""
+    lines = [indent + BEGIN]
+    for o in OPTIONS:
+        if o.config:
+            lines.append(f"{indent}#: {o.doc[:1].upper()}{o.doc[1:]}.")
+            lines.append(f"{indent}{o.name}: {o.config_type or o.type} = {o.default_source()}")
+    lines.append(indent + END)
+    return "\n".join(lines)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -432,6 +446,9 @@ def generated_files(root: str) -> dict[str, str]:
         full = os.path.join(root, path)
         with open(full, encoding="utf-8") as f:
             out[path] = replace_between(f.read(), BEGIN, END, signature_block(client))
+    with open(os.path.join(root, "progress_client/_config.py"), encoding="utf-8") as f:
+        out["progress_client/_config.py"] = replace_between(f.read(), BEGIN, END,
+                                                            config_block())
     full = os.path.join(root, "docs/usage.md")
     with open(full, encoding="utf-8") as f:
         out["docs/usage.md"] = replace_between(f.read(), DOCS_BEGIN, DOCS_END, docs_table())

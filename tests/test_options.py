@@ -51,7 +51,8 @@ def test_the_generated_blocks_and_the_docs_table_are_current() -> None:
 
 def test_regenerating_rewrites_a_drifted_block(tmp_path: Path) -> None:
     # What a developer gets after adding an option to the table: the block, rewritten.
-    for path in ("progress_client/_sync.py", "progress_client/_async.py", "docs/usage.md"):
+    for path in ("progress_client/_sync.py", "progress_client/_async.py",
+                 "progress_client/_config.py", "docs/usage.md"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text((ROOT / path).read_text(encoding="utf-8"),
                                      encoding="utf-8")
@@ -101,13 +102,15 @@ def test_waitconfig_has_a_field_for_each_config_option() -> None:
     fields = {f.name: f for f in dataclasses.fields(WaitConfig) if f.init}
     config = {o.name for o in OPTIONS if o.config}
     assert set(fields) - BUILT_FIELDS == config, (
-        "WaitConfig's fields and the options marked config=True differ")
+        f"WaitConfig lacks {sorted(config - set(fields))}, has {sorted(set(fields) - config)}"
+        f" not marked config=True: {REGENERATE}")
     for name in config:
         assert fields[name].default == option(name).default, f"WaitConfig.{name}'s default"
 
 
 @pytest.mark.parametrize("name", sorted(o.name for o in OPTIONS if o.config))
 def test_waitconfig_runs_the_declared_check(name: str) -> None:
+    assert name in BAD, f"{name}: add a bad value to BAD in this test"
     bad = BAD[name][0]
     if name == "long_poll":
         bad = 61.0
@@ -172,6 +175,7 @@ def test_a_bad_value_is_refused_at_construction(
                         lambda self, request: sent.append(request))
     monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request",
                         lambda self, request: sent.append(request))
+    assert name in BAD, f"{name}: add a bad value to BAD in this test"
     value, error = BAD[name]
     with pytest.raises(error, match=name):
         CLIENTS[kind](**{name: value})
