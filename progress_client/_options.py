@@ -24,7 +24,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -217,29 +216,39 @@ def _transport(name: str, v: Any, client: str | None = None) -> None:
 # -- the declaration ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Option:
-    """One client option."""
+    """One client option. A plain class: the parsers import this module, and a dataclass or
+    a named tuple would cost them milliseconds of class building at start-up."""
 
-    name: str
-    #: The annotation, as the signatures write it; ``{client}`` is ``Client`` or
-    #: ``AsyncClient``.
-    type: str
-    #: The default value.
-    default: Any
-    #: One line for the docs' table.
-    doc: str
-    check: Check | None = None
-    #: ``"both"``, ``"sync"`` or ``"async"``.
-    clients: str = "both"
-    #: Whether ``WaitConfig`` has a field of this name (the option is passed to it as is).
-    config: bool = False
-    #: The command line's flags that mirror it (``wait`` and ``run``), if any.
-    cli: tuple[str, ...] = ()
-    #: The default as the signatures write it, when ``repr(default)`` is not that.
-    source: str | None = None
-    #: ``WaitConfig``'s type for it, when not ``type`` (the clients take more shapes).
-    config_type: str | None = None
+    __slots__ = ("check", "cli", "clients", "config", "config_type", "default", "doc", "name",
+                 "source", "type")
+
+    def __init__(
+        self, name: str, type: str, default: Any, doc: str, check: Check | None = None, *,
+        clients: str = "both", config: bool = False, cli: tuple[str, ...] = (),
+        source: str | None = None, config_type: str | None = None,
+    ) -> None:
+        self.name = name
+        #: The annotation, as the signatures write it; ``{client}`` is ``Client`` or
+        #: ``AsyncClient``.
+        self.type = type
+        self.default = default
+        #: One line for the docs' table (and WaitConfig's field).
+        self.doc = doc
+        self.check = check
+        #: ``"both"``, ``"sync"`` or ``"async"``.
+        self.clients = clients
+        #: Whether ``WaitConfig`` has a field of this name (the option is passed to it as is).
+        self.config = config
+        #: The command line's flags that mirror it (``wait`` and ``run``), if any.
+        self.cli = cli
+        #: The default as the signatures write it, when ``repr(default)`` is not that.
+        self.source = source
+        #: ``WaitConfig``'s type for it, when not ``type`` (the clients take more shapes).
+        self.config_type = config_type
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r}, {self.type!r}, default={self.default!r})"
 
     def annotation(self, client: str) -> str:
         return self.type.format(client="AsyncClient" if client == "async" else "Client")
