@@ -15,7 +15,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from .._options import MAX_LONG_POLL, option
-from ._common import MIN_INTERVAL, byte_size, positive_float, shown_url
+from ._common import MIN_INTERVAL, byte_size, format_size, positive_float, shown_url
 
 if TYPE_CHECKING:
     from .._profile_schema import Profile
@@ -54,7 +54,7 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
                    help=f"the fixed interval savings are counted against ({baseline:g})")
     p.add_argument("--max-body", type=byte_size, default=None, metavar="SIZE",
                    help="the largest status document read: bytes, or 512k, 50M, 1MiB ... "
-                        "(1MiB)")
+                        f"({format_size(option('max_body').default)})")
     p.add_argument("--status-field", default=None, metavar="PATH",
                    help="dotted path of the status field, e.g. data.state (default: status)")
     p.add_argument("--success", default=None, metavar="WORDS",
