@@ -24,7 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -59,9 +59,10 @@ MIN_INTERVAL = 0.05
 #: The values of ``AsyncProgressClient(transport=...)``.
 TRANSPORTS = ("auto", "httpx", "aiohttp")
 
-#: A check: ``check(name, value, client)`` raises ``ValueError`` / ``TypeError`` naming the
-#: option; ``client`` is ``"sync"`` or ``"async"`` (``None`` from ``WaitConfig``).
-Check = Callable[[str, Any, "str | None"], None]
+if TYPE_CHECKING:
+    #: A check: ``check(name, value, client)`` raises ``ValueError`` / ``TypeError`` naming
+    #: the option; ``client`` is ``"sync"`` or ``"async"`` (``None`` from ``WaitConfig``).
+    Check = Callable[[str, Any, str | None], None]
 
 
 # -- the checks ---------------------------------------------------------------------------------
@@ -107,8 +108,8 @@ def _long_poll(name: str, v: Any, client: str | None = None) -> None:
 
 
 def _text(name: str, v: Any, client: str | None = None) -> None:
-    if v is not None and not (isinstance(v, str) and v):
-        raise TypeError(f"{name} must be a non-empty string, got {type(v).__name__}")
+    if v is not None and not isinstance(v, str):  # "" is the default, as None
+        raise TypeError(f"{name} must be a string, got {type(v).__name__}")
 
 
 def _words(name: str, v: Any, client: str | None = None) -> None:

@@ -192,6 +192,8 @@ def test_good_values_pass() -> None:
         spec=StatusSpec(status_field="state"), auth=httpx.BasicAuth("a", "b"), client=http,
     ) as client:
         assert client.config.reader.status_field == "state"  # type: ignore[attr-defined]
+    with ProgressClient(status_field="") as client:  # as before: the default field
+        assert client.config.reader.status_field == "status"  # type: ignore[attr-defined]
 
     async def both_transports() -> set[str]:
         used = set()
