@@ -132,9 +132,8 @@ def fast_polls(
     transport: str, client: httpx.AsyncClient | None, auth: Any,
     headers: Mapping[str, str] | None, verify: Any, max_redirects: int, max_concurrency: int,
 ) -> _fast.FastPolls | None:
-    """The aiohttp session for polls that ``transport`` asks for, or ``None`` (httpx)."""
-    if transport not in _fast.TRANSPORTS:
-        raise ValueError(f"transport must be one of {', '.join(map(repr, _fast.TRANSPORTS))}")
+    """The aiohttp session for polls that ``transport`` asks for, or ``None`` (httpx).
+    ``transport`` is one of ``_options.TRANSPORTS``, checked with every option."""
     if transport == "httpx":
         return None
     simple_auth = auth is None or (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import json as _json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import httpx
 
 from ._actions import Request, Stop
-from ._config import WaitConfig, config_from_options
+from ._config import OPTION_FIELDS, WaitConfig, config_from_options
 from ._engine import PollEngine
 from ._errors import RequestFailed
 from ._http import (
@@ -25,8 +25,7 @@ from ._http import (
     request_options,
 )
 from ._httprules import may_get_credentials, without_credentials
-from ._models import Reader
-from ._observer import BeforeRequestHook, ChangeHook, Observer, RequestHook, get_instrument
+from ._observer import Observer, get_instrument
 from ._policy import Policy
 from ._results import ResultNotWritten, WaitResult, finish, write_result
 from ._sanitize import install_log_redaction
@@ -34,7 +33,6 @@ from ._shared import Registry, SharedWait, Subscriber
 from ._state import EngineState
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
 
     from ._lifecycle import Job, Lifecycle
 
@@ -98,53 +96,19 @@ class Call:
 class ClientBase(Generic[H]):
     """The options, the httpx client and the running waits of a client."""
 
-    def __init__(
-        self,
-        http: Any,
-        *,
-        policy: Policy | None,
-        baseline: float,
-        headers: Mapping[str, str] | None,
-        auth: httpx.Auth | tuple[str, str] | None,
-        client: H | None,
-        spec: Reader | None,
-        status_field: str | None,
-        success: Iterable[str] | None,
-        failure: Iterable[str] | None,
-        change_on: Iterable[str] | str | None,
-        model: type[BaseModel] | None,
-        max_consecutive_errors: int,
-        hint_cap: float,
-        max_body: int,
-        request_timeout: float,
-        conditional: bool,
-        long_poll: float | bool | None,
-        verify: Any,
-        max_redirects: int,
-        max_concurrency: int,
-        sse_max_failures: int,
-        on_request: RequestHook | None,
-        allow_fast_polling: bool = False,
-        on_change: ChangeHook | None,
-        profile: ProfileArg | None = None,
-        before_request: BeforeRequestHook | None = None,
-        event_types: Iterable[str] | str | None = None,
-    ) -> None:
+    def __init__(self, http: Any, options: Mapping[str, Any]) -> None:
+        """``options``: the client's keyword options, checked (``_options.take_options``)."""
+        profile, spec, status_field = options["profile"], options["spec"], options["status_field"]
+        success, failure = options["success"], options["failure"]
+        headers, auth, client = options["headers"], options["auth"], options["client"]
+        max_concurrency = options["max_concurrency"]
         if profile is not None and (spec is not None or status_field is not None):
             raise TypeError("profile= reads the document itself: drop spec= and status_field=")
         self._config: WaitConfig = config_from_options(
-            policy=policy, spec=spec, status_field=status_field, success=success,
-            failure=failure, change_on=change_on, model=model, long_poll=long_poll,
-            baseline=baseline, max_consecutive_errors=max_consecutive_errors,
-            hint_cap=hint_cap, max_body=max_body, request_timeout=request_timeout,
-            conditional=conditional, sse_max_failures=sse_max_failures,
-            allow_fast_polling=allow_fast_polling,
-            event_types=event_types,
+            spec=spec, status_field=status_field, success=success, failure=failure,
+            policy=options["policy"], change_on=options["change_on"], model=options["model"],
+            **{name: options[name] for name in OPTION_FIELDS},
         )
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or (
-            max_concurrency < 1
-        ):
-            raise ValueError("max_concurrency must be an integer >= 1")
         self._max_concurrency = max_concurrency
         self._words = (success, failure)
         # A header the caller gives wins over a profile's header of the same name.
@@ -154,14 +118,15 @@ class ClientBase(Generic[H]):
         self._profiles: dict[Any, tuple[WaitConfig, Lifecycle]] = {}
         if profile is not None:
             self._config, self._lifecycle = self._with_profile(profile)
-        self._observer = Observer(on_request, on_change, before_request)
+        self._observer = Observer(options["on_request"], options["on_change"],
+                                  options["before_request"])
         self._waits = Registry()
         # httpx logs each request URL at INFO: keep URL passwords and ?token= out of logs.
         install_log_redaction()
         self._owns_client = client is None
         if client is None:
-            self._http: H = http(**client_kwargs(headers, auth, verify, max_redirects,
-                                                 max_concurrency))
+            self._http: H = http(**client_kwargs(headers, auth, options["verify"],
+                                                 options["max_redirects"], max_concurrency))
             self._headers: dict[str, str] = {}
             self._auth: Any = None
         else:

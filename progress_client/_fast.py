@@ -53,6 +53,7 @@ from ._httprules import (
 from ._httprules import (
     holds_cookies as jar_holds_cookies,
 )
+from ._options import TRANSPORTS
 
 if TYPE_CHECKING:
     import aiohttp
@@ -68,8 +69,6 @@ __all__ = [
     "timeout_after",
 ]
 
-#: The values of ``AsyncProgressClient(transport=...)``.
-TRANSPORTS = ("auto", "httpx", "aiohttp")
 
 _URL_CACHE = 16384
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from ._config import DEFAULT_REQUEST_TIMEOUT
 from ._httprules import (
     DEFAULT_HEADERS,
     USER_AGENT,
@@ -23,6 +22,7 @@ from ._httprules import (
     may_get_credentials,
     origin_of,
 )
+from ._options import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_REDIRECTS, DEFAULT_REQUEST_TIMEOUT
 from ._sanitize import sanitize
 
 __all__ = [
@@ -44,9 +44,6 @@ __all__ = [
     "strip_cross_origin_credentials",
 ]
 
-DEFAULT_MAX_REDIRECTS = 5
-#: Requests in flight at once per client (and the size of the pool it creates).
-DEFAULT_MAX_CONCURRENCY = 100
 
 
 @functools.lru_cache(maxsize=64)

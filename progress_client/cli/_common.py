@@ -14,6 +14,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+# MIN_INTERVAL: the shortest polling interval the command line takes without
+# --allow-fast-polling, the client's own (the options' declaration imports no client).
+from .._options import MIN_INTERVAL
+
 if TYPE_CHECKING:
     from .. import JobStatus, PollError, PollReport
 
@@ -32,10 +36,6 @@ __all__ = [
     "shown_url",
     "summary_line",
 ]
-
-#: The shortest polling interval the command line takes without --allow-fast-polling (the
-#: client's own floor, ``_config.MIN_INTERVAL``, repeated here: the parser imports no client).
-MIN_INTERVAL = 0.05
 
 #: Query (and fragment) parameter names whose values are credentials: shown as ``***``.
 _SECRET_NAME = re.compile(

@@ -14,7 +14,8 @@ import argparse
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ._common import MIN_INTERVAL, byte_size, positive_float, shown_url
+from .._options import MAX_LONG_POLL, option
+from ._common import MIN_INTERVAL, byte_size, format_size, positive_float, shown_url
 
 if TYPE_CHECKING:
     from .._profile_schema import Profile
@@ -32,9 +33,6 @@ __all__ = [
     "words",
 ]
 
-#: The longest hold ``--long-poll`` may ask for (the client's own limit), in seconds.
-MAX_LONG_POLL = 60.0
-
 
 def add_reading_options(p: argparse.ArgumentParser) -> None:
     """The options ``wait`` and ``run`` share: the policy (``--initial``, ``--step``,
@@ -51,11 +49,12 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-fast-polling", action="store_true",
                    help=f"accept --initial or --max below {MIN_INTERVAL:g} s (a test server "
                         "of your own; a real API would see a flood)")
-    p.add_argument("--baseline", type=positive_float, default=1.0, metavar="SECONDS",
-                   help="the fixed interval savings are counted against (1)")
+    baseline = option("baseline").default
+    p.add_argument("--baseline", type=positive_float, default=baseline, metavar="SECONDS",
+                   help=f"the fixed interval savings are counted against ({baseline:g})")
     p.add_argument("--max-body", type=byte_size, default=None, metavar="SIZE",
                    help="the largest status document read: bytes, or 512k, 50M, 1MiB ... "
-                        "(1MiB)")
+                        f"({format_size(option('max_body').default)})")
     p.add_argument("--status-field", default=None, metavar="PATH",
                    help="dotted path of the status field, e.g. data.state (default: status)")
     p.add_argument("--success", default=None, metavar="WORDS",
@@ -64,9 +63,10 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated failure words, ADDED to the defaults (or the profile's)")
     p.add_argument("--change-on", default=None, metavar="FIELDS",
                    help="comma-separated fields whose change resets the interval")
-    p.add_argument("--max-errors", type=_count, default=10, metavar="N",
+    errors = option("max_consecutive_errors").default
+    p.add_argument("--max-errors", type=_count, default=errors, metavar="N",
                    help="failed requests in a row (refused, timed out, 5xx, 429) before "
-                        "giving up (10)")
+                        f"giving up ({errors})")
     p.add_argument("--profile", default=None, metavar="NAME|FILE",
                    help="how the job API is read, started and cancelled: a built-in profile "
                         "('progress-client profiles' lists them) or a .toml/.json file")
@@ -78,9 +78,9 @@ def add_reading_options(p: argparse.ArgumentParser) -> None:
                         "profile's); --failure adds to them instead")
     p.add_argument("--long-poll", nargs="?", const=True, default=None, type=_long_poll,
                    metavar="SECONDS",
-                   help="ask the server to hold each poll (Prefer: wait=SECONDS; 60 without "
-                        "a value; give one as --long-poll=SECONDS); a server that does not "
-                        "gets the schedule")
+                   help="ask the server to hold each poll (Prefer: wait=SECONDS; "
+                        f"{MAX_LONG_POLL:g} without a value; give one as "
+                        "--long-poll=SECONDS); a server that does not gets the schedule")
     p.add_argument("--on-needs-action", choices=("wait", "end"), default=None,
                    help="when the profile says the job waits for a person (a manual CI job, "
                         "an approval): end with exit 5 (the profiles' default) or wait on")
