@@ -47,6 +47,8 @@ _UNITS = {
     "month": 30 * 86400.0,
 }
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*$")
+#: Resets closer than this are one window's (reset fields have a resolution of a second).
+_SAME_RESET = 1.5
 #: Header values longer than this are not read (a hostile server's megabyte header).
 _MAX_HEADER = 512
 
@@ -280,8 +282,14 @@ class Budget:
             window = _float(params.get("w"))
         if remaining is not None and reset is not None:
             # The requests still in flight may not be in the server's count yet.
-            self.remaining = max(0, remaining - self.in_flight)
-            self.reset_at = now + reset
+            left, reset_at = max(0, remaining - self.in_flight), now + reset
+            if (self.remaining is not None and self.reset_at is not None
+                    and abs(reset_at - self.reset_at) < _SAME_RESET):
+                # The same window: answers can come back out of order, and one the server
+                # counted earlier says more is left than one it counted later. The least
+                # holds.
+                left = min(left, self.remaining)
+            self.remaining, self.reset_at = left, reset_at
         # A limit without its window (X-RateLimit-Limit alone) says too little to pace by:
         # the remaining count and its reset do the work then.
         if limit is not None and limit > 0 and window is not None and window > 0:

@@ -223,3 +223,20 @@ def test_random_crowds_never_exceed_the_limit() -> None:
         budget = Budget(limit)
         sent = drive(budget, waits=rng.randint(1, 40), until=limit.window * 4, step=0.01)
         assert most_in_any_window(sent, limit.window) <= limit.requests
+
+
+def test_answers_out_of_order_never_raise_what_is_left_in_one_window() -> None:
+    budget = Budget()
+    budget.grant(budget.ticket(None), 0.0)
+    budget.observe(0.0, 1e9, 200, {"x-ratelimit-remaining": "10", "x-ratelimit-reset": "60"})
+    tickets = [budget.ticket(None) for _ in range(3)]
+    assert all(budget.grant(t, 0.1) for t in tickets)
+    # The server counted them in one order; their answers come back in another.
+    budget.observe(0.2, 1e9, 200, {"x-ratelimit-remaining": "7", "x-ratelimit-reset": "60"})
+    budget.observe(0.3, 1e9, 200, {"x-ratelimit-remaining": "9", "x-ratelimit-reset": "60"})
+    # 7 left less the two still in flight when it came (the server may not have counted
+    # them): 5; the later answer's 9 less the one then in flight would say 8: the least holds.
+    assert budget.remaining == 5
+    # A new window (another reset) says afresh what is left.
+    budget.observe(61.0, 1e9, 200, {"x-ratelimit-remaining": "99", "x-ratelimit-reset": "60"})
+    assert budget.remaining == 99
