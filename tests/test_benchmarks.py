@@ -16,6 +16,8 @@ from benchmarks.overhead import overhead  # noqa: E402
 from benchmarks.peers import PEERS, backoff_expo, polling2_step, tenacity_incrementing  # noqa: E402
 from benchmarks.procs import machine, tinyserver  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 TINY = {"tiny": ("a 30 s job", [(0.0, "queued"), (10.0, "running"), (30.0, "completed")])}
 
 

@@ -26,6 +26,8 @@ from benchmarks.peers import (  # noqa: E402
     tenacity_incrementing,
 )
 
+pytestmark = pytest.mark.slow
+
 #: Three writes; at 40x the job lasts 150 ms of real time.
 TINY = {"tiny": ("a 6 s job", [(0.0, "queued"), (2.0, "running"), (6.0, "completed")])}
 SDK = ("fixed-1s", "fixed-3s", "fixed-8s", "adaptive", "exponential", "sse", "sse-async",

@@ -39,7 +39,7 @@ from progress_client.server import MemoryStore, RunningServer, create_app, serve
 
 from .browserkit import LoggedRequest, PageServer, RequestLog, chromium
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 if TYPE_CHECKING:  # Playwright itself is imported by the kit, with a clear error if missing
     from playwright.sync_api import BrowserContext, Page

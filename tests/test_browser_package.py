@@ -43,7 +43,7 @@ from .browserkit import LoggedRequest, PageServer, RequestLog, bundle_app, chrom
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
 
 SECRET = "browser-tests-read-secret"
 STATUSES = ["queued", "script", "images", "voice-over", "render", "upload", "completed"]

@@ -12,7 +12,7 @@ from progress_client import AdaptivePolicy, AsyncProgressClient, ProgressClient
 
 from .ratelimited import RateLimitedApi
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 FAST = AdaptivePolicy(initial=0.3, step=0.1, maximum=0.5)
 

@@ -25,7 +25,7 @@ from .kit import JobServer, Reply
 from .ratelimited import RateLimitedApi
 from .vendors import START_BODIES, VendorServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 FAST = ["--initial", "0.2", "--step", "0.1", "--max", "0.5"]
 

@@ -16,6 +16,7 @@ Two guards against a crash like a default install's first async wait importing `
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import json
 import re
@@ -123,9 +124,16 @@ def _declared() -> tuple[set[str], dict[str, set[str]]]:
     return core, extras
 
 
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    """Top-level modules and the distributions that install them: read once (reading every
+    installed distribution's metadata takes a second or more)."""
+    return dict(importlib.metadata.packages_distributions())
+
+
 def _distributions_of(module: str) -> set[str]:
     """The distributions that install the top-level module ``module`` (none: not installed)."""
-    found = importlib.metadata.packages_distributions().get(module, [])
+    found = _installed().get(module, [])
     # Not installed here (a dependency of another Python version, like tomli): its own name.
     return {re.sub(r"[-_.]+", "-", d).lower() for d in found or [module]}
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.samples import LocalServer, Sample, python_samples, run_sample
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SAMPLES = [sample for page in PAGES for sample in python_samples(page)]

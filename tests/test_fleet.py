@@ -24,7 +24,7 @@ from progress_client.waitstore import RedisWaitStore, WaitRecord
 from tests.test_webhooks import SECRET, standard_headers
 from tests.vendors import vendor_server
 
-pytestmark = [pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [pytest.mark.redis, pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 LEASE = 2.0
 

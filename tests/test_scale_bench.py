@@ -22,6 +22,8 @@ from benchmarks.scale import (  # noqa: E402
     scheduled_times,
 )
 
+pytestmark = pytest.mark.slow
+
 
 def test_the_schedule_asked_for() -> None:
     # 3, 4, 5, 6, 7, 8, 8 ... after each response; a window cuts it.

@@ -24,6 +24,8 @@ from benchmarks.procs import free_port
 from tests.holders import Held, hold_poll, hold_stream
 from tests.kit import wait_healthy
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 HELD = 100
 #: Seconds from SIGINT to exit the test accepts on a loaded machine (the target is 1 s).
