@@ -26,6 +26,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -56,8 +57,19 @@ import useSWR from "swr";
 import { useJob } from "progress-client/react";
 import { useJobQuery, useJobSWR } from "progress-client/query";
 import * as pc from "progress-client";
+import { profile } from "progress-client/profiles";
+import profiles from "progress-client/profiles.json";
 
 window.pc = pc;
+// The shared vendor cases, read in the browser as the Python client reads them.
+window.readWithProfile = (name, doc) => {
+  try {
+    const r = pc.readStatus(doc, profile(profiles[name]).options);
+    return typeof r === "object" ? [r.status, r.outcome] : ["bad", String(r)];
+  } catch (err) {
+    return ["refused", err.message];
+  }
+};
 const log = window.log = { updates: [], requests: [], renders: 0 };
 
 function Job({ url, options }) {
@@ -223,6 +235,24 @@ def open_page(browser: BrowserContext, origin: PageServer, start: dict[str, Any]
 
 
 # -- an authenticated stream, React under StrictMode -----------------------------------------
+
+
+PROFILE_CASES = json.loads(
+    (Path(__file__).parent / "vectors" / "profiles.json").read_text("utf-8"))["cases"]
+
+
+def test_the_shared_vendor_cases_read_alike_in_chromium(
+    browser: BrowserContext, origin: PageServer,
+) -> None:
+    """The vendor profile cases (tests/vectors/profiles.json, which the Python client and Node
+    also run) give the same status and outcome in Chromium, through the installed package's
+    profiles entry and its profile data."""
+    page = open_page(browser, origin)
+    got = [page.evaluate("([n, d]) => window.readWithProfile(n, d)", [c["profile"], c["document"]])
+           for c in PROFILE_CASES]
+    page.close()
+    assert got == [[c["status"], c["outcome"]] for c in PROFILE_CASES]
+    print(f"\nvendor profile cases in Chromium: {len(got)}, all as in Python and Node")
 
 
 def test_authenticated_stream_over_fetch_sees_every_update_with_one_connection(
