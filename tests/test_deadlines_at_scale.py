@@ -15,6 +15,7 @@ from progress_client import (
     AdaptivePolicy,
     AsyncProgressClient,
     EngineState,
+    PollError,
     PollTimeout,
     ProgressClient,
     Request,
@@ -147,6 +148,29 @@ def test_a_deferred_timeout_pickles_and_reads_as_args() -> None:
     assert fresh.args == ("other",) and fresh.message == "m"
     assert PollTimeout("plain").resume_token is None
 
+
+
+def test_a_timeouts_status_url_is_stripped_when_read() -> None:
+    from progress_client._results import error_of
+    from progress_client._resume import public_url
+
+    secret = "https://user:hunter2@api.example/jobs/7?token=abc&page=2#frag"
+    _, stop, _ = _timed_out(10.0)
+    err = stop.error
+    assert isinstance(err, PollTimeout)
+    assert error_of(stop, secret) is err
+    assert "status_url" not in vars(err)  # the caller's URL kept, not yet stripped
+    assert err.status_url == public_url(secret) and "hunter2" not in err.status_url
+    assert "abc" not in err.status_url
+    error_of(stop, "https://other.example/jobs/8")  # a URL already named stays
+    assert err.status_url == public_url(secret)
+    named = PollTimeout.later(lambda: ("m", None, None, None, None))
+    named.status_url = "https://set.example/jobs/1"
+    named.name_status_url(secret)
+    assert named.status_url == "https://set.example/jobs/1"
+    eager = PollError("failed")  # any other error strips it at once, as before
+    eager.name_status_url(secret)
+    assert vars(eager)["status_url"] == public_url(secret)
 
 # -- no cycle: a timed-out wait's error is freed by reference counting alone -------------------
 
