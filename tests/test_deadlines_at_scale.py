@@ -11,6 +11,9 @@ import pickle
 import weakref
 from collections.abc import Callable
 
+import anyio
+import pytest
+
 from progress_client import (
     AdaptivePolicy,
     AsyncProgressClient,
@@ -238,3 +241,60 @@ def test_a_timed_out_wait_leaves_no_cycle_async() -> None:
 
     _freed_at_once(lambda: asyncio.run(wait()))
     _freed_at_once(lambda: asyncio.run(watch()))
+
+
+# -- a deadline that ends a sleep: straight to the timeout, as the twin ends it ----------------
+
+
+def test_a_deadline_that_ends_a_sleep_times_out_as_the_sync_twin() -> None:
+    """The async driver takes a deadline that ended its sleep straight to the engine's timeout
+    (no step to carry out or publish): the same error, the same requests as the sync twin,
+    whichever transport and loop. One poll at 0; the next is due at 3 s; the deadline at 2 s
+    falls in the sleep between."""
+    from .kit import JobServer, Reply
+
+    def sync_wait(url: str) -> PollTimeout:
+        with ProgressClient() as client, pytest.raises(PollTimeout) as caught:
+            client.wait(url, timeout=2.0)
+        return caught.value
+
+    async def async_wait(url: str, transport: str, watching: bool) -> tuple[PollTimeout, int]:
+        async with AsyncProgressClient(transport=transport) as client:
+            step = client._step
+            steps = 0
+
+            async def counting(*args: object) -> float | None:
+                nonlocal steps
+                steps += 1
+                return await step(*args)  # type: ignore[arg-type]
+
+            client._step = counting  # type: ignore[method-assign]
+            with pytest.raises(PollTimeout) as caught:
+                if watching:
+                    async for _ in client.watch(url, timeout=2.0):
+                        pass
+                else:
+                    await client.wait(url, timeout=2.0)
+            return caught.value, steps
+
+    with JobServer() as server:
+        runs: list[tuple[str, str, PollTimeout, int | None]] = []
+        for name, run in [
+            ("sync", lambda url: (sync_wait(url), None)),
+            ("aiohttp", lambda url: asyncio.run(async_wait(url, "aiohttp", False))),
+            ("httpx-watch", lambda url: asyncio.run(async_wait(url, "httpx", True))),
+            ("trio", lambda url: anyio.run(async_wait, url, "httpx", False, backend="trio")),
+        ]:
+            job = server.script(name, [Reply(200, {"status": "running"})])
+            err, steps = run(job.url)
+            assert len(server.requests(f"/jobs/{name}")) == 1, name
+            runs.append((name, job.url, err, steps))
+    _, _, first, _ = runs[0]
+    assert first.report is not None and first.report.requests == 1
+    for name, url, err, steps in runs:
+        assert err.message == first.message.replace("sync", name), name
+        assert err.status is not None and err.status.status == "running"
+        assert err.report is not None and err.report.requests == 1
+        assert err.status_url == url and err.resume_token is not None
+        # the poll's step, the sleep's step; then the timeout without a third
+        assert steps in (None, 2), name
