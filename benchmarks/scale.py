@@ -39,7 +39,8 @@ timeout cut at the deadline). For every job, the time
 its wait ended minus that instant: max, p99 and median (``deadline_max_ms`` ...), and the jobs
 whose wait had not ended by the window's end (``deadline_open``), and the CPU time the process
 spent from 5 ms before the deadline until the last wait ended (``deadline_cpu_ms``: on a
-shared machine, steadier than the wall-clock figures). Requests asked for are then counted up
+shared machine, steadier than the wall-clock figures), and of it the collector's time and full
+passes (``deadline_gc_ms``, ``deadline_gc_full``). Requests asked for are then counted up
 to ``T``.
 
     python -m benchmarks.scale --jobs 10000                  # every contender, a table
@@ -165,6 +166,11 @@ class _Recorder:
         self.ended: list[float | None] = [None] * jobs
         #: CPU time just before the deadline, and when the last wait ended.
         self.cpu_before = self.cpu_ended = 0.0
+        #: The collector's clock (``_GcClock``), and its time and full passes at those two
+        #: instants: how much of the deadline's CPU was the collector's.
+        self.gc: _GcClock | None = None
+        self.gc_before = self.gc_ended = 0.0
+        self.full_before = self.full_ended = 0
 
     def timeout(self, now: float) -> float | None:
         """The timeout that ends a wait begun at ``now`` at the deadline (``None``: none)."""
@@ -175,9 +181,13 @@ class _Recorder:
         assert self.deadline is not None
         self.ended[i] = now - (self.t0 + self.deadline)
         self.cpu_ended = time.process_time()
+        if self.gc is not None:
+            self.gc_ended, self.full_ended = self.gc.total, self.gc.full
 
     def before_deadline(self) -> None:
         self.cpu_before = time.process_time()
+        if self.gc is not None:
+            self.gc_before, self.full_before = self.gc.total, self.gc.full
 
 
 # -- the floor: aiohttp, no client library --------------------------------------------------
@@ -351,6 +361,7 @@ async def _run(name: str, base: str, jobs: int, seconds: float, spread: float, s
     sampler = asyncio.create_task(_sample_rss(peak, stop))
     gc_clock = _GcClock()
     gc.callbacks.append(gc_clock)
+    rec.gc = gc_clock
     t0 = rec.t0 = time.monotonic()
     cpu0 = time.process_time()
     tasks = [asyncio.create_task(job(i)) for i in range(jobs)]
@@ -426,6 +437,9 @@ def _deadline_figures(rec: _Recorder) -> dict[str, Any]:
         "deadline_max_ms": round(1000 * max(late, default=0.0), 2),
         "deadline_min_ms": round(1000 * min(late, default=0.0), 2),
         "deadline_cpu_ms": round(1000 * max(0.0, rec.cpu_ended - rec.cpu_before), 1),
+        # Of that, the collector's time and its full passes.
+        "deadline_gc_ms": round(1000 * max(0.0, rec.gc_ended - rec.gc_before), 1),
+        "deadline_gc_full": max(0, rec.full_ended - rec.full_before),
     }
 
 
@@ -504,6 +518,8 @@ def median_runs(every: dict[str, list[ScaleRun]]) -> list[ScaleRun]:
         median["cpu_per_request_rounds_us"] = [r["cpu_per_request_us"] for r in rounds]
         if "deadline_max_ms" in median:
             median["deadline_max_rounds_ms"] = [r["deadline_max_ms"] for r in rounds]
+            median["deadline_cpu_rounds_ms"] = [r["deadline_cpu_ms"] for r in rounds]
+            median["deadline_gc_rounds_ms"] = [r.get("deadline_gc_ms", 0.0) for r in rounds]
         runs.append(median)
     return runs
 
@@ -584,9 +600,13 @@ def deadline_markdown(runs: list[ScaleRun]) -> str:
         lines.append("")
         for r in several:
             each = ", ".join(f"{v:,.1f}" for v in r["deadline_max_rounds_ms"])
-            lines.append(f"- {r['jobs']:,} jobs, {r['contender']}: {r['rounds']} rounds, "
-                         f"latest end (ms) in turn: {each}; the table's row is the run of "
-                         "median CPU per request.")
+            line = (f"- {r['jobs']:,} jobs, {r['contender']}: {r['rounds']} rounds, "
+                    f"latest end (ms) in turn: {each}")
+            if "deadline_gc_rounds_ms" in r:
+                line += "; CPU to end all (ms), of it in the collector: " + ", ".join(
+                    f"{c:,.1f} ({g:,.1f})"
+                    for c, g in zip(r["deadline_cpu_rounds_ms"], r["deadline_gc_rounds_ms"]))
+            lines.append(line + "; the table's row is the run of median CPU per request.")
     return "\n".join(lines)
 
 

@@ -276,6 +276,14 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                                 shared.engine.receive_wake(self._now())
                     elif pause is not None:  # slept here: nothing of the step lives across it
                         await (sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
+                        if deadline is not None and not sub.queue:
+                            now = self._now()
+                            if now >= deadline:
+                                # Its deadline ended the sleep (thousands may end at once):
+                                # its timeout straight from the engine, as the step would
+                                # give it, with nothing to carry out or publish.
+                                stop = shared.timeout(now, deadline)
+                                break
                     continue
                 if sub.queue or shared.driver is sub:
                     continue
@@ -302,7 +310,9 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         finally:
             call.status_url = shared.engine.url
             self._observer.wait_ended(sub, shared, stop)
-            await self._leave(shared, sub)
+            if shared.driver is sub and shared.connection is not None:
+                await self._close_stream(shared)
+            self._waits.leave(shared, sub)
         if call.watching:  # the job's error raised; a watch ends after its terminal update
             error = error_of(stop, call.status_url)
             if error is None:
@@ -314,12 +324,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 del error
         yield stop
 
-    async def _leave(self, shared: SharedWait, sub: Subscriber) -> None:
-        if shared.driver is sub and shared.connection is not None:
-            await aclose_stream(shared)
-            with shared.lock:
-                shared.engine.interrupt(self._now())
-        self._waits.leave(shared, sub)
+    async def _close_stream(self, shared: SharedWait) -> None:
+        """The leaving driver's open event stream closed (the engine told it was cut)."""
+        await aclose_stream(shared)
+        with shared.lock:
+            shared.engine.interrupt(self._now())
 
     async def _cancel_remote(self, shared: SharedWait, sub: Subscriber) -> bool | None:
         """Send the remote job's cancel request once (within 5 s), for the last caller,

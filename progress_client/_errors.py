@@ -71,6 +71,14 @@ class PollError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def name_status_url(self, url: str) -> None:
+        """Set ``status_url`` from the caller's status URL, credentials removed, unless it is
+        set already. (A ``PollTimeout`` removes them when ``status_url`` is first read.)"""
+        if self.status_url is None:
+            from ._resume import public_url
+
+            self.status_url = public_url(url)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
@@ -153,6 +161,27 @@ class PollTimeout(PollError):
         fields.setdefault("report", report)
         BaseException.args.__set__(self, (fields["message"],))  # type: ignore[attr-defined]
         return True
+
+    @property
+    def status_url(self) -> str | None:
+        """As ``PollError.status_url``; the caller's URL it comes from is stripped of its
+        credentials when first read (``name_status_url``)."""
+        fields = self.__dict__
+        url = fields.pop("_status_url_of", None)
+        if url is not None:
+            from ._resume import public_url
+
+            fields["status_url"] = public_url(url)
+        return fields.get("status_url")
+
+    @status_url.setter
+    def status_url(self, value: str | None) -> None:
+        self.__dict__.pop("_status_url_of", None)
+        self.__dict__["status_url"] = value
+
+    def name_status_url(self, url: str) -> None:
+        if self.__dict__.get("status_url") is None and "_status_url_of" not in self.__dict__:
+            self.__dict__["_status_url_of"] = url
 
     @property
     def args(self) -> tuple[Any, ...]:

@@ -71,10 +71,8 @@ def error_of(stop: Stop, status_url: str | None = None) -> PollError | None:
     """The error ``stop`` ends its wait with (``None``: it succeeded), carrying the caller's
     status URL in full, credentials removed."""
     error = stop.error
-    if error is not None and status_url is not None and error.status_url is None:
-        from ._resume import public_url
-
-        error.status_url = public_url(status_url)
+    if error is not None and status_url is not None:
+        error.name_status_url(status_url)
     return error
 
 

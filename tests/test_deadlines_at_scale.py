@@ -11,10 +11,14 @@ import pickle
 import weakref
 from collections.abc import Callable
 
+import anyio
+import pytest
+
 from progress_client import (
     AdaptivePolicy,
     AsyncProgressClient,
     EngineState,
+    PollError,
     PollTimeout,
     ProgressClient,
     Request,
@@ -148,6 +152,29 @@ def test_a_deferred_timeout_pickles_and_reads_as_args() -> None:
     assert PollTimeout("plain").resume_token is None
 
 
+
+def test_a_timeouts_status_url_is_stripped_when_read() -> None:
+    from progress_client._results import error_of
+    from progress_client._resume import public_url
+
+    secret = "https://user:hunter2@api.example/jobs/7?token=abc&page=2#frag"
+    _, stop, _ = _timed_out(10.0)
+    err = stop.error
+    assert isinstance(err, PollTimeout)
+    assert error_of(stop, secret) is err
+    assert "status_url" not in vars(err)  # the caller's URL kept, not yet stripped
+    assert err.status_url == public_url(secret) and "hunter2" not in err.status_url
+    assert "abc" not in err.status_url
+    error_of(stop, "https://other.example/jobs/8")  # a URL already named stays
+    assert err.status_url == public_url(secret)
+    named = PollTimeout.later(lambda: ("m", None, None, None, None))
+    named.status_url = "https://set.example/jobs/1"
+    named.name_status_url(secret)
+    assert named.status_url == "https://set.example/jobs/1"
+    eager = PollError("failed")  # any other error strips it at once, as before
+    eager.name_status_url(secret)
+    assert vars(eager)["status_url"] == public_url(secret)
+
 # -- no cycle: a timed-out wait's error is freed by reference counting alone -------------------
 
 #: Never asked: a timeout of 0 ends the wait before its first request.
@@ -214,3 +241,60 @@ def test_a_timed_out_wait_leaves_no_cycle_async() -> None:
 
     _freed_at_once(lambda: asyncio.run(wait()))
     _freed_at_once(lambda: asyncio.run(watch()))
+
+
+# -- a deadline that ends a sleep: straight to the timeout, as the twin ends it ----------------
+
+
+def test_a_deadline_that_ends_a_sleep_times_out_as_the_sync_twin() -> None:
+    """The async driver takes a deadline that ended its sleep straight to the engine's timeout
+    (no step to carry out or publish): the same error, the same requests as the sync twin,
+    whichever transport and loop. One poll at 0; the next is due at 3 s; the deadline at 2 s
+    falls in the sleep between."""
+    from .kit import JobServer, Reply
+
+    def sync_wait(url: str) -> PollTimeout:
+        with ProgressClient() as client, pytest.raises(PollTimeout) as caught:
+            client.wait(url, timeout=2.0)
+        return caught.value
+
+    async def async_wait(url: str, transport: str, watching: bool) -> tuple[PollTimeout, int]:
+        async with AsyncProgressClient(transport=transport) as client:
+            step = client._step
+            steps = 0
+
+            async def counting(*args: object) -> float | None:
+                nonlocal steps
+                steps += 1
+                return await step(*args)  # type: ignore[arg-type]
+
+            client._step = counting  # type: ignore[method-assign]
+            with pytest.raises(PollTimeout) as caught:
+                if watching:
+                    async for _ in client.watch(url, timeout=2.0):
+                        pass
+                else:
+                    await client.wait(url, timeout=2.0)
+            return caught.value, steps
+
+    with JobServer() as server:
+        runs: list[tuple[str, str, PollTimeout, int | None]] = []
+        for name, run in [
+            ("sync", lambda url: (sync_wait(url), None)),
+            ("aiohttp", lambda url: asyncio.run(async_wait(url, "aiohttp", False))),
+            ("httpx-watch", lambda url: asyncio.run(async_wait(url, "httpx", True))),
+            ("trio", lambda url: anyio.run(async_wait, url, "httpx", False, backend="trio")),
+        ]:
+            job = server.script(name, [Reply(200, {"status": "running"})])
+            err, steps = run(job.url)
+            assert len(server.requests(f"/jobs/{name}")) == 1, name
+            runs.append((name, job.url, err, steps))
+    _, _, first, _ = runs[0]
+    assert first.report is not None and first.report.requests == 1
+    for name, url, err, steps in runs:
+        assert err.message == first.message.replace("sync", name), name
+        assert err.status is not None and err.status.status == "running"
+        assert err.report is not None and err.report.requests == 1
+        assert err.status_url == url and err.resume_token is not None
+        # the poll's step, the sleep's step; then the timeout without a third
+        assert steps in (None, 2), name

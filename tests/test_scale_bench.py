@@ -87,6 +87,7 @@ def test_every_wait_ends_at_the_common_deadline() -> None:
             <= r["deadline_max_ms"]
         assert r["deadline_min_ms"] > -5  # none ends before it (a clock's ms of rounding)
         assert r["cancel_ms"] >= 0 and r["deadline_cpu_ms"] > 0
+        assert 0 <= r["deadline_gc_ms"] <= r["deadline_cpu_ms"] + 5 and r["deadline_gc_full"] >= 0
         # Requests asked for stop at the deadline: one per job (at 0-0.4 s; the next at +3 s).
         assert r["scheduled"] == 40 and r["delivered"] >= 0.9, r
     md = deadline_markdown(runs)
@@ -107,3 +108,9 @@ def test_the_deadline_table() -> None:
     assert len(lines) == 4  # a run without a deadline has no row
     assert lines[2] == "| 10,000 | 30 | floor | 80.0 | 150.0 | 200.0 | 0 | 90.0 | 12.5 | - |"
     assert lines[3].endswith("| 250.0 | 0 | 90.0 | 12.5 | 1.25x |")
+    rounds = {**run("client/fast", 250.0), "rounds": 2, "deadline_max_rounds_ms": [250.0, 300.0],
+              "deadline_cpu_rounds_ms": [90.0, 120.0], "deadline_gc_rounds_ms": [10.0, 40.5]}
+    assert deadline_markdown([rounds]).splitlines()[-1] == (
+        "- 10,000 jobs, client/fast: 2 rounds, latest end (ms) in turn: 250.0, 300.0; CPU to end "
+        "all (ms), of it in the collector: 90.0 (10.0), 120.0 (40.5); the table's row is the run "
+        "of median CPU per request.")
