@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._budget import LimitsArg
+    from ._gates import AsyncGate
     from .waitstore.aio import AsyncDurableWaits
     from .waitstore.aio import Handler as AsyncHandler
     from .waitstore.base import WaitStore
@@ -135,8 +136,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         self._now: Callable[[], float] = anyio.current_time
         self._on_asyncio = False
         #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
-        self._gate = None if limits is None else _gate().AsyncGate(
-            limits, lambda: self._now(), lambda: self._wall())
+        self._gate: AsyncGate | None = None
+        if limits is not None:
+            from ._gates import AsyncGate  # only a client with limits= loads it (start-up)
+
+            self._gate = AsyncGate(limits, lambda: self._now(), lambda: self._wall())
 
     @property
     def transport_for_polls(self) -> str:
@@ -611,12 +615,3 @@ def _make_http(**kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         **kwargs, event_hooks={"request": [astrip_cross_origin_credentials]}
     )
-
-
-
-
-def _gate() -> Any:
-    """The rate budgets' module, loaded only by a client with ``limits=`` (start-up)."""
-    from . import _gates
-
-    return _gates

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._budget import LimitsArg
+    from ._gates import SyncGate
     from .waitstore.base import WaitStore
     from .waitstore.sync import DurableWaits, Handler
     from .webhooks.receiver import WebhookReceiver
@@ -106,9 +107,12 @@ class ProgressClient(ClientBase[httpx.Client]):
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._watchdog = Watchdog(self._clock.now)
         #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
-        clock = self._clock
-        self._gate = None if limits is None else _gate().SyncGate(
-            limits, clock.now, clock.wall, clock.sleep)
+        self._gate: SyncGate | None = None
+        if limits is not None:
+            from ._gates import SyncGate  # only a client with limits= loads it (start-up)
+
+            clock = self._clock
+            self._gate = SyncGate(limits, clock.now, clock.wall, clock.sleep)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -475,10 +479,3 @@ def _outcome(wait: Callable[[str], WaitResult], url: str) -> JobOutcome:
         return JobOutcome(url=url, result=wait(url))
     except (PollError, ValueError) as exc:
         return JobOutcome(url=url, error=outcome_error(exc))
-
-
-def _gate() -> Any:
-    """The rate budgets' module, loaded only by a client with ``limits=`` (start-up)."""
-    from . import _gates
-
-    return _gates
