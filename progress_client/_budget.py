@@ -114,7 +114,7 @@ class Budget:
     """The rate budget of one origin (see the module's docstring)."""
 
     __slots__ = (
-        "_queue", "_seq", "_tokens", "_waiting", "configured", "delay_total", "delayed",
+        "_queue", "_seq", "_tokens", "_waiting", "configured",
         "in_flight", "known", "learned", "paused_until", "probing", "remaining", "reset_at",
         "sent",
     )
@@ -140,8 +140,6 @@ class Budget:
         self._seq = 0
         #: Requests granted whose answer (or error) has not been observed yet.
         self.in_flight = 0
-        self.delayed = 0
-        self.delay_total = 0.0
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -187,12 +185,6 @@ class Budget:
             self.remaining -= 1
         if not self.known:
             self.probing = True
-
-    def note_delay(self, seconds: float) -> None:
-        """A request waited ``seconds`` for the budget (the report's figures)."""
-        if seconds > 0:
-            self.delayed += 1
-            self.delay_total += seconds
 
     # -- deciding ----------------------------------------------------------------------------
 
@@ -399,11 +391,6 @@ class Budgets:
             made = Budget(self._default)  # type: ignore[arg-type]
         self._by_origin[key] = made
         return made
-
-    def figures(self) -> dict[str, tuple[int, float]]:
-        """Per origin: how many requests waited for its budget, and for how long in all."""
-        return {o: (b.delayed, b.delay_total) for o, b in self._by_origin.items()
-                if b is not None}
 
 
 def _limit_of(spec: Any) -> Limit | None:

@@ -59,7 +59,6 @@ class SyncGate(_Gate):
                 t = now()
                 if budget.grant(ticket, t):
                     cond.notify_all()
-                    budget.note_delay(t - began)
                     return t - began
                 if deadline is not None and t >= deadline:
                     budget.withdraw(ticket)
@@ -108,7 +107,6 @@ class AsyncGate(_Gate):
                 t = now()
                 if budget.grant(ticket, t):
                     _wake(budget)
-                    budget.note_delay(t - began)
                     return t - began
                 if deadline is not None and t >= deadline:
                     budget.withdraw(ticket)
