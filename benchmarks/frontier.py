@@ -13,8 +13,8 @@ from pathlib import Path
 
 from benchmarks.peers import PEERS
 from benchmarks.traces import TRACES, Trace
-from progress_client._plan import PHASES, evaluate, policy_strategy, sse_connections
-from progress_client._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
+from progress_client.core.plan import PHASES, evaluate, policy_strategy, sse_connections
+from progress_client.core.policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
 
 __all__ = ["FrontierRow", "frontier", "markdown", "plot_frontier", "target_checks"]
 

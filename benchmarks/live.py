@@ -68,9 +68,9 @@ from benchmarks.livewatch import (
 from benchmarks.peers import PEERS
 from benchmarks.procs import free_port, redis_server, spawn
 from benchmarks.traces import TRACES, Trace
-from progress_client._plan import policy_strategy, shifted
-from progress_client._policy import Policy
-from progress_client._simulate import percentile
+from progress_client.core.plan import policy_strategy, shifted
+from progress_client.core.policy import Policy
+from progress_client.core.simulate import percentile
 from progress_client.server import RedisStore
 
 __all__ = [

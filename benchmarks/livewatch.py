@@ -21,9 +21,9 @@ import tenacity
 
 from benchmarks.traces import Trace
 from progress_client import AsyncProgressClient, PollError, ProgressClient
-from progress_client._models import DEFAULT_FAILURE, DEFAULT_SUCCESS
-from progress_client._policy import Policy
-from progress_client._sanitize import sanitize
+from progress_client.core.models import DEFAULT_FAILURE, DEFAULT_SUCCESS
+from progress_client.core.policy import Policy
+from progress_client.core.sanitize import sanitize
 
 __all__ = [
     "PEER_LOOPS",

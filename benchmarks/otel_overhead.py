@@ -158,10 +158,10 @@ def hook_cost_us(n: int = 20000) -> tuple[float, float]:
     instrumentation adds to a poll, free of the endpoint's and the machine's noise)."""
     import time
 
-    from progress_client._actions import Request
-    from progress_client._engine import PollEngine
-    from progress_client._observer import Observer
-    from progress_client._shared import SharedWait, Subscriber
+    from progress_client.core.actions import Request
+    from progress_client.core.engine import PollEngine
+    from progress_client.drivers.observer import Observer
+    from progress_client.drivers.shared import SharedWait, Subscriber
 
     url = "http://127.0.0.1:8000/jobs/bench"
     out = []

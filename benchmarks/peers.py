@@ -24,7 +24,7 @@ import backoff._sync
 import polling2
 import tenacity
 
-from progress_client._models import DEFAULT_FAILURE, DEFAULT_SUCCESS
+from progress_client.core.models import DEFAULT_FAILURE, DEFAULT_SUCCESS
 
 __all__ = ["PEERS", "FakeTime", "ScriptedJob"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from progress_client._simulate import evenly_spaced_timeline
+from progress_client.core.simulate import evenly_spaced_timeline
 
 __all__ = ["TRACES", "Trace"]
 

@@ -2,7 +2,9 @@
 
 Adaptive polling (3 s, +1 s per unchanged status, up to 8 s, reset on a change), server hints
 (Retry-After), conditional requests (ETag/304), and a savings report of every wait. The engine
-is sans-IO (``PollEngine``); ``ProgressClient`` and ``AsyncProgressClient`` drive it over httpx.
+is sans-IO; ``ProgressClient`` and ``AsyncProgressClient`` drive it over httpx, and
+``progress_client.engine`` holds its vocabulary (``PollEngine``, its actions and phases) for a
+driver of your own.
 
 The names below load on first use (PEP 562), so ``import progress_client`` costs almost
 nothing and a program pays only for what it touches: the ``wait`` command never imports the
@@ -19,13 +21,10 @@ from typing import TYPE_CHECKING
 __version__ = "0.3.0"
 
 if TYPE_CHECKING:
-    from ._actions import FellBack, ReadStream, Request, Sleep, Stop, Update
-    from ._async import AsyncProgressClient
-    from ._budget import Limit
-    from ._clock import Clock, SystemClock, VirtualClock
-    from ._config import WaitConfig
-    from ._engine import PollEngine
-    from ._errors import (
+    from .core.actions import FellBack, Update
+    from .core.budget import Limit
+    from .core.config import WaitConfig
+    from .core.errors import (
         BadResponse,
         InvalidResumeToken,
         JobFailed,
@@ -36,67 +35,61 @@ if TYPE_CHECKING:
         ResponseTooLarge,
         TooManyErrors,
     )
-    from ._events import ChangeEvent, RequestEvent, RequestInfo
-    from ._hints import parse_retry_after
-    from ._models import Reader, Reading, StatusSpec
-    from ._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
-    from ._profile import Profile, ProfileError, load_profile
-    from ._report import Counters, PollReport
-    from ._results import JobOutcome, WaitResult
-    from ._sanitize import sanitize
-    from ._simulate import SimulationResult, simulate
-    from ._state import EngineState
-    from ._status import JobStatus
-    from ._sync import ProgressClient
+    from .core.events import ChangeEvent, RequestEvent, RequestInfo
+    from .core.hints import parse_retry_after
+    from .core.models import Reader, Reading, StatusSpec
+    from .core.policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy, Policy
+    from .core.report import PollReport
+    from .core.results import JobOutcome, WaitResult
+    from .core.sanitize import sanitize
+    from .core.simulate import SimulationResult, simulate
+    from .core.status import JobStatus
+    from .drivers.aio import AsyncProgressClient
+    from .drivers.clock import Clock, SystemClock, VirtualClock
+    from .drivers.sync import ProgressClient
+    from .profiles.profile import Profile, ProfileError, load_profile
 
 #: Each exported name and the private module that defines it.
 _EXPORTS: dict[str, str] = {
-    "AdaptivePolicy": "._policy",
-    "AsyncProgressClient": "._async",
-    "BadResponse": "._errors",
-    "ChangeEvent": "._events",
-    "Clock": "._clock",
-    "Counters": "._report",
-    "EngineState": "._state",
-    "ExponentialPolicy": "._policy",
-    "FellBack": "._actions",
-    "FixedPolicy": "._policy",
-    "InvalidResumeToken": "._errors",
-    "JobFailed": "._errors",
-    "NeedsAction": "._errors",
-    "JobOutcome": "._results",
-    "JobStatus": "._status",
-    "Limit": "._budget",
-    "Policy": "._policy",
-    "PollEngine": "._engine",
-    "PollError": "._errors",
-    "PollReport": "._report",
-    "PollTimeout": "._errors",
-    "Profile": "._profile",
-    "ProfileError": "._profile",
-    "ProgressClient": "._sync",
-    "ReadStream": "._actions",
-    "Reader": "._models",
-    "Reading": "._models",
-    "Request": "._actions",
-    "RequestEvent": "._events",
-    "RequestFailed": "._errors",
-    "RequestInfo": "._events",
-    "ResponseTooLarge": "._errors",
-    "SimulationResult": "._simulate",
-    "Sleep": "._actions",
-    "StatusSpec": "._models",
-    "Stop": "._actions",
-    "SystemClock": "._clock",
-    "TooManyErrors": "._errors",
-    "Update": "._actions",
-    "VirtualClock": "._clock",
-    "WaitConfig": "._config",
-    "WaitResult": "._results",
-    "load_profile": "._profile",
-    "parse_retry_after": "._hints",
-    "sanitize": "._sanitize",
-    "simulate": "._simulate",
+    "AdaptivePolicy": ".core.policy",
+    "AsyncProgressClient": ".drivers.aio",
+    "BadResponse": ".core.errors",
+    "ChangeEvent": ".core.events",
+    "Clock": ".drivers.clock",
+    "ExponentialPolicy": ".core.policy",
+    "FellBack": ".core.actions",
+    "FixedPolicy": ".core.policy",
+    "InvalidResumeToken": ".core.errors",
+    "JobFailed": ".core.errors",
+    "NeedsAction": ".core.errors",
+    "JobOutcome": ".core.results",
+    "JobStatus": ".core.status",
+    "Limit": ".core.budget",
+    "Policy": ".core.policy",
+    "PollError": ".core.errors",
+    "PollReport": ".core.report",
+    "PollTimeout": ".core.errors",
+    "Profile": ".profiles.profile",
+    "ProfileError": ".profiles.profile",
+    "ProgressClient": ".drivers.sync",
+    "Reader": ".core.models",
+    "Reading": ".core.models",
+    "RequestEvent": ".core.events",
+    "RequestFailed": ".core.errors",
+    "RequestInfo": ".core.events",
+    "ResponseTooLarge": ".core.errors",
+    "SimulationResult": ".core.simulate",
+    "StatusSpec": ".core.models",
+    "SystemClock": ".drivers.clock",
+    "TooManyErrors": ".core.errors",
+    "Update": ".core.actions",
+    "VirtualClock": ".drivers.clock",
+    "WaitConfig": ".core.config",
+    "WaitResult": ".core.results",
+    "load_profile": ".profiles.profile",
+    "parse_retry_after": ".core.hints",
+    "sanitize": ".core.sanitize",
+    "simulate": ".core.simulate",
 }
 
 __all__ = [
@@ -105,8 +98,6 @@ __all__ = [
     "BadResponse",
     "ChangeEvent",
     "Clock",
-    "Counters",
-    "EngineState",
     "ExponentialPolicy",
     "FellBack",
     "FixedPolicy",
@@ -117,25 +108,20 @@ __all__ = [
     "Limit",
     "NeedsAction",
     "Policy",
-    "PollEngine",
     "PollError",
     "PollReport",
     "PollTimeout",
     "Profile",
     "ProfileError",
     "ProgressClient",
-    "ReadStream",
     "Reader",
     "Reading",
-    "Request",
     "RequestEvent",
     "RequestFailed",
     "RequestInfo",
     "ResponseTooLarge",
     "SimulationResult",
-    "Sleep",
     "StatusSpec",
-    "Stop",
     "SystemClock",
     "TooManyErrors",
     "Update",
@@ -150,16 +136,31 @@ __all__ = [
 ]
 
 
+#: Names that moved to ``progress_client.engine`` in 0.3: still found here, with a warning.
+_MOVED = ("Counters", "EngineState", "PollEngine", "ReadStream", "Request", "Sleep", "Stop")
+_INTERNAL = tuple(f"{__name__}.{sub}." for sub in ("core", "drivers", "transports", "profiles"))
+
 if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an error there
 
     def __getattr__(name: str) -> object:
         module = _EXPORTS.get(name)
+        if module is None and name in _MOVED:
+            import warnings  # only on the deprecated path
+
+            warnings.warn(
+                f"progress_client.{name} moved to progress_client.engine.{name}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            from . import engine
+
+            return getattr(engine, name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from importlib import import_module
+        from importlib import import_module  # names load on first use (PEP 562)
 
         value = getattr(import_module(module, __name__), name)
-        if getattr(value, "__module__", "").startswith(f"{__name__}._"):
+        if getattr(value, "__module__", "").startswith(_INTERNAL):
             # Public names show the package as their home, as httpx's do.
             value.__module__ = __name__
         globals()[name] = value  # the next lookup is a plain module attribute

@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from progress_client import (
-    AdaptivePolicy,
-    EngineState,
-    Policy,
-    PollEngine,
-    StatusSpec,
-    Update,
-    WaitConfig,
-)
-from progress_client._actions import Action
-from progress_client._models import Reader
+from progress_client import AdaptivePolicy, Policy, StatusSpec, Update, WaitConfig
+from progress_client.core.actions import Action
+from progress_client.core.models import Reader
+from progress_client.engine import EngineState, PollEngine
 
 
 class Driven:

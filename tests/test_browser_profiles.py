@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from progress_client._profile import load_profile
-from progress_client._profile_reader import compile_profile
+from progress_client.profiles.profile import load_profile
+from progress_client.profiles.reader import compile_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = json.loads((ROOT / "tests" / "vectors" / "profiles.json").read_text("utf-8"))["cases"]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from progress_client._budget import Budget, Budgets, Limit, parse_limit
+from progress_client.core.budget import Budget, Budgets, Limit, parse_limit
 
 
 @pytest.mark.parametrize(("text", "requests", "window"), [

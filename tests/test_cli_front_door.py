@@ -30,8 +30,8 @@ from progress_client import (
     ProgressClient,
     TooManyErrors,
 )
-from progress_client._config import WaitConfig
 from progress_client.cli._common import byte_size, format_size, shown_url, summary_line
+from progress_client.core.config import WaitConfig
 
 from .faultserver import FaultServer, refused_url, reset_before_headers, stall_before_headers
 from .faultserver import status as fault_status

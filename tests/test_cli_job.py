@@ -264,7 +264,8 @@ def test_access_log_has_a_line_per_request_and_no_secret(runtime: Path) -> None:
 def test_job_imports_only_what_it_uses() -> None:
     from tests.test_startup import FORBIDDEN_ON_WAIT, probe
 
-    watch = (*FORBIDDEN_ON_WAIT, "pydantic", "progress_client._engine", "progress_client._sync")
+    watch = (*FORBIDDEN_ON_WAIT, "pydantic", "progress_client.core.engine",
+             "progress_client.drivers.sync")
     out = probe("job", "set", "1", "--status", "x", "--server",
                 f"http://127.0.0.1:{free_port()}", watch=watch)
     assert out == {"code": 4, "loaded": []}

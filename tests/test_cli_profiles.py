@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from progress_client._profile import builtin_names
 from progress_client.cli import main
+from progress_client.profiles.profile import builtin_names
 
 ROOT = Path(__file__).parents[1]
 

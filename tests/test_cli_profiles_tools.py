@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from progress_client._profile import builtin_names, load_profile, parse_profile
 from progress_client.cli import main
+from progress_client.profiles.profile import builtin_names, load_profile, parse_profile
 
 from .vendors import VendorServer
 

@@ -463,9 +463,9 @@ print(json.dumps({"code": code, "loaded": [m for m in watch if is_loaded(m)]}))
 def test_run_imports_only_what_it_uses(server: VendorServer) -> None:
     # As wait: the sync client alone; no event loop, no rich off a terminal, no server; the
     # profile machinery only with --profile.
-    watch = ["anyio", "trio", "rich", "progress_client._async", "progress_client.server",
-             "starlette", "httpx_sse", "httpx", "progress_client._sync",
-             "progress_client._profile", "jmespath"]
+    watch = ["anyio", "trio", "rich", "progress_client.drivers.aio", "progress_client.server",
+             "starlette", "httpx_sse", "httpx", "progress_client.drivers.sync",
+             "progress_client.profiles.profile", "jmespath"]
     loaded = {}
     for extra in ([], ["--profile", "fal"]):
         server.script("fal", ["COMPLETED"], result={"a": 1})
@@ -477,6 +477,6 @@ def test_run_imports_only_what_it_uses(server: VendorServer) -> None:
         out = json.loads(p.stdout.strip().splitlines()[-1])
         assert out["code"] == 0, p.stderr
         loaded[bool(extra)] = out["loaded"]
-    assert loaded[False] == ["httpx", "progress_client._sync"]
-    assert loaded[True] == ["httpx", "progress_client._sync", "progress_client._profile",
-                            "jmespath"]
+    assert loaded[False] == ["httpx", "progress_client.drivers.sync"]
+    assert loaded[True] == ["httpx", "progress_client.drivers.sync",
+                            "progress_client.profiles.profile", "jmespath"]

@@ -17,17 +17,14 @@ import pytest
 from progress_client import (
     AdaptivePolicy,
     AsyncProgressClient,
-    EngineState,
     PollError,
     PollTimeout,
     ProgressClient,
-    Request,
-    Sleep,
-    Stop,
 )
-from progress_client._errors import TimedOut
-from progress_client._report import Counters, PollReport
-from progress_client._sanitize import sanitize
+from progress_client.core.errors import TimedOut
+from progress_client.core.report import Counters, PollReport
+from progress_client.core.sanitize import sanitize
+from progress_client.engine import EngineState, Request, Sleep, Stop
 from tests.enginekit import Driven
 
 SECRET_URL = "https://alice:hunter2@api.example.test/jobs/42?token=s3cr3t&page=1"
@@ -154,8 +151,8 @@ def test_a_deferred_timeout_pickles_and_reads_as_args() -> None:
 
 
 def test_a_timeouts_status_url_is_stripped_when_read() -> None:
-    from progress_client._results import error_of
-    from progress_client._resume import public_url
+    from progress_client.core.results import error_of
+    from progress_client.core.resume import public_url
 
     secret = "https://user:hunter2@api.example/jobs/7?token=abc&page=2#frag"
     _, stop, _ = _timed_out(10.0)

@@ -200,7 +200,7 @@ class _Imports(ast.NodeVisitor):
             parts = parts[: len(parts) - (node.level - 1)]
             base = ".".join(parts + ([node.module] if node.module else []))
         if base.startswith("progress_client"):
-            for alias in node.names:  # ``from . import _fast`` imports a module
+            for alias in node.names:  # ``from ..transports import aiohttp``: a module
                 candidate = f"{base}.{alias.name}"
                 self._add(candidate if _module_file(candidate) else base, node.lineno)
         else:
@@ -296,15 +296,15 @@ def test_the_check_sees_what_it_must() -> None:
     """The checker itself: a lazy sniffio import is found and marked lazy, a top-level one
     eager, TYPE_CHECKING and guarded imports lazy, relative module imports resolved."""
     source = (
-        "from typing import TYPE_CHECKING\nimport httpx\nfrom . import _fast\n"
+        "from typing import TYPE_CHECKING\nimport httpx\nfrom ..transports import aiohttp\n"
         "if TYPE_CHECKING:\n    import trio\n"
         "try:\n    import uvloop\nexcept ImportError:\n    uvloop = None\n"
         "def f():\n    import sniffio\n"
     )
-    visitor = _Imports("progress_client._x", False)
+    visitor = _Imports("progress_client.drivers.x", False)
     visitor.visit(ast.parse(source))
     eager = {name: e for name, e, _ in visitor.found}
-    assert eager == {"typing": True, "httpx": True, "progress_client._fast": True,
+    assert eager == {"typing": True, "httpx": True, "progress_client.transports.aiohttp": True,
                      "trio": False, "uvloop": False, "sniffio": False}
     core, extras = _declared()
     assert "httpx" in core and "sniffio" not in core.union(*extras.values())

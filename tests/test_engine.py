@@ -13,15 +13,13 @@ from progress_client import (
     FixedPolicy,
     JobFailed,
     PollTimeout,
-    Request,
     RequestFailed,
     ResponseTooLarge,
-    Sleep,
-    Stop,
     TooManyErrors,
     simulate,
 )
-from progress_client._simulate import evenly_spaced_timeline, percentile
+from progress_client.core.simulate import evenly_spaced_timeline, percentile
+from progress_client.engine import Request, Sleep, Stop
 from tests.enginekit import Driven
 
 WALL0 = 1_767_225_600.0

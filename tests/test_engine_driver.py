@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from progress_client import FixedPolicy, Stop, WaitConfig
+from progress_client import FixedPolicy, WaitConfig
+from progress_client.engine import Stop
 from tests.kit import JobServer, Reply
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "development.md"

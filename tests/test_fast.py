@@ -220,7 +220,7 @@ async def test_request_timeouts_of_many_polls_share_one_timer(
         policy=FixedPolicy(0.05), transport="aiohttp", request_timeout=0.2,
         max_concurrency=32, on_request=lambda e: errors.append((e.duration, e.error)),
     ) as client:
-        from progress_client._deadlines import Deadlines
+        from progress_client.drivers.deadlines import Deadlines
 
         armed: list[float] = []
         deadlines = client._deadlines
@@ -270,7 +270,7 @@ async def test_deadlines_rearm_for_an_earlier_one_and_forget_ended_requests() ->
     close by); ended requests leave the heap, however many."""
     import asyncio
 
-    from progress_client._deadlines import Deadlines
+    from progress_client.drivers.deadlines import Deadlines
 
     deadlines = Deadlines()
     fired: list[str] = []
@@ -371,7 +371,7 @@ def test_parity_with_the_sync_client(server: JobServer) -> None:
 async def test_the_limiter_serves_in_order_and_passes_a_cancelled_waiters_token_on() -> None:
     import asyncio
 
-    from progress_client._fast import FifoLimiter
+    from progress_client.transports.aiohttp import FifoLimiter
 
     limiter = FifoLimiter(1)
     assert limiter.try_acquire() and not limiter.try_acquire()

@@ -45,7 +45,7 @@ from progress_client import (
     ResponseTooLarge,
     TooManyErrors,
 )
-from progress_client._http import DEFAULT_MAX_REDIRECTS
+from progress_client.transports.http import DEFAULT_MAX_REDIRECTS
 
 from .faultserver import (
     FaultServer,

@@ -7,7 +7,7 @@ import email.utils
 import pytest
 
 from progress_client import parse_retry_after
-from progress_client._hints import Validators
+from progress_client.core.hints import Validators
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -1,4 +1,4 @@
-"""The HTTP rules as pure functions (``progress_client._httprules``): the one copy every
+"""The HTTP rules as pure functions (``progress_client.transports.rules``): the one copy every
 transport calls. The conformance suite (``test_transport_conformance.py``) runs them over real
 sockets on every transport; these pin each rule down on its own."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from progress_client._httprules import (
+from progress_client.transports.rules import (
     CookieTracker,
     cookie_header,
     cut,

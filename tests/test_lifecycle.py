@@ -17,17 +17,14 @@ import pytest
 from progress_client import (
     AsyncProgressClient,
     FixedPolicy,
-    PollEngine,
     ProgressClient,
-    Request,
     RequestFailed,
-    Sleep,
-    Stop,
     WaitConfig,
 )
-from progress_client._lifecycle import Job
-from progress_client._profile import compile_profile, load_profile
-from progress_client._profile_lifecycle import ProfileLifecycle
+from progress_client.core.lifecycle import Job
+from progress_client.engine import PollEngine, Request, Sleep, Stop
+from progress_client.profiles.lifecycle import ProfileLifecycle
+from progress_client.profiles.profile import compile_profile, load_profile
 
 BASE = "http://vendor.test"
 

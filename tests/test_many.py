@@ -21,7 +21,7 @@ from progress_client import (
     RequestFailed,
     Update,
 )
-from progress_client._shared import SharedWait
+from progress_client.drivers.shared import SharedWait
 from tests.kit import JobServer
 
 pytestmark = pytest.mark.anyio

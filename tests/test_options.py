@@ -1,4 +1,4 @@
-"""The clients' options are declared once (``progress_client/_options.py``): both signatures,
+"""The clients' options are declared once (``progress_client/core/options.py``): both signatures,
 ``WaitConfig``, the command line's flags and the docs' table follow the declaration, and a
 test here fails, saying what to do, when one drifts. Every option is checked there when a
 client is built: a bad value is a ``ValueError`` or ``TypeError`` naming the option, before
@@ -21,13 +21,13 @@ import pytest
 
 import progress_client
 from progress_client import AsyncProgressClient, ProgressClient, StatusSpec, WaitConfig
-from progress_client import _options as declared
-from progress_client._options import OPTIONS, option, options_of
 from progress_client.cli import build_parser, main
+from progress_client.core.options import OPTIONS, option, options_of
+from tools import options_codegen as declared
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = {"sync": ProgressClient, "async": AsyncProgressClient}
-REGENERATE = "run `python -m progress_client._options` to regenerate it from the declaration"
+REGENERATE = "run `python -m tools.options_codegen` to regenerate it from the declaration"
 
 
 # -- the signatures ---------------------------------------------------------------------------
@@ -51,18 +51,18 @@ def test_the_generated_blocks_and_the_docs_table_are_current() -> None:
 
 def test_regenerating_rewrites_a_drifted_block(tmp_path: Path) -> None:
     # What a developer gets after adding an option to the table: the block, rewritten.
-    for path in ("progress_client/_sync.py", "progress_client/_async.py",
-                 "progress_client/_config.py", "docs/usage.md"):
+    for path in ("progress_client/drivers/sync.py", "progress_client/drivers/aio.py",
+                 "progress_client/core/config.py", "docs/usage.md"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text((ROOT / path).read_text(encoding="utf-8"),
                                      encoding="utf-8")
-    sync = tmp_path / "progress_client/_sync.py"
+    sync = tmp_path / "progress_client/drivers/sync.py"
     sync.write_text(sync.read_text(encoding="utf-8").replace(
         "        hint_cap: float = 300.0,\n", ""), encoding="utf-8")
     assert "hint_cap" not in sync.read_text(encoding="utf-8")
     fixed = declared.generated_files(str(tmp_path))
-    assert fixed["progress_client/_sync.py"] == (ROOT / "progress_client/_sync.py").read_text(
-        encoding="utf-8")
+    sync_path = "progress_client/drivers/sync.py"
+    assert fixed[sync_path] == (ROOT / sync_path).read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="markers"):
         declared.replace_between("no markers here", declared.BEGIN, declared.END, "x")
 
@@ -297,9 +297,9 @@ def test_each_flag_reaches_its_option(name: str, monkeypatch: pytest.MonkeyPatch
 
 
 def test_the_declaration_imports_nothing_heavy() -> None:
-    heavy = ("httpx", "pydantic", "anyio", "ssl", "progress_client._config",
-             "progress_client._sync")
-    code = (f"import sys, progress_client._options; "
+    heavy = ("httpx", "pydantic", "anyio", "ssl", "progress_client.core.config",
+             "progress_client.drivers.sync")
+    code = (f"import sys, progress_client.core.options; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True, cwd=ROOT)

@@ -443,7 +443,7 @@ async def test_request_spans_follow_the_http_client_conventions(
 def test_options_come_from_the_environment_under_opentelemetry_instrument(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from progress_client._observer import get_instrument
+    from progress_client.drivers.observer import get_instrument
     from progress_client.otel._trace import OTelInstrument
 
     monkeypatch.setenv("OTEL_PYTHON_PROGRESS_CLIENT_REQUEST_SPANS", "true")

@@ -1,5 +1,5 @@
 """The engine's named phases: the transition table the theory of operation prints is the one in
-``_phases``; every move engines make through every kind of wait (a plain poll, a job started
+``core.phases``; every move engines make through every kind of wait (a plain poll, a job started
 and its result fetched, a stream that falls back, long-polling, a cancel, a failure) is in the
 table; and ``next_action`` is the only producer of actions and the only place a request is
 counted."""
@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from progress_client import FixedPolicy, PollEngine, WaitConfig
-from progress_client import _engine as engine_module
-from progress_client._actions import ReadStream, Request, Sleep, Stop
-from progress_client._lifecycle import Job
-from progress_client._phases import TRANSITIONS, Phase, table
-from progress_client._profile import compile_profile, load_profile
-from progress_client._profile_lifecycle import ProfileLifecycle
+from progress_client import FixedPolicy, WaitConfig
+from progress_client.core import engine as engine_module
+from progress_client.core.actions import ReadStream, Request, Sleep, Stop
+from progress_client.core.lifecycle import Job
+from progress_client.core.phases import TRANSITIONS, Phase, table
+from progress_client.engine import PollEngine
+from progress_client.profiles.lifecycle import ProfileLifecycle
+from progress_client.profiles.profile import compile_profile, load_profile
 
 BASE = "http://vendor.test"
 JSON = {"Content-Type": "application/json"}

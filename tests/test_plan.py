@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from progress_client._plan import (
+from progress_client.cli import main
+from progress_client.core.plan import (
     PlanInputs,
     detection_lags,
     evaluate,
@@ -18,9 +19,8 @@ from progress_client._plan import (
     sse_connections,
     validate_timeline,
 )
-from progress_client._policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy
-from progress_client._simulate import evenly_spaced_timeline, simulate
-from progress_client.cli import main
+from progress_client.core.policy import AdaptivePolicy, ExponentialPolicy, FixedPolicy
+from progress_client.core.simulate import evenly_spaced_timeline, simulate
 
 VIDEO = evenly_spaced_timeline(300, 5)
 

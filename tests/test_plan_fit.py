@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from progress_client._budget import Limit, parse_limit
-from progress_client._plan import PlanInputs, monthly
-from progress_client._plan_fit import CANDIDATES, fit_budget, requests_in_window
-from progress_client._policy import AdaptivePolicy, FixedPolicy
-from progress_client._simulate import evenly_spaced_timeline, simulate
+from progress_client.core.budget import Limit, parse_limit
+from progress_client.core.plan import PlanInputs, monthly
+from progress_client.core.plan_fit import CANDIDATES, fit_budget, requests_in_window
+from progress_client.core.policy import AdaptivePolicy, FixedPolicy
+from progress_client.core.simulate import evenly_spaced_timeline, simulate
 
 TIMELINE = evenly_spaced_timeline(300, 5)
 

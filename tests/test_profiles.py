@@ -13,14 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from progress_client import BadResponse
-from progress_client._profile import (
+from progress_client.profiles.profile import (
     ProfileError,
     builtin_names,
     compile_profile,
     load_profile,
     parse_profile,
 )
-from progress_client._profile_urls import Seen, cancel_request, result_request, status_url
+from progress_client.profiles.urls import Seen, cancel_request, result_request, status_url
 
 DATA = Path(__file__).parent / "profiles"
 

@@ -396,8 +396,8 @@ def test_a_workflow_url_without_a_run_is_not_moved() -> None:
 
 
 def test_a_locator_applies_only_when_its_test_holds() -> None:
-    from progress_client._profile_schema import Locator
-    from progress_client._profile_urls import Seen, find_url
+    from progress_client.profiles.schema import Locator
+    from progress_client.profiles.urls import Seen, find_url
 
     loc = Locator(template="{status_url}", source="status", when="n")
     url = "https://t.example/w/7?execution.run_id=r1"

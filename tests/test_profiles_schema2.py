@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from progress_client import AdaptivePolicy, AsyncProgressClient, ProgressClient
-from progress_client._profile import Profile, ProfileError, load_profile, parse_profile
+from progress_client.profiles.profile import Profile, ProfileError, load_profile, parse_profile
 
 from .vendors import PARTIAL_NOTES, SCENARIOS, START_BODIES, VendorServer
 
@@ -243,7 +243,7 @@ def test_needs_action_words_are_checked() -> None:
 
 
 def test_cancel_bodies_without_an_id_nested_ids_and_the_cancel_id() -> None:
-    from progress_client._profile_urls import Seen, cancel_request
+    from progress_client.profiles.urls import Seen, cancel_request
 
     # Airflow: PATCH the run with {"state": "failed"}: no id in the body, sent as it is.
     run = Seen("http://a/api/v2/dags/etl/dagRuns/manual__1", 200, {},

@@ -25,16 +25,14 @@ from progress_client import (
     ExponentialPolicy,
     FixedPolicy,
     PollError,
-    Request,
-    Sleep,
     StatusSpec,
-    Stop,
     parse_retry_after,
 )
-from progress_client._errors import InvalidResumeToken, ResponseTooLarge
-from progress_client._policy import Policy
-from progress_client._resume import decode_token, encode_token
-from progress_client._sse import EventStreamDecoder, parse_retry_field
+from progress_client.core.errors import InvalidResumeToken, ResponseTooLarge
+from progress_client.core.policy import Policy
+from progress_client.core.resume import decode_token, encode_token
+from progress_client.core.sse import EventStreamDecoder, parse_retry_field
+from progress_client.engine import Request, Sleep, Stop
 from tests.enginekit import Driven
 
 # Enough examples to matter (200 each, about 2,000 in all), few enough that the file runs in

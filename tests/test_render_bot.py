@@ -26,9 +26,10 @@ import httpx
 import pytest
 
 from benchmarks.procs import free_port
-from progress_client import FixedPolicy, Sleep
-from progress_client._config import WaitConfig
-from progress_client._engine import PollEngine
+from progress_client import FixedPolicy
+from progress_client.core.config import WaitConfig
+from progress_client.core.engine import PollEngine
+from progress_client.engine import Sleep
 from tests.test_webhooks import SECRET, standard_headers
 from tests.vendors import vendor_server
 

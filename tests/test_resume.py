@@ -13,17 +13,14 @@ from hypothesis import strategies as st
 from progress_client import (
     AdaptivePolicy,
     AsyncProgressClient,
-    EngineState,
     FixedPolicy,
     InvalidResumeToken,
     PollTimeout,
     ProgressClient,
-    Request,
-    Sleep,
-    Stop,
 )
-from progress_client._resume import decode_token, encode_token, public_url
 from progress_client.cli import main
+from progress_client.core.resume import decode_token, encode_token, public_url
+from progress_client.engine import EngineState, Request, Sleep, Stop
 from tests.enginekit import Driven
 from tests.kit import JobServer
 

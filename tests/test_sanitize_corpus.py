@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from progress_client import sanitize
-from progress_client._sanitize import redact_secrets
+from progress_client.core.sanitize import redact_secrets
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ALNUM = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
@@ -158,7 +158,7 @@ LOOKALIKES: list[tuple[str, str]] = [
     ("file-name", "wrote report.pdf"),
     ("file-name", "render_final.mp4 is 14 MB"),
     ("file-name", "frame_0001.png missing"),
-    ("relative-path", "see src/progress_client/_engine.py"),
+    ("relative-path", "see src/progress_client/core/engine.py"),
     ("http-status", "HTTP/1.1 503 Service Unavailable"),
     ("duration", "completed after 41 requests in 5m02s"),
     ("duration", "took 1h01m40s, 86% fewer requests"),

@@ -33,7 +33,7 @@ sys.exit(pytest.main(["-q", *sys.argv[1:]]))
 """
 TOP_LEVEL = {"PKG-INFO", "pyproject.toml", ".gitignore", "README.md", "SECURITY.md", "LICENSE",
              "CHANGELOG.md", "docs", "mkdocs.yml", "progress_client", "tests", "benchmarks",
-             "js", "examples"}
+             "js", "examples", "tools"}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_the_unpacked_sdist_runs_its_tests(sdist: Path, tmp_path: Path) -> None:
 def test_the_version_is_written_once(sdist: Path) -> None:
     """The sdist's metadata, ``__version__``, ``--version`` and the User-Agent say one version."""
     import progress_client
-    from progress_client._http import USER_AGENT
+    from progress_client.transports.http import USER_AGENT
 
     version = progress_client.__version__
     with tarfile.open(sdist) as tar:

@@ -21,14 +21,14 @@ from progress_client import (
     ResponseTooLarge,
     VirtualClock,
 )
-from progress_client._sse import (
+from progress_client.cli import main
+from progress_client.core.sse import (
     EventStreamDecoder,
     Reconnect,
     is_event_stream,
     parse_retry_field,
     valid_event_id,
 )
-from progress_client.cli import main
 from tests.kit import JobServer
 
 FAST = FixedPolicy(0.05)

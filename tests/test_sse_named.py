@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from progress_client import AsyncProgressClient, FixedPolicy, ProgressClient
-from progress_client._actions import FellBack, ReadStream, Request, Sleep
-from progress_client._config import WaitConfig
-from progress_client._engine import PollEngine
 from progress_client.cli import main
+from progress_client.core.actions import FellBack, ReadStream, Request, Sleep
+from progress_client.core.config import WaitConfig
+from progress_client.core.engine import PollEngine
 from tests.kit import JobServer
 
 FAST = FixedPolicy(0.05)

@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: libraries, the server and its dependencies, rich (the live line is for terminals only), the
 #: event-stream extra (no --events given), httpx's own command line and plotting.
 FORBIDDEN_ON_WAIT = (
-    "anyio", "trio", "sniffio", "progress_client._async", "progress_client._many",
+    "anyio", "trio", "sniffio", "progress_client.drivers.aio", "progress_client.drivers.many",
     "progress_client.server", "progress_client.cli.demo", "progress_client.cli.serve",
-    "progress_client.cli.plan", "progress_client._plan", "rich", "rich.live", "rich.table",
+    "progress_client.cli.plan", "progress_client.core.plan", "rich", "rich.live", "rich.table",
     "rich.console", "starlette", "uvicorn", "redis", "httpx_sse", "click", "pygments",
     "matplotlib",
 )
@@ -66,11 +66,11 @@ def stubborn() -> Iterator[StubbornServer]:
 @pytest.mark.e2e
 def test_a_wait_run_imports_only_what_it_uses(stubborn: StubbornServer) -> None:
     url = stubborn.url("completed")
-    out = probe("wait", url, watch=(*FORBIDDEN_ON_WAIT, "httpx", "progress_client._sync"))
+    out = probe("wait", url, watch=(*FORBIDDEN_ON_WAIT, "httpx", "progress_client.drivers.sync"))
     assert out["code"] == 0
     assert stubborn.arrivals(url), "the command sent no request"
     # The client it did use is loaded, and nothing on the forbidden list.
-    assert out["loaded"] == ["httpx", "progress_client._sync"]
+    assert out["loaded"] == ["httpx", "progress_client.drivers.sync"]
 
 
 @pytest.mark.e2e
@@ -81,8 +81,8 @@ def test_a_wait_that_times_out_imports_no_more(stubborn: StubbornServer) -> None
 
 
 def test_importing_the_command_modules_imports_no_client() -> None:
-    heavy = ("httpx", "pydantic", "rich", "anyio", "progress_client._sync",
-             "progress_client._engine")
+    heavy = ("httpx", "pydantic", "rich", "anyio", "progress_client.drivers.sync",
+             "progress_client.core.engine")
     code = (
         "import sys, progress_client.cli.wait, progress_client.cli.plan; "
         "from progress_client.cli import build_parser; build_parser('wait'); "

@@ -1,5 +1,5 @@
 """The transport conformance suite: the same HTTP cases against every transport, identical
-results. One set of rules (``progress_client._httprules``) is kept by httpx's ``Client``, its
+results. One set of rules (``progress_client.transports.rules``) is kept by httpx's ``Client``, its
 ``AsyncClient`` on asyncio and on trio, and the aiohttp fast path; each case runs the real
 clients against real socket servers on 127.0.0.1 (``tests/faultserver.py``: two origins on two
 ports, a TLS server with a throwaway self-signed certificate, a forward proxy) and compares
@@ -29,10 +29,10 @@ import anyio
 import pytest
 
 from progress_client import AsyncProgressClient, FixedPolicy, PollError, ProgressClient
-from progress_client._actions import Request as EngineRequest
-from progress_client._bodies import aread_body, read_body
-from progress_client._fast import Exchange
-from progress_client._http import describe_transport_error
+from progress_client.core.actions import Request as EngineRequest
+from progress_client.transports.aiohttp import Exchange
+from progress_client.transports.bodies import aread_body, read_body
+from progress_client.transports.http import describe_transport_error
 
 from .faultserver import (
     FaultServer,

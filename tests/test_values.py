@@ -1,4 +1,4 @@
-"""The engine's small values (``_value.Value``: actions, updates, verdicts, validators): what a
+"""The engine's small values (``core.value.Value``: actions, updates, verdicts, validators): what a
 frozen dataclass gave them still holds (equality, hash, repr, ``match``, no assignment,
 pickling), and an update's report and resume token, built from its snapshot when first read,
 are the ones the engine's state gives at that moment."""
@@ -12,21 +12,12 @@ import pickle
 
 import pytest
 
-from progress_client import (
-    EngineState,
-    FellBack,
-    FixedPolicy,
-    PollReport,
-    ReadStream,
-    Request,
-    Sleep,
-    Stop,
-    Update,
-)
-from progress_client._hints import Validators
-from progress_client._reading import Verdict
-from progress_client._report import Tally
-from progress_client._state import STATE_NAMES, snapshot_report
+from progress_client import FellBack, FixedPolicy, PollReport, Update
+from progress_client.core.hints import Validators
+from progress_client.core.reading import Verdict
+from progress_client.core.report import Tally
+from progress_client.core.state import STATE_NAMES, snapshot_report
+from progress_client.engine import EngineState, ReadStream, Request, Sleep, Stop
 from tests.enginekit import Driven
 
 URL = "https://api.example.test/jobs/7"

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from progress_client._profile import compile_profile, load_profile
-from progress_client._profile_urls import (
+from progress_client.profiles.profile import compile_profile, load_profile
+from progress_client.profiles.urls import (
     Seen,
     cancel_request,
     poll_request,
@@ -118,7 +118,7 @@ def test_every_profile_has_an_imitation_and_a_success_and_a_failure() -> None:
 
 
 def load_names() -> set[str]:
-    from progress_client._profile import builtin_names
+    from progress_client.profiles.profile import builtin_names
 
     return set(builtin_names())
 

@@ -522,7 +522,7 @@ async def test_a_hint_past_the_deadline_async(server: VendorServer) -> None:
 
 
 def _idempotent_replicate() -> Any:
-    from progress_client._profile import parse_profile
+    from progress_client.profiles.profile import parse_profile
 
     return parse_profile({"extends": "replicate", "start": {"idempotent": True}},
                          where="test profile")

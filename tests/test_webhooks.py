@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from standardwebhooks.webhooks import Webhook
 
 from progress_client import AsyncProgressClient, ProgressClient
-from progress_client._engine import PollEngine
+from progress_client.core.engine import PollEngine
 from progress_client.waitstore import DurableOutcome
 from progress_client.waitstore.memory import MemoryWaitStore
 from progress_client.webhooks import (

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from progress_client._profile import builtin_names, load_profile
+from progress_client.profiles.profile import builtin_names, load_profile
 
 
 def export() -> dict[str, Any]:

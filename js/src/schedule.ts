@@ -1,5 +1,5 @@
 // The rules, pure: no timers, no clock, no I/O. The same rules as the Python client's engine
-// (progress_client/_engine.py, _hints.py), held in step by tests/vectors/schedule.json, which
+// (progress_client/core/engine.py, _hints.py), held in step by tests/vectors/schedule.json, which
 // both test suites run.
 
 export const SUCCESS: readonly string[] = ["completed", "complete", "succeeded", "success",

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 # MIN_INTERVAL: the shortest polling interval the command line takes without
 # --allow-fast-polling, the client's own (the options' declaration imports no client).
-from .._options import MIN_INTERVAL
+from progress_client.core.options import MIN_INTERVAL
 
 if TYPE_CHECKING:
     from .. import JobStatus, PollError, PollReport

@@ -14,11 +14,12 @@ import argparse
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from .._options import MAX_LONG_POLL, option
+from progress_client.core.options import MAX_LONG_POLL, option
+
 from ._common import MIN_INTERVAL, byte_size, format_size, positive_float, shown_url
 
 if TYPE_CHECKING:
-    from .._profile_schema import Profile
+    from progress_client.profiles.schema import Profile
 
 __all__ = [
     "Seen",
@@ -162,8 +163,9 @@ def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
     if only_ok is None and only_bad is None:
         return {"status_field": args.status_field, "success": ok, "failure": bad,
                 "change_on": change, "long_poll": long_poll}
+    from progress_client.core.models import DEFAULT_FAILURE, DEFAULT_SUCCESS
+
     from .. import StatusSpec
-    from .._models import DEFAULT_FAILURE, DEFAULT_SUCCESS
 
     fold_ok = {w.casefold() for w in ok or ()}
     fold_bad = {w.casefold() for w in bad or ()}
@@ -184,7 +186,7 @@ def _profile(
 ) -> Profile:
     """The profile ``name`` (a built-in or a file), its words replaced, change fields added
     and its needs-action choice set as the options say, checked again as a whole."""
-    from .._profile import load_profile, parse_profile
+    from progress_client.profiles.profile import load_profile, parse_profile
 
     profile = load_profile(name)
     if only_ok is None and only_bad is None and not change and on_needs_action is None:
@@ -339,7 +341,7 @@ def cli_words(text: str | None) -> str | None:
     """An error's words with the Python-only advice put as the command line takes it."""
     if text is None or "verify= an ssl.SSLContext" not in text:
         return text
-    from .._http import TLS_ADVICE
+    from progress_client.transports.http import TLS_ADVICE
 
     return text.replace(TLS_ADVICE, CLI_TLS_ADVICE)
 
@@ -347,7 +349,8 @@ def cli_words(text: str | None) -> str | None:
 def error_text(exc: Any, max_body: int | None) -> str:
     """A job error's message for the command line: the body limit named as its option, the
     certificate advice as a command line takes it."""
-    from .._config import DEFAULT_MAX_BODY
+    from progress_client.core.config import DEFAULT_MAX_BODY
+
     from ._common import format_size
 
     message: str = cli_words(exc.message) or ""

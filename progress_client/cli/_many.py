@@ -50,7 +50,7 @@ def rate_limit(text: str) -> str:
     value = text.strip()
     if value.lower() == "auto":
         return "auto"
-    from .._budget import parse_limit
+    from progress_client.core.budget import parse_limit
 
     try:
         parse_limit(value)
@@ -76,7 +76,7 @@ def limits_for(value: str | None, urls: list[str]) -> Any:
         return None
     if value == "auto":
         return "auto"
-    from .._budget import _origin_key
+    from progress_client.core.budget import _origin_key
 
     return {_origin_key(url): value for url in urls}
 
@@ -282,7 +282,7 @@ def _text_body(text: str, headers: list[tuple[str, str]]) -> tuple[bytes, dict[s
 
 def _profiles(names: set[str], jobs: list[ManyJob]) -> dict[str, Any]:
     """Each profile a line names, loaded once (a bad one is a usage error naming its line)."""
-    from .._profile import load_profile
+    from progress_client.profiles.profile import load_profile
 
     loaded: dict[str, Any] = {}
     for name in sorted(names):
@@ -441,7 +441,7 @@ class _Many:
             job.outcome, job.code = "succeeded", EXIT_OK
         except (PollError, ValueError) as exc:  # ValueError: what the client refused
             if not isinstance(exc, PollError):
-                from .._results import outcome_error
+                from progress_client.core.results import outcome_error
 
                 exc = outcome_error(exc)
             job.error = exc
@@ -472,7 +472,7 @@ class _Many:
                    ) -> None:
         """``run --from``: start the job (within the rate budget, like any request), wait on
         it, fetch its result."""
-        from .._resume import public_url
+        from progress_client.core.resume import public_url
 
         args, start = self.args, job.start or {}
         assert self.body is not None

@@ -24,11 +24,12 @@ _MAX_BODY = 1024 * 1024
 def read_once(name: str, url: str, raw_headers: list[str], as_json: bool) -> int:
     import httpx
 
+    from progress_client.core.errors import BadResponse
+    from progress_client.core.resume import public_url
+    from progress_client.profiles.profile import ProfileError, compile_profile, load_profile
+    from progress_client.profiles.urls import Seen, cancel_request, result_request
+
     from .. import sanitize
-    from .._errors import BadResponse
-    from .._profile import ProfileError, compile_profile, load_profile
-    from .._profile_urls import Seen, cancel_request, result_request
-    from .._resume import public_url
     from ._common import parse_header
 
     try:

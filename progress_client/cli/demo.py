@@ -21,8 +21,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from progress_client.core.plan import PlanInputs, monthly
+
 from .. import AdaptivePolicy, AsyncProgressClient, FixedPolicy, Policy, PollError, sanitize
-from .._plan import PlanInputs, monthly
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ._common import positive_float
 from .serve import missing_server_extra

@@ -187,7 +187,7 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 def _detail(response: httpx.Response) -> str:
-    from .._sanitize import sanitize
+    from progress_client.core.sanitize import sanitize
 
     try:
         data = response.json()
@@ -237,7 +237,7 @@ def _answer(args: argparse.Namespace, response: httpx.Response, where: str,
 
 
 def _summary(job_id: str, doc: Any) -> str:
-    from .._sanitize import sanitize
+    from progress_client.core.sanitize import sanitize
 
     if not isinstance(doc, dict):
         return f"job {job_id}: {sanitize(str(doc))[:200]}"

@@ -1,6 +1,6 @@
 """``progress-client plan``: the monthly request budget of each polling strategy, side by side.
 
-Every figure comes from ``progress_client._plan``, which runs the real engine on a virtual
+Every figure comes from ``progress_client.core.plan``, which runs the real engine on a virtual
 clock; this module only reads the options and prints the rows (a table, or ``--json``). The
 planner and rich are imported when the command runs, not when its parser is built.
 """
@@ -19,9 +19,9 @@ from ._common import emit_json, positive_float
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from .._plan import PlanInputs, PlanRow
-    from .._plan_fit import Fit
-    from .._policy import Policy
+    from progress_client.core.plan import PlanInputs, PlanRow
+    from progress_client.core.plan_fit import Fit
+    from progress_client.core.policy import Policy
 
 __all__ = ["add_parser", "run"]
 
@@ -90,7 +90,7 @@ def _count(text: str) -> int:
 
 
 def _load_timeline(path: Path) -> list[tuple[float, str]]:
-    from .._plan import validate_timeline
+    from progress_client.core.plan import validate_timeline
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -104,9 +104,9 @@ def _load_timeline(path: Path) -> list[tuple[float, str]]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .._plan import PHASES, PlanInputs, parse_policy, plan
-    from .._sanitize import sanitize
-    from .._simulate import evenly_spaced_timeline
+    from progress_client.core.plan import PHASES, PlanInputs, parse_policy, plan
+    from progress_client.core.sanitize import sanitize
+    from progress_client.core.simulate import evenly_spaced_timeline
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
@@ -160,8 +160,8 @@ def _fits(args: argparse.Namespace, timeline: list[tuple[float, str]],
     """Every candidate policy against ``--budget`` (scaled by ``--max-share``), best first."""
     if args.budget is None:
         return None
-    from .._budget import Limit, parse_limit
-    from .._plan_fit import fit_budget
+    from progress_client.core.budget import Limit, parse_limit
+    from progress_client.core.plan_fit import fit_budget
 
     stated = parse_limit(args.budget)
     usable = max(1, math.floor(stated.requests * args.max_share / 100.0))
@@ -222,7 +222,7 @@ def _fit_table(args: argparse.Namespace, fits: list[Fit]) -> Table:
 def _table(rows: list[PlanRow], inputs: PlanInputs, timeline: list[tuple[float, str]]) -> Table:
     from rich.table import Table
 
-    from .._plan import PHASES
+    from progress_client.core.plan import PHASES
 
     seconds = timeline[-1][0] - timeline[0][0]
     title = (

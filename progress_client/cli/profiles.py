@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import COMMANDS, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from .._profile_schema import Locator, Profile
+    from progress_client.profiles.schema import Locator, Profile
 
 __all__ = ["add_parser", "describe", "run"]
 
@@ -54,7 +54,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._profile import BUILTIN_DIR, ProfileError, builtin_names, load_profile
+    from progress_client.profiles.profile import (
+        BUILTIN_DIR,
+        ProfileError,
+        builtin_names,
+        load_profile,
+    )
 
     action = getattr(args, "action", None)
     if action == "lint":
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _lint(files: list[str]) -> int:
-    from .._profile import lint_profile
+    from progress_client.profiles.profile import lint_profile
 
     bad = 0
     for name in files:

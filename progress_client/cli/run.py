@@ -244,8 +244,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one(args: argparse.Namespace) -> int:
+    from progress_client.core.resume import public_url
+
     from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
-    from .._resume import public_url
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

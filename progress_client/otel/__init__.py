@@ -82,7 +82,7 @@ def instrument(*, tracer_provider: Any = None, meter_provider: Any = None,
 def uninstrument() -> None:
     """Stop instrumenting: new waits and requests are no longer traced or measured (waits
     already running finish their spans)."""
-    from .._observer import get_instrument
+    from progress_client.drivers.observer import get_instrument
 
     if get_instrument() is not None:
         _load()().uninstrument()
@@ -90,7 +90,7 @@ def uninstrument() -> None:
 
 def is_instrumented() -> bool:
     """Whether ``instrument()`` (or ``opentelemetry-instrument``) is in force."""
-    from .._observer import get_instrument
+    from progress_client.drivers.observer import get_instrument
 
     return get_instrument() is not None
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._sanitize import sanitize
+from progress_client.core.sanitize import sanitize
 
 __all__ = ["error_type", "event_limit", "http_keys", "url_attributes", "when_changed"]
 

@@ -12,7 +12,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from .._observer import get_instrument, set_instrument
+from progress_client.drivers.observer import get_instrument, set_instrument
 
 __all__ = ["HTTP_DURATION_ENV", "REQUEST_SPANS_ENV", "ProgressClientInstrumentor"]
 

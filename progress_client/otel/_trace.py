@@ -25,14 +25,15 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .._sanitize import sanitize
+from progress_client.core.sanitize import sanitize
+
 from ._attributes import error_type, event_limit, http_keys, url_attributes, when_changed
 
 if TYPE_CHECKING:
-    from .._actions import Update
-    from .._events import RequestEvent, RequestInfo
-    from .._observer import WaitTrace
-    from .._report import PollReport
+    from progress_client.core.actions import Update
+    from progress_client.core.events import RequestEvent, RequestInfo
+    from progress_client.core.report import PollReport
+    from progress_client.drivers.observer import WaitTrace
 
 __all__ = ["OTelInstrument"]
 

@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict
 
-from .._models import DEFAULT_FAILURE, DEFAULT_SUCCESS
+from progress_client.core.models import DEFAULT_FAILURE, DEFAULT_SUCCESS
 
 __all__ = [
     "MAILBOX_SIZE",

@@ -31,7 +31,8 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
-from .._sanitize import sanitize
+from progress_client.core.sanitize import sanitize
+
 from .pii import JobMetadata, check_metadata
 from .records import (
     Checkpoint,

@@ -34,7 +34,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .._sanitize import sanitize
+from progress_client.core.sanitize import sanitize
+
 from .pii import InvalidMetadata, PIIRefused, check_metadata
 from .polls import body_of, job_etag
 from .records import StoreUnavailable

@@ -17,20 +17,22 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._base import Call
-from .._engine import PollEngine
-from .._errors import PollError
-from .._lifecycle import DefaultLifecycle, Job, Seen
-from .._resume import public_url
-from .._sanitize import sanitize
-from .._shared import SharedWait
-from .._state import EngineState
+from progress_client.core.engine import PollEngine
+from progress_client.core.errors import PollError
+from progress_client.core.lifecycle import DefaultLifecycle, Job, Seen
+from progress_client.core.resume import public_url
+from progress_client.core.sanitize import sanitize
+from progress_client.core.state import EngineState
+from progress_client.drivers.base import Call
+from progress_client.drivers.shared import SharedWait
+
 from .records import MAX_STORED_RESULT, DurableOutcome, WaitRecord, check_key, check_metadata
 
 if TYPE_CHECKING:
-    from .._actions import Stop, Update
-    from .._base import ClientBase
-    from .._wake import Waker
+    from progress_client.core.actions import Stop, Update
+    from progress_client.drivers.base import ClientBase
+    from progress_client.drivers.wake import Waker
+
     from ..webhooks.receiver import WebhookReceiver
 
 __all__ = ["Prepared", "logger", "new_run_record", "new_wait_record", "prepare"]
@@ -81,7 +83,7 @@ def new_wait_record(
     url: str, *, key: str, profile: Any, events_url: str | None, timeout: float | None,
     metadata: Any, owner: str,
 ) -> WaitRecord:
-    from .._http import check_url
+    from progress_client.transports.http import check_url
 
     return WaitRecord(
         key=check_key(key), kind="wait", url=check_url(url), profile=_profile_name(profile),
@@ -95,7 +97,7 @@ def new_run_record(
     url: str, *, key: str, method: str, json: Any, data: Any, content_type: str | None,
     profile: Any, status_url: str | None, timeout: float | None, metadata: Any, owner: str,
 ) -> WaitRecord:
-    from .._http import check_url
+    from progress_client.transports.http import check_url
 
     if json is not None and data is not None:
         raise TypeError("give json= or data=, not both")
@@ -159,7 +161,8 @@ def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False,
         assert webhooks is not None and record.hook_token is not None
         from dataclasses import replace
 
-        from .._policy import FixedPolicy
+        from progress_client.core.policy import FixedPolicy
+
         from ..webhooks.vendors import add_webhook, vendor_hooks
 
         config = replace(config, policy=FixedPolicy(webhooks.safety_interval))
@@ -170,7 +173,7 @@ def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False,
                                       webhooks.shared_secret(record.profile))
     prepared = _prepare(config, life, record, fresh, start_url, body)
     if hooked:
-        from .._wake import Waker
+        from progress_client.drivers.wake import Waker
 
         prepared.waker = prepared.call.waker = Waker()
     return prepared

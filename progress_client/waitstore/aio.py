@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._actions import Stop, Update
+from progress_client.core.actions import Stop, Update
+
 from . import _common as c
 from .base import KeyInUse, WaitStore, this_owner
 from .records import DurableOutcome, WaitRecord
 
 if TYPE_CHECKING:
-    from .._async import AsyncProgressClient
+    from progress_client.drivers.aio import AsyncProgressClient
+
     from ..webhooks.receiver import WebhookReceiver
 
 __all__ = ["AsyncDurableWaits", "Handler", "LeaseLost", "UpdateHook"]
@@ -197,7 +199,7 @@ class AsyncDurableWaits:
             left = record.time_left()
             deadline = None if left is None else client._now() + left
             request = engine.next_action(client._now(), deadline)
-            from .._actions import Request
+            from progress_client.core.actions import Request
 
             if isinstance(request, Request):
                 await client._send(prepared.shared_for_start(), request, deadline)

@@ -42,7 +42,7 @@ def translated(kind: type[BaseException], where: Callable[[Any], str]) -> Callab
 
     def wrap(func: Any) -> Any:
         def fail(self: Any, exc: BaseException) -> StoreError:
-            from .._sanitize import sanitize
+            from progress_client.core.sanitize import sanitize
 
             return StoreError(f"{where(self)}: {type(exc).__name__}: {sanitize(str(exc))}")
 

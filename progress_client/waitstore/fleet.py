@@ -31,7 +31,8 @@ from .base import StoreError
 from .records import WaitRecord
 
 if TYPE_CHECKING:
-    from .._async import AsyncProgressClient
+    from progress_client.drivers.aio import AsyncProgressClient
+
     from ..webhooks.receiver import WebhookReceiver
     from .redis import RedisWaitStore
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from .._report import COUNTER_NAMES, Counters, PollReport
+from progress_client.core.report import COUNTER_NAMES, Counters, PollReport
 
 __all__ = ["DurableOutcome", "Phase", "WaitRecord", "check_key", "check_metadata"]
 

@@ -85,7 +85,7 @@ return 0
 
 
 def _where(store: RedisWaitStore) -> str:
-    from .._resume import public_url
+    from progress_client.core.resume import public_url
 
     return f"the Redis store at {public_url(store.url)}"
 
@@ -120,7 +120,7 @@ class RedisWaitStore(WaitStore):
         self._async_redis = redis.asyncio.Redis
 
     def __repr__(self) -> str:
-        from .._resume import public_url
+        from progress_client.core.resume import public_url
 
         return f"RedisWaitStore({public_url(self.url)!r})"
 

@@ -15,13 +15,15 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._actions import Update
+from progress_client.core.actions import Update
+
 from . import _common as c
 from .base import KeyInUse, WaitStore, this_owner
 from .records import DurableOutcome, WaitRecord
 
 if TYPE_CHECKING:
-    from .._sync import ProgressClient
+    from progress_client.drivers.sync import ProgressClient
+
     from ..webhooks.receiver import WebhookReceiver
 
 __all__ = ["DurableWaits", "Handler", "UpdateHook"]
@@ -182,7 +184,7 @@ class DurableWaits:
             left = record.time_left()
             deadline = None if left is None else clock.now() + left
             request = engine.next_action(clock.now(), deadline)
-            from .._actions import Request
+            from progress_client.core.actions import Request
 
             if isinstance(request, Request):
                 client._send(prepared.shared_for_start(), request, deadline)

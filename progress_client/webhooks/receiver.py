@@ -5,7 +5,7 @@ Each wait that takes webhooks has a token of its own: its webhook URL is
 ``{public_url}/{token}``, which the start request hands to the vendor (``vendors.toml``). A
 POST there is verified (the vendor's signature, its timestamp, the replay guard); a webhook
 that fails answers 4xx, changes nothing and is logged with its reason only (no header, no
-body, no secret). A verified one wakes the wait (``_wake.Waker``): its engine sends one GET
+body, no secret). A verified one wakes the wait (``drivers.wake.Waker``): its engine sends one GET
 at once, and that answer, not the webhook's body, decides the outcome. Until a webhook comes
 the wait polls on a slow safety schedule (``safety_interval``, one poll a minute).
 """
@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .._wake import Waker
+from progress_client.drivers.wake import Waker
+
 from .vendors import vendor_hooks
 from .verify import (
     FalSignature,

@@ -54,7 +54,7 @@ def vendor_hooks(profile: str | None) -> VendorHooks | None:
 def _name_of(profile: str) -> str:
     if not profile or profile in _table():
         return profile
-    from .._profile import load_profile
+    from progress_client.profiles.profile import load_profile
 
     try:
         return load_profile(profile).name
