@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from progress_client.core.sanitize import sanitize
+from progress_client.core.sanitize import public_url, sanitize
 
 if TYPE_CHECKING:
     from progress_client.core.report import PollReport
@@ -75,8 +75,6 @@ class PollError(Exception):
         """Set ``status_url`` from the caller's status URL, credentials removed, unless it is
         set already. (A ``PollTimeout`` removes them when ``status_url`` is first read.)"""
         if self.status_url is None:
-            from progress_client.core.resume import public_url
-
             self.status_url = public_url(url)
 
     def __repr__(self) -> str:
@@ -169,8 +167,6 @@ class PollTimeout(PollError):
         fields = self.__dict__
         url = fields.pop("_status_url_of", None)
         if url is not None:
-            from progress_client.core.resume import public_url
-
             fields["status_url"] = public_url(url)
         return fields.get("status_url")
 

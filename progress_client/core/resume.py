@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from progress_client.core.errors import InvalidResumeToken
-from progress_client.core.sanitize import _SECRET_PARAM, sanitize
+from progress_client.core.sanitize import public_url, sanitize
 
 __all__ = [
     "MAX_TOKEN_CHARS",
@@ -37,9 +35,6 @@ TOKEN_VERSION = 1
 #: Longer tokens are refused unread: a token is a few hundred bytes plus one status document.
 MAX_TOKEN_CHARS = 256 * 1024
 
-_SECRET_NAME = re.compile(rf"(?i)^{_SECRET_PARAM}$")
-
-
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
                       allow_nan=False)
@@ -47,29 +42,6 @@ def _canonical(obj: Any) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def public_url(url: str) -> str:
-    """``url`` without userinfo, fragment, or the values of token-like query parameters."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "[URL]"
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host if port is None else f"{host}:{port}"
-    query = urlencode(
-        [
-            (k, "[REDACTED]" if _SECRET_NAME.match(k) else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ]
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _scrub(value: Any, depth: int = 0) -> Any:

@@ -15,8 +15,15 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["RedactingFilter", "install_log_redaction", "redact_secrets", "sanitize"]
+__all__ = [
+    "RedactingFilter",
+    "install_log_redaction",
+    "public_url",
+    "redact_secrets",
+    "sanitize",
+]
 
 _Repl = str | Callable[[re.Match[str]], str]
 
@@ -29,6 +36,7 @@ _SECRET_PARAM = (
     r"session[_-]?id|auth|code|credential|credentials|private[_-]?token|x-amz-signature|"
     r"x-amz-credential|x-amz-security-token)"
 )
+_SECRET_NAME = re.compile(rf"(?i)^{_SECRET_PARAM}$")
 
 def _credential_like(scheme: str, value: str) -> bool:
     """Whether the word after an auth scheme is a credential rather than English."""
@@ -227,3 +235,26 @@ def install_log_redaction() -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+
+
+def public_url(url: str) -> str:
+    """``url`` without userinfo, fragment, or the values of token-like query parameters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "[URL]"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host if port is None else f"{host}:{port}"
+    query = urlencode(
+        [
+            (k, "[REDACTED]" if _SECRET_NAME.match(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
