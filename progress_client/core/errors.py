@@ -75,7 +75,7 @@ class PollError(Exception):
         """Set ``status_url`` from the caller's status URL, credentials removed, unless it is
         set already. (A ``PollTimeout`` removes them when ``status_url`` is first read.)"""
         if self.status_url is None:
-            from progress_client.core.resume import public_url
+            from progress_client.core.resume import public_url  # import cycle: resume imports this
 
             self.status_url = public_url(url)
 
@@ -169,7 +169,7 @@ class PollTimeout(PollError):
         fields = self.__dict__
         url = fields.pop("_status_url_of", None)
         if url is not None:
-            from progress_client.core.resume import public_url
+            from progress_client.core.resume import public_url  # import cycle: resume imports this
 
             fields["status_url"] = public_url(url)
         return fields.get("status_url")
