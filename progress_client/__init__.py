@@ -152,7 +152,7 @@ if not TYPE_CHECKING:  # hidden from type checkers, so a misspelt name stays an 
                 DeprecationWarning,
                 stacklevel=2,
             )
-            from . import engine
+            from . import engine  # only on the deprecated path
 
             return getattr(engine, name)
         if module is None:

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 # --allow-fast-polling, the client's own (the options' declaration imports no client).
 from progress_client.core.options import MIN_INTERVAL
 
+from .. import PollReport, sanitize
+
 if TYPE_CHECKING:
     from .. import JobStatus, PollError, PollReport
 
@@ -156,8 +158,6 @@ def parse_header(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError("headers look like 'Name: value'")
     if not all(33 <= ord(c) < 127 and c not in '()<>@,;:\\"/[]?={}' for c in name):
-        from .. import sanitize
-
         raise argparse.ArgumentTypeError(f"invalid header name {sanitize(name)!r}")
     if any(c in value for c in "\r\n\0"):
         raise argparse.ArgumentTypeError(f"header {name} has a line break in its value")
@@ -207,8 +207,6 @@ def result_dict(
 ) -> dict[str, Any]:
     """The ``--json`` object's common fields. Fields are only ever added (``answered``,
     ``unanswered``, ``last_error``, ``resume_token`` ...), never renamed."""
-    from .. import PollReport, sanitize
-
     r = report if report is not None else PollReport()
     d = r.to_dict()
     return {

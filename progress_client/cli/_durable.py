@@ -8,14 +8,17 @@ every process that continues the waits."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .. import sanitize
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE
-from ._common import parse_header
+from ._common import parse_header, summary_line
 
 if TYPE_CHECKING:
     from ..waitstore import DurableOutcome, WaitStore
@@ -74,7 +77,7 @@ def webhook_receiver(args: argparse.Namespace, profiles: Iterable[str | None]) -
         except (OSError, ValueError) as exc:
             raise ValueError(f"--webhook-secret {secret}: cannot read it as JSON "
                              f"({type(exc).__name__})") from None
-    from ..webhooks import WebhookReceiver
+    from ..webhooks import WebhookReceiver  # start-up: only --webhook-* loads the webhooks
 
     named = [p for p in profiles if p]
     if not named:
@@ -101,6 +104,7 @@ def env_headers() -> list[tuple[str, str]]:
 
 
 def open_cli_store(where: str) -> WaitStore:
+    # start-up: only --store loads the durable waits (sqlite3, the client)
     from ..waitstore import open_store
 
     try:
@@ -110,6 +114,7 @@ def open_cli_store(where: str) -> WaitStore:
 
 
 def durable_client(args: argparse.Namespace, headers: list[tuple[str, str]]) -> Any:
+    # start-up: no client before the arguments parse (tests/test_startup.py)
     from .. import AdaptivePolicy, ProgressClient
 
     policy = AdaptivePolicy(initial=args.initial, step=args.step, maximum=args.maximum)
@@ -131,8 +136,6 @@ def outcome_json(outcome: DurableOutcome) -> dict[str, Any]:
 
 
 def print_outcome(outcome: DurableOutcome, as_json: bool, quiet: bool) -> None:
-    from ._common import summary_line
-
     if as_json:
         sys.stdout.write(json.dumps(outcome_json(outcome), ensure_ascii=False) + "\n")
         sys.stdout.flush()
@@ -152,9 +155,7 @@ def print_outcome(outcome: DurableOutcome, as_json: bool, quiet: bool) -> None:
 
 def run_durable(args: argparse.Namespace, command: str, **start: Any) -> int:
     """``wait``/``run`` with ``--store``: register the wait, follow it, print its outcome."""
-    import secrets
-
-    from .. import sanitize
+    # start-up: only a durable wait (--store, --webhook-*) loads them
     from ..waitstore import KeyInUse
     from ..waitstore.base import StoreError
 
@@ -207,6 +208,7 @@ def run_durable(args: argparse.Namespace, command: str, **start: Any) -> int:
 
 
 def _memory_store() -> WaitStore:
+    # start-up: only a durable wait (--store, --webhook-*) loads them
     from ..waitstore.memory import MemoryWaitStore
 
     return MemoryWaitStore()
@@ -214,8 +216,6 @@ def _memory_store() -> WaitStore:
 
 def _listening(receiver: Any) -> Any:
     """The receiver on its own, for as long as the waits run (nothing without one)."""
-    import contextlib
-
     if receiver is None:
         return contextlib.nullcontext()
     host, port = receiver.listen

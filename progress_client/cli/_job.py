@@ -14,8 +14,11 @@ import argparse
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from progress_client.core.config import DEFAULT_MAX_BODY
+from progress_client.core.models import DEFAULT_FAILURE, DEFAULT_SUCCESS
 from progress_client.core.options import MAX_LONG_POLL, option
 
+from .. import StatusSpec, sanitize
 from ._common import MIN_INTERVAL, byte_size, format_size, positive_float, shown_url
 
 if TYPE_CHECKING:
@@ -163,9 +166,6 @@ def _reading_options(args: argparse.Namespace) -> dict[str, Any]:
     if only_ok is None and only_bad is None:
         return {"status_field": args.status_field, "success": ok, "failure": bad,
                 "change_on": change, "long_poll": long_poll}
-    from progress_client.core.models import DEFAULT_FAILURE, DEFAULT_SUCCESS
-
-    from .. import StatusSpec
 
     fold_ok = {w.casefold() for w in ok or ()}
     fold_bad = {w.casefold() for w in bad or ()}
@@ -186,6 +186,7 @@ def _profile(
 ) -> Profile:
     """The profile ``name`` (a built-in or a file), its words replaced, change fields added
     and its needs-action choice set as the options say, checked again as a whole."""
+    # start-up: the profiles take ~100 ms to load; only --profile loads them
     from progress_client.profiles.profile import load_profile, parse_profile
 
     profile = load_profile(name)
@@ -238,6 +239,7 @@ def live_display(on: bool) -> contextlib.AbstractContextManager[Any]:
     """rich's Live line on stderr when it is a terminal (rich is imported only then)."""
     if not on:
         return contextlib.nullcontext()
+    # start-up: rich only for the live line on a terminal
     from rich.console import Console
     from rich.live import Live
 
@@ -313,9 +315,7 @@ class Seen:
             self._draw()
 
     def _draw(self) -> None:
-        from rich.text import Text
-
-        from .. import sanitize
+        from rich.text import Text  # start-up: rich only for the live line on a terminal
 
         if len(self._line) == 1:
             head, n, nxt = self._line[0], self._requests, None
@@ -341,6 +341,7 @@ def cli_words(text: str | None) -> str | None:
     """An error's words with the Python-only advice put as the command line takes it."""
     if text is None or "verify= an ssl.SSLContext" not in text:
         return text
+    # start-up: transports.http imports httpx, which parsing never loads
     from progress_client.transports.http import TLS_ADVICE
 
     return text.replace(TLS_ADVICE, CLI_TLS_ADVICE)
@@ -349,10 +350,6 @@ def cli_words(text: str | None) -> str | None:
 def error_text(exc: Any, max_body: int | None) -> str:
     """A job error's message for the command line: the body limit named as its option, the
     certificate advice as a command line takes it."""
-    from progress_client.core.config import DEFAULT_MAX_BODY
-
-    from ._common import format_size
-
     message: str = cli_words(exc.message) or ""
     if "raise max_body" in message:
         limit = format_size(max_body if max_body is not None else DEFAULT_MAX_BODY)

@@ -16,13 +16,20 @@ are imported inside ``run_many``."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
+from contextlib import aclosing
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+from progress_client.core.results import outcome_error
+from progress_client.core.sanitize import public_url
+
+from .. import AdaptivePolicy, PollError, sanitize
 from . import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import (
     emit_json,
@@ -34,6 +41,8 @@ from ._common import (
     shown_url,
     summary_line,
 )
+from ._job import cancel_fields, cli_words, client_options, error_text, live_display, usage_text
+from ._started import time_left
 
 __all__ = ["ManyJob", "add_rate_limit", "limits_for", "rate_limit", "read_jobs", "run_many"]
 
@@ -50,6 +59,7 @@ def rate_limit(text: str) -> str:
     value = text.strip()
     if value.lower() == "auto":
         return "auto"
+    # start-up: only --rate-limit loads the budgets
     from progress_client.core.budget import parse_limit
 
     try:
@@ -76,6 +86,7 @@ def limits_for(value: str | None, urls: list[str]) -> Any:
         return None
     if value == "auto":
         return "auto"
+    # start-up: only --rate-limit loads the budgets
     from progress_client.core.budget import _origin_key
 
     return {_origin_key(url): value for url in urls}
@@ -197,8 +208,6 @@ def _start_of(doc: dict[str, Any], url: str, where: str) -> dict[str, Any]:
             raise ValueError(f"{where}: not an HTTP method: {method!r}")
         start["method"] = method.strip().upper()
     if "status_url" in doc:
-        from urllib.parse import urljoin, urlsplit
-
         template = doc["status_url"]
         full = urljoin(url, template) if isinstance(template, str) else ""
         parts = urlsplit(full)
@@ -230,9 +239,6 @@ def _usage(args: argparse.Namespace, command: str) -> str | None:
 
 def run_many(args: argparse.Namespace, command: str = "wait") -> int:
     """``wait`` on many jobs, or ``run --from FILE`` (``command="run"``)."""
-    from .. import AdaptivePolicy
-    from ._job import client_options, usage_text
-
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
@@ -258,7 +264,7 @@ def _command_body(args: argparse.Namespace, jobs: list[ManyJob]
                   ) -> tuple[Any, dict[str, str]]:
     """``run --from``: the command's own -d (for lines without a body); its --status-url,
     relative to each line's start URL, for the lines that name none."""
-    from .run import _body, _template
+    from .run import _body, _template  # import cycle: run imports this module
 
     for job in jobs:
         if job.start is not None and "status_url" not in job.start and args.status_url:
@@ -282,6 +288,7 @@ def _text_body(text: str, headers: list[tuple[str, str]]) -> tuple[bytes, dict[s
 
 def _profiles(names: set[str], jobs: list[ManyJob]) -> dict[str, Any]:
     """Each profile a line names, loaded once (a bad one is a usage error naming its line)."""
+    # start-up: the profiles take ~100 ms to load; only --profile loads them
     from progress_client.profiles.profile import load_profile
 
     loaded: dict[str, Any] = {}
@@ -327,7 +334,6 @@ class _Many:
         code = event.status_code
         if event.error is None and code is not None and code not in _RETRIED:
             return
-        from ._job import cli_words
 
         failure = cli_words(event.error) if event.error else f"HTTP {code}"
         if job is not None and job.outcome is None and failure != job.last_error:
@@ -347,10 +353,7 @@ class _Many:
     # -- the run ---------------------------------------------------------------------------
 
     def run(self, policy: Any, options: dict[str, Any], profiles: dict[str, Any]) -> int:
-        import anyio
-
-        from .. import sanitize
-        from ._job import live_display
+        import anyio  # start-up: a wait on one URL never loads anyio
 
         try:
             with live_display(self.live_on) as live:
@@ -366,10 +369,9 @@ class _Many:
 
     async def _main(self, policy: Any, options: dict[str, Any], profiles: dict[str, Any]
                     ) -> None:
-        import anyio
+        import anyio  # start-up: a wait on one URL never loads anyio
 
-        from .. import AsyncProgressClient
-        from ._started import time_left
+        from .. import AsyncProgressClient  # start-up: the async client only for many URLs
 
         args = self.args
         limits = limits_for(args.rate_limit, [
@@ -394,9 +396,9 @@ class _Many:
             outer.cancel_scope.cancel()
 
     async def _signals(self, *, task_status: Any) -> None:
-        import signal
+        import signal  # start-up: a wait on one URL never loads signal
 
-        import anyio
+        import anyio  # start-up: a wait on one URL never loads anyio
 
         with anyio.open_signal_receiver(signal.SIGINT) as signals:
             task_status.started()
@@ -406,7 +408,7 @@ class _Many:
                     self.scope.cancel()
 
     async def _redraw(self) -> None:
-        import anyio
+        import anyio  # start-up: a wait on one URL never loads anyio
 
         while True:
             await anyio.sleep(REDRAW_EVERY)
@@ -415,11 +417,7 @@ class _Many:
 
     async def _wait(self, client: Any, job: ManyJob, timeout: float | None,
                     profiles: dict[str, Any]) -> None:
-        from contextlib import aclosing
-
-        import anyio
-
-        from .. import PollError
+        import anyio  # start-up: a wait on one URL never loads anyio
 
         args = self.args
         profile = profiles.get(job.profile) if job.profile is not None else None
@@ -441,8 +439,6 @@ class _Many:
             job.outcome, job.code = "succeeded", EXIT_OK
         except (PollError, ValueError) as exc:  # ValueError: what the client refused
             if not isinstance(exc, PollError):
-                from progress_client.core.results import outcome_error
-
                 exc = outcome_error(exc)
             job.error = exc
             job.outcome, job.code = exc.outcome, int(exc.exit_code)
@@ -472,8 +468,6 @@ class _Many:
                    ) -> None:
         """``run --from``: start the job (within the rate budget, like any request), wait on
         it, fetch its result."""
-        from progress_client.core.resume import public_url
-
         args, start = self.args, job.start or {}
         assert self.body is not None
         content, headers = self.body
@@ -495,8 +489,6 @@ class _Many:
     # -- what is said ----------------------------------------------------------------------
 
     def _ended(self, job: ManyJob) -> None:
-        from ._job import cancel_fields, error_text
-
         assert job.outcome is not None
         self.running -= 1
         self.counts[job.outcome] = self.counts.get(job.outcome, 0) + 1
@@ -511,7 +503,7 @@ class _Many:
                 out["error"] = error_text(job.error, args.max_body)
             out = {"url": shown_url(job.url), "key": job.key, **out}
             if job.start is not None:
-                from .run import _result_fields
+                from .run import _result_fields  # import cycle: run imports this module
 
                 out.update(status_url=self._status_url(job), **_result_fields(job.result))
             if job.token is not None or job.outcome in ("timeout", "interrupted"):
@@ -531,8 +523,6 @@ class _Many:
             self.say(line)
 
     def _line(self, job: ManyJob) -> str:
-        from ._job import error_text
-
         where = shown_url(job.url)
         if job.outcome == "succeeded" and job.report is not None:
             return f"{where}: {summary_line(job.status.status, job.report)}"
@@ -562,8 +552,6 @@ class _Many:
     def _deliver(self, job: ManyJob) -> str:
         """``run --from``: a JSON result as a line on stdout (``{"key", "url", "result"}``);
         what became of any other result, for the job's line."""
-        from pathlib import Path
-
         value = job.result
         if isinstance(value, (bytes, bytearray)):
             return f"; a binary result of {len(value)} bytes was not kept (run it alone with -o)"
@@ -575,10 +563,9 @@ class _Many:
         return ""
 
     def _draw(self) -> None:
+        # start-up: rich only for the live table on a terminal
         from rich.table import Table
         from rich.text import Text
-
-        from .. import sanitize
 
         self.dirty = False
         self.redraws += 1
@@ -613,7 +600,7 @@ class _Many:
             f"{plural(self.requests, 'request')} · {self.saved} saved",
             (f"  ({format_duration(time.monotonic() - self.started)})", "dim"),
         )
-        from rich.console import Group
+        from rich.console import Group  # start-up: rich only for the live table on a terminal
 
         self.live.update(Group(table, footer) if open_jobs else footer, refresh=True)
 
@@ -668,8 +655,6 @@ class _Many:
 
 def _has_uvloop() -> bool:
     """Whether uvloop (the ``fast`` extra) is there to run the loop on."""
-    import importlib.util
-
     return importlib.util.find_spec("uvloop") is not None
 
 

@@ -14,7 +14,16 @@ import json
 import sys
 from typing import Any
 
+import httpx
+
+from progress_client.core.errors import BadResponse
+from progress_client.core.sanitize import public_url
+from progress_client.profiles.profile import ProfileError, compile_profile, load_profile
+from progress_client.profiles.urls import Seen, cancel_request, result_request
+
+from .. import sanitize
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from ._common import parse_header
 
 __all__ = ["read_once"]
 
@@ -22,16 +31,6 @@ _MAX_BODY = 1024 * 1024
 
 
 def read_once(name: str, url: str, raw_headers: list[str], as_json: bool) -> int:
-    import httpx
-
-    from progress_client.core.errors import BadResponse
-    from progress_client.core.resume import public_url
-    from progress_client.profiles.profile import ProfileError, compile_profile, load_profile
-    from progress_client.profiles.urls import Seen, cancel_request, result_request
-
-    from .. import sanitize
-    from ._common import parse_header
-
     try:
         profile = load_profile(name)
         headers = dict(profile.headers)
@@ -94,8 +93,6 @@ def read_once(name: str, url: str, raw_headers: list[str], as_json: bool) -> int
 
 
 def _show(out: dict[str, Any], as_json: bool, code: int) -> int:
-    from .. import sanitize
-
     clean: dict[str, Any] = {k: sanitize(v) if isinstance(v, str) else v
                              for k, v in out.items()}
     if as_json:

@@ -262,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(speed, str):
         print(f"progress-client demo: error: {speed}", file=sys.stderr)
         return EXIT_USAGE
+    # optional extra [server]: checked above (missing_server_extra)
     from ..server import MemoryStore, create_app, serve_in_thread
 
     out = Console(highlight=False, soft_wrap=True)
@@ -327,7 +328,7 @@ def _run_web(args: argparse.Namespace) -> int:
         print("progress-client demo: error: the speed must be from 0.5x to 1000x",
               file=sys.stderr)
         return EXIT_USAGE
-    from .demo_web import run_web
+    from .demo_web import run_web  # import cycle: demo_web imports this module
 
     return run_web(args, float(speed))
 

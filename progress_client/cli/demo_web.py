@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..server import MemoryStore, create_app, serve_in_thread
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from .demo import FINAL, JOB_SECONDS, STATUSES, Run, month_figures, setup_job, worker
 
@@ -146,8 +147,6 @@ class WebDemo:
 
 def run_web(args: argparse.Namespace, speed: float) -> int:
     """Serve the page until Ctrl-C or ``--seconds``; print its URL first."""
-    from ..server import MemoryStore, create_app, serve_in_thread
-
     if not 0 <= args.port <= 65535:
         print("progress-client demo: error: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE

@@ -26,6 +26,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from progress_client.core.sanitize import sanitize
+
 from . import COMMANDS, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ._common import positive_float
 from ._worker_token import ENV_TOKEN, is_loopback, read_token
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     base, host, port = found
     url = f"{base}/jobs/{quote(args.job_id, safe='')}"
-    import httpx
+    import httpx  # start-up: --help and usage errors never load httpx
 
     headers = {"Accept": "application/json"}
     body: dict[str, Any] | None = None
@@ -168,7 +170,7 @@ def _token(args: argparse.Namespace, host: str, port: int) -> tuple[str | None, 
 
 
 def _transport_words(exc: Exception, timeout: float) -> str:
-    import httpx
+    import httpx  # start-up: --help and usage errors never load httpx
 
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s"
@@ -187,8 +189,6 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 def _detail(response: httpx.Response) -> str:
-    from progress_client.core.sanitize import sanitize
-
     try:
         data = response.json()
     except ValueError:
@@ -237,8 +237,6 @@ def _answer(args: argparse.Namespace, response: httpx.Response, where: str,
 
 
 def _summary(job_id: str, doc: Any) -> str:
-    from progress_client.core.sanitize import sanitize
-
     if not isinstance(doc, dict):
         return f"job {job_id}: {sanitize(str(doc))[:200]}"
     parts = [str(doc.get("status"))]

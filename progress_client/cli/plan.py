@@ -13,6 +13,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from progress_client.core.budget import Limit, parse_limit
+from progress_client.core.sanitize import sanitize
+
 from . import COMMANDS, EXIT_OK, EXIT_USAGE
 from ._common import emit_json, positive_float
 
@@ -90,6 +93,7 @@ def _count(text: str) -> int:
 
 
 def _load_timeline(path: Path) -> list[tuple[float, str]]:
+    # start-up: plan's parser loads no engine (tests/test_startup.py)
     from progress_client.core.plan import validate_timeline
 
     try:
@@ -102,10 +106,10 @@ def _load_timeline(path: Path) -> list[tuple[float, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich.console import Console  # start-up: plan's parser loads no rich
 
+    # start-up: plan's parser loads no engine (tests/test_startup.py)
     from progress_client.core.plan import PHASES, PlanInputs, parse_policy, plan
-    from progress_client.core.sanitize import sanitize
     from progress_client.core.simulate import evenly_spaced_timeline
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -160,7 +164,7 @@ def _fits(args: argparse.Namespace, timeline: list[tuple[float, str]],
     """Every candidate policy against ``--budget`` (scaled by ``--max-share``), best first."""
     if args.budget is None:
         return None
-    from progress_client.core.budget import Limit, parse_limit
+    # start-up: plan's parser loads no engine (tests/test_startup.py)
     from progress_client.core.plan_fit import fit_budget
 
     stated = parse_limit(args.budget)
@@ -204,7 +208,7 @@ def _verdict(args: argparse.Namespace, fits: list[Fit]) -> str:
 
 
 def _fit_table(args: argparse.Namespace, fits: list[Fit]) -> Table:
-    from rich.table import Table
+    from rich.table import Table  # start-up: plan's parser loads no rich
 
     table = Table(title=f"Policies against {args.budget}, best first (top 8 of {len(fits)})",
                   title_justify="left")
@@ -220,8 +224,9 @@ def _fit_table(args: argparse.Namespace, fits: list[Fit]) -> Table:
 
 
 def _table(rows: list[PlanRow], inputs: PlanInputs, timeline: list[tuple[float, str]]) -> Table:
-    from rich.table import Table
+    from rich.table import Table  # start-up: plan's parser loads no rich
 
+    # start-up: plan's parser loads no engine (tests/test_startup.py)
     from progress_client.core.plan import PHASES
 
     seconds = timeline[-1][0] - timeline[0][0]

@@ -54,6 +54,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # start-up: a command loads its heavy parts in run (~100 ms here)
     from progress_client.profiles.profile import (
         BUILTIN_DIR,
         ProfileError,
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if action == "lint":
         return _lint(args.files)
     if action == "test":
-        from ._profiles_test import read_once
+        from ._profiles_test import read_once  # start-up: only `profiles test` loads httpx
 
         return read_once(args.name, args.url, args.headers, args.as_json)
     if action == "export":
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _lint(files: list[str]) -> int:
+    # start-up: a command loads its heavy parts in run (~100 ms here)
     from progress_client.profiles.profile import lint_profile
 
     bad = 0

@@ -11,8 +11,17 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .. import sanitize
 from . import COMMANDS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import parse_header, positive_float
+from ._durable import (
+    _listening,
+    add_webhook_options,
+    durable_client,
+    open_cli_store,
+    print_outcome,
+    webhook_receiver,
+)
 
 if TYPE_CHECKING:
     from ..waitstore import DurableOutcome
@@ -45,7 +54,6 @@ def add_parser(sub: Any) -> None:
                    help="the fixed interval savings are counted against (1 s)")
     p.add_argument("--max-errors", type=int, default=10,
                    help="transient errors in a row before giving up (10)")
-    from ._durable import add_webhook_options
 
     add_webhook_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per outcome on stdout")
@@ -54,18 +62,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import sanitize
-    from ._durable import (
-        _listening,
-        durable_client,
-        open_cli_store,
-        print_outcome,
-        webhook_receiver,
-    )
-
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    # start-up: a command loads its heavy parts in run (waitstore, httpx)
     from ..waitstore.base import StoreError
 
     try:

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from progress_client.core.sanitize import public_url
+
+from .. import AdaptivePolicy, PollError, sanitize
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import (
     emit_json,
@@ -32,6 +35,7 @@ from ._common import (
     shown_url,
     summary_line,
 )
+from ._durable import add_store_options, add_webhook_options, run_durable
 from ._job import (
     Seen,
     add_reading_options,
@@ -43,7 +47,7 @@ from ._job import (
     live_display,
     usage_text,
 )
-from ._many import add_rate_limit, limits_for
+from ._many import add_rate_limit, limits_for, run_many
 from ._started import time_left
 
 if TYPE_CHECKING:
@@ -129,7 +133,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live line, no failures as they happen, no summary (a JSON result "
                         "still goes to stdout)")
-    from ._durable import add_store_options, add_webhook_options  # --store, --webhook-*
 
     add_store_options(p)
     add_webhook_options(p)
@@ -168,7 +171,7 @@ def _body(data: str | None, headers: dict[str, str]) -> tuple[bytes | None, dict
 
 def _form(fields: list[str]) -> tuple[bytes, dict[str, str]]:
     """A multipart/form-data body of ``NAME=VALUE`` and ``NAME=@FILE`` fields."""
-    import httpx
+    import httpx  # start-up: parsing never loads httpx
 
     parts: list[tuple[str, tuple[str | None, bytes]]] = []
     for field in fields:
@@ -233,7 +236,6 @@ def run(args: argparse.Namespace) -> int:
             print("progress-client run: error: --store and --webhook-* take one job, not "
                   "--from FILE (see progress-client run --help)", file=sys.stderr)
             return EXIT_USAGE
-        from ._many import run_many
 
         return run_many(args, "run")
     if args.url is None:
@@ -244,9 +246,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one(args: argparse.Namespace) -> int:
-    from progress_client.core.resume import public_url
-
-    from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
+    from .. import ProgressClient  # start-up: no client before the arguments parse
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -268,7 +268,6 @@ def _one(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.store is not None or args.webhook_listen is not None or args.webhook_url:
         # a durable run (registered in the store, resumable) or one woken by its webhook
-        from ._durable import run_durable
 
         return run_durable(args, "run", method=args.method, data=content,
                            content_type=start_headers.get("Content-Type"),

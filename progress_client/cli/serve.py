@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+
 from . import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ._common import positive_float
-from ._worker_token import ENV_TOKEN, is_loopback
+from ._worker_token import ENV_TOKEN, is_loopback, new_token, remove_token, write_token
 
 __all__ = ["add_parser", "missing_server_extra", "run"]
 
@@ -110,7 +112,7 @@ def _hide_passwords(text: str) -> str:
 def _check_redis(url: str, cluster: bool = False) -> str | None:
     """None when Redis (or every node of the cluster) answers PING, else a message without
     credentials."""
-    import anyio
+    # optional extra [server]: redis-py (missing_server_extra says so)
     import redis.asyncio as aioredis
     import redis.exceptions
     from redis.asyncio.cluster import RedisCluster
@@ -150,11 +152,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print("progress-client serve: error: --port must be 0-65535", file=sys.stderr)
         return EXIT_USAGE
-    import uvicorn
+    import uvicorn  # optional extra [server]: uvicorn (missing_server_extra says so)
 
+    # optional extra [server]: starlette, uvicorn
     from ..server import MemoryStore, RedisStore, Store, create_app
     from ..server.shutdown import Server
-    from ._worker_token import new_token
 
     if args.metrics:
         try:
@@ -194,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"progress-client serve: error: {_hide_passwords(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     if args.access_log:
+        # optional extra [server]: starlette, uvicorn
         from ..server.access_log import enable_access_log
 
         app = enable_access_log(app)
@@ -241,8 +244,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         if token_file is not None and token is not None:
-            from ._worker_token import remove_token
-
             remove_token(token_file, token)
 
 
@@ -259,8 +260,6 @@ def _announcing(base: type[Any], line: str) -> type[Any]:
 
 
 def _keep_token(host: str, port: int, token: str) -> Path | None:
-    from ._worker_token import write_token
-
     try:
         return write_token(host, port, token)
     except OSError as exc:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from .. import AdaptivePolicy, PollError, sanitize
 from . import COMMANDS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ._common import (
     emit_json,
@@ -22,6 +23,7 @@ from ._common import (
     shown_url,
     summary_line,
 )
+from ._durable import add_store_options, run_durable
 from ._job import (
     Seen,
     add_reading_options,
@@ -33,7 +35,7 @@ from ._job import (
     live_display,
     usage_text,
 )
-from ._many import add_rate_limit, limits_for
+from ._many import add_rate_limit, limits_for, run_many
 from ._started import time_left
 
 __all__ = ["EPILOG", "add_parser", "run"]
@@ -105,7 +107,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live line, no failures as they happen, no summary")
-    from ._durable import add_store_options  # durable waits (--store, --key)
 
     add_store_options(p)
     p.set_defaults(run=run)
@@ -121,19 +122,17 @@ def run(args: argparse.Namespace) -> int:
             print("progress-client wait: error: --store registers one wait: give one URL "
                   "(see progress-client wait --help)", file=sys.stderr)
             return EXIT_USAGE
-        from ._many import run_many
 
         return run_many(args)
     args.url = args.url[0]
     if args.store is not None:  # a durable wait: registered in the store, resumable
-        from ._durable import run_durable
 
         return run_durable(args, "wait")
     return _one(args)
 
 
 def _one(args: argparse.Namespace) -> int:
-    from .. import AdaptivePolicy, PollError, ProgressClient, sanitize
+    from .. import ProgressClient  # start-up: no client before the arguments parse
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -33,6 +33,7 @@ import re
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from progress_client.core.hints import parse_retry_after
 from progress_client.core.value import Value, setslot
@@ -406,8 +407,6 @@ def _limit_of(spec: Any) -> Limit | None:
 
 def _origin_key(origin: str) -> str:
     """``https://API.example.com/path`` and ``https://api.example.com:443`` as one key."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(origin if "://" in origin else f"https://{origin}")
     scheme = parts.scheme.lower()
     try:

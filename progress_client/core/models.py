@@ -226,7 +226,7 @@ class StatusSpec:
         status_word = str(raw)
         document: BaseModel | None = None
         if self.model is not None:
-            from pydantic import ValidationError
+            from pydantic import ValidationError  # start-up: no pydantic before the first request
 
             try:
                 document = self.model.model_validate(doc)
@@ -290,7 +290,7 @@ class StatusSpec:
 def _job_status() -> type[JobStatus]:
     """``JobStatus``, imported with the first response read (pydantic is not needed before
     the first request is sent)."""
-    from progress_client.core.status import JobStatus
+    from progress_client.core.status import JobStatus  # start-up: it loads pydantic
 
     return JobStatus
 

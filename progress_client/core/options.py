@@ -173,7 +173,7 @@ def _auth(name: str, v: Any, client: str | None = None) -> None:
 def _client(name: str, v: Any, client: str | None = None) -> None:
     if v is None:
         return
-    import httpx
+    import httpx  # the core loads no I/O library: only a given http_client= is checked
 
     want = httpx.AsyncClient if client == "async" else httpx.Client
     if not isinstance(v, want):
@@ -183,7 +183,7 @@ def _client(name: str, v: Any, client: str | None = None) -> None:
 def _verify(name: str, v: Any, client: str | None = None) -> None:
     if isinstance(v, (bool, str, os.PathLike)):
         return
-    import ssl
+    import ssl  # the core loads no I/O library: only a given SSLContext is checked
 
     if not isinstance(v, ssl.SSLContext):
         raise TypeError(f"{name} must be True, False, a CA bundle's path or an "
@@ -200,7 +200,7 @@ def _profile(name: str, v: Any, client: str | None = None) -> None:
 def _limits(name: str, v: Any, client: str | None = None) -> None:
     if v is None or isinstance(v, (str, Mapping)):
         return
-    from progress_client.core.budget import Limit
+    from progress_client.core.budget import Limit  # start-up: only limits= loads the budgets
 
     if not isinstance(v, Limit):
         raise TypeError(f"{name} must be 'auto', a limit such as '60/m' or a Limit, or a "

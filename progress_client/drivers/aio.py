@@ -146,9 +146,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
         self._gate: AsyncGate | None = None
         if limits is not None:
-            from progress_client.drivers.gates import (
-                AsyncGate,  # only a client with limits= loads it (start-up)
-            )
+            # start-up: only a client with limits= loads the gates
+            from progress_client.drivers.gates import AsyncGate
 
             self._gate = AsyncGate(limits, lambda: self._now(), lambda: self._wall())
 
@@ -235,6 +234,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         """Waits of this client that survive a restart, kept in ``store`` (a
         ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``.
         ``webhooks``: a ``webhooks.WebhookReceiver`` that wakes them (``docs/webhooks.md``)."""
+        # layering: waitstore imports the drivers; loaded by durable() only
         from progress_client.waitstore.aio import AsyncDurableWaits
 
         return AsyncDurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every,

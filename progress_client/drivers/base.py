@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json as _json
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -159,6 +160,7 @@ class ClientBase(Generic[H]):
         key = profile if isinstance(profile, (str, os.PathLike)) else id(profile)
         found = self._profiles.get(key)
         if found is None:
+            # start-up: the profiles take ~100 ms to load; a wait without one never does
             from progress_client.profiles.lifecycle import resolve_profile
 
             reader, lifecycle = resolve_profile(
@@ -210,9 +212,8 @@ class ClientBase(Generic[H]):
         config, lifecycle = self._with_profile(profile)
         key_header = getattr(lifecycle, "idempotency_header", None)
         if key_header and not any(k.lower() == key_header for k in sent):
-            import uuid
-
             sent[key_header] = uuid.uuid4().hex  # one key per start, the same on a retry
+        # start-up: only a run (a job to start) needs it, never a wait
         from progress_client.core.lifecycle import DefaultLifecycle, Job
 
         job = Job(method.upper(), url, lifecycle or DefaultLifecycle(), sent, content, status_url)

@@ -91,7 +91,7 @@ class AsyncGate(_Gate):
 
     async def acquire(self, url: str, deadline: float | None) -> float | None:
         """As ``SyncGate.acquire``."""
-        import anyio
+        import anyio  # start-up: a blocking client with limits= never loads anyio
 
         budget = self.budgets.for_url(url)
         if budget is None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from progress_client.core.actions import FellBack, Request
+from progress_client.core.events import ChangeEvent, RequestEvent, RequestInfo
 from progress_client.core.sanitize import sanitize
 from progress_client.core.value import setslot
 
@@ -156,7 +157,6 @@ class Observer:
         hook = self.before_request
         if inst is None and hook is None:
             return request
-        from progress_client.core.events import RequestInfo
 
         engine = shared.engine
         resend = engine.state.consecutive_errors if request.purpose != "cancel" else 0
@@ -210,7 +210,6 @@ class Observer:
             )
         if self.on_request is None and not observed:
             return
-        from progress_client.core.events import RequestEvent
 
         event = RequestEvent(
             url=safe,
@@ -247,8 +246,6 @@ class Observer:
             if trace is not None:
                 self._guard(trace.instrument.changed, trace, item, time.time())
             if self.on_change is not None:
-                from progress_client.core.events import ChangeEvent
-
                 event = ChangeEvent(
                     url=sanitize(url), status=item.status, terminal=item.terminal,
                     report=item.report,

@@ -109,9 +109,8 @@ class ProgressClient(ClientBase[httpx.Client]):
         #: Rate budgets per origin (``limits=``); ``None``: no budget, nothing to pay.
         self._gate: SyncGate | None = None
         if limits is not None:
-            from progress_client.drivers.gates import (
-                SyncGate,  # only a client with limits= loads it (start-up)
-            )
+            # start-up: only a client with limits= loads the gates
+            from progress_client.drivers.gates import SyncGate
 
             clock = self._clock
             self._gate = SyncGate(limits, clock.now, clock.wall, clock.sleep)
@@ -211,6 +210,7 @@ class ProgressClient(ClientBase[httpx.Client]):
         """Waits of this client that survive a restart, kept in ``store`` (a
         ``waitstore.SQLiteWaitStore`` or ``RedisWaitStore``); see ``docs/durable-waits.md``.
         ``webhooks``: a ``webhooks.WebhookReceiver`` that wakes them (``docs/webhooks.md``)."""
+        # layering: waitstore imports the drivers; loaded by durable() only
         from progress_client.waitstore.sync import DurableWaits
 
         return DurableWaits(self, store, handler=handler, checkpoint_every=checkpoint_every,

@@ -44,7 +44,7 @@ class Waker:
 
     async def asleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds`` on the running loop; ``True`` when woken."""
-        import anyio
+        import anyio  # start-up: a blocking durable wait never loads anyio
 
         if not self._flag.is_set():
             event = anyio.Event()
@@ -62,10 +62,11 @@ class Waker:
 
 def _threadsafe(func: Callable[[], None]) -> Callable[[], None]:
     """``func`` made safe to call from any thread: run soon on the current event loop."""
+    # start-up: aio_fast imports asyncio; a blocking durable wait never loads it
     from progress_client.drivers.aio_fast import running_asyncio
 
     if running_asyncio():
-        import asyncio
+        import asyncio  # only on asyncio, loaded already then; a blocking wait never loads it
 
         loop = asyncio.get_running_loop()
 
@@ -74,7 +75,7 @@ def _threadsafe(func: Callable[[], None]) -> Callable[[], None]:
                 loop.call_soon_threadsafe(func)
 
         return on_asyncio
-    import trio
+    import trio  # only under trio, which is no dependency
 
     token = trio.lowlevel.current_trio_token()
 

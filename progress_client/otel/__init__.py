@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from progress_client.drivers.observer import get_instrument
+
 if TYPE_CHECKING:
     from ._instrumentor import ProgressClientInstrumentor
 
@@ -82,22 +84,18 @@ def instrument(*, tracer_provider: Any = None, meter_provider: Any = None,
 def uninstrument() -> None:
     """Stop instrumenting: new waits and requests are no longer traced or measured (waits
     already running finish their spans)."""
-    from progress_client.drivers.observer import get_instrument
-
     if get_instrument() is not None:
         _load()().uninstrument()
 
 
 def is_instrumented() -> bool:
     """Whether ``instrument()`` (or ``opentelemetry-instrument``) is in force."""
-    from progress_client.drivers.observer import get_instrument
-
     return get_instrument() is not None
 
 
 def _load() -> type[ProgressClientInstrumentor]:
     try:
-        from ._instrumentor import ProgressClientInstrumentor
+        from ._instrumentor import ProgressClientInstrumentor  # optional extra [otel]
     except ImportError as exc:
         raise _missing(exc) from None
     return ProgressClientInstrumentor

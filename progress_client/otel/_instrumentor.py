@@ -14,6 +14,8 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 
 from progress_client.drivers.observer import get_instrument, set_instrument
 
+from ._trace import OTelInstrument
+
 __all__ = ["HTTP_DURATION_ENV", "REQUEST_SPANS_ENV", "ProgressClientInstrumentor"]
 
 #: Under ``opentelemetry-instrument`` (no arguments): ``true`` turns the option on.
@@ -29,8 +31,6 @@ class ProgressClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ("progress-client",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        from ._trace import OTelInstrument
-
         set_instrument(OTelInstrument(
             tracer_provider=kwargs.get("tracer_provider"),
             meter_provider=kwargs.get("meter_provider"),

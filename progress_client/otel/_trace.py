@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from progress_client.core.sanitize import sanitize
 
+from .. import __version__
 from ._attributes import error_type, event_limit, http_keys, url_attributes, when_changed
 
 if TYPE_CHECKING:
@@ -114,8 +115,6 @@ class OTelInstrument:
 
     def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None,
                  http_duration: bool = False, request_spans: bool = False) -> None:
-        from .. import __version__
-
         self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA)
         self.event_limit = event_limit()

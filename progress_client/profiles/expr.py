@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+import jmespath
+from jmespath.exceptions import JMESPathError
+
 __all__ = ["MISSING", "Expr", "ExprError", "compile_expr", "is_missing"]
 
 
@@ -93,8 +96,6 @@ def compile_expr(text: str) -> Expr:
         raise ExprError("an empty expression")
     if _DOTTED.match(text):
         return DottedPath(text, tuple(text.split(".")))
-    import jmespath
-    from jmespath.exceptions import JMESPathError
 
     with warnings.catch_warnings():
         # jmespath only warns about `text` (a JSON literal that is not JSON); make it an error

@@ -8,6 +8,8 @@ so a profile named on every call costs one load.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import os
@@ -140,9 +142,6 @@ class ProfileLifecycle:
 
 def _base64(text: str) -> bytes | str:
     """Base64 text (standard or URL-safe alphabet) as bytes; other text as it is."""
-    import base64
-    import binascii
-
     try:
         alphabet = b"-_" if ("-" in text or "_" in text) else None
         return base64.b64decode(text, altchars=alphabet, validate=True)

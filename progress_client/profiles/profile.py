@@ -16,13 +16,15 @@ the reader the engine calls on every response. Pure: no I/O except reading the f
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from progress_client.core.sanitize import redact_secrets
 from progress_client.profiles.reader import ProfileReader, compile_profile
@@ -36,6 +38,11 @@ from progress_client.profiles.schema import (
     StartSection,
     StatusSection,
 )
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = [
     "BUILTIN_DIR",
@@ -120,10 +127,6 @@ def _decode(raw: bytes, suffix: str, where: str) -> dict[str, Any]:
                 f"{where}: not valid JSON: {exc.msg} (at line {exc.lineno}, column {exc.colno})"
             ) from None
     else:
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - exercised on Python 3.10 only
-            import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -216,11 +219,6 @@ def _describe(err: Any) -> str:
 
 def _did_you_mean(loc: list[Any], key: str) -> str | None:
     """The known key closest to ``key`` in the table at ``loc`` (the schema's own names)."""
-    import difflib
-    import typing
-
-    from pydantic import BaseModel
-
     model: type[BaseModel] = Profile
     for part in loc:
         if isinstance(part, int):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urljoin, urlsplit, urlunsplit
 
 from progress_client.profiles.expr import MISSING, compile_expr
 from progress_client.profiles.schema import Locator, Profile
@@ -140,8 +140,6 @@ def poll_request(profile: Profile, start: Seen | None, status_url: str) -> Plann
         if poll.id is not None:
             ident = _id_in(poll.id, start)
         if ident is None and poll.url_id is not None:
-            from urllib.parse import parse_qs
-
             values = parse_qs(urlsplit(status_url).query).get(poll.url_id)
             ident = values[0] if values else None
         if ident is None:

@@ -118,7 +118,7 @@ def create_app(
         raise ValueError("keepalive must be a finite number > 0")
     served: ServerMetrics | None = None
     if metrics:
-        from .metrics import ServerMetrics
+        from .metrics import ServerMetrics  # optional extra [metrics]: prometheus_client
 
         served = ServerMetrics(store)
     h = _Handlers(store, retry_after=retry_after, keepalive=keepalive, sse_retry=sse_retry,

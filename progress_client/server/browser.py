@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .polls import etag_for, if_none_match
+
 __all__ = ["MODULE_PATH", "browser_routes", "companion_module"]
 
 MODULE_PATH = "/static/progress-client.js"
@@ -26,8 +28,6 @@ def companion_module() -> bytes:
 
 
 async def _module(request: Request) -> Response:
-    from .app import etag_for, if_none_match
-
     body = companion_module()
     tag = etag_for(body)
     # Revalidated on every load (cheap: a 304), so an upgraded server is picked up at once.

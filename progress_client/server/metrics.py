@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
+from starlette.responses import Response
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -97,8 +98,6 @@ class ServerMetrics:
                 self.latency.labels(channel).observe(lag)
 
     async def endpoint(self, request: Request) -> Response:
-        from starlette.responses import Response
-
         return Response(generate_latest(self.registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 

@@ -20,6 +20,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from .cache import DEFAULT_CACHE_SIZE, JobCache
 from .records import ProgressRecord, StoreUnavailable, Subscription
@@ -107,8 +112,6 @@ class RedisStore(Store):
         health_interval: float = HEALTH_INTERVAL,
     ) -> None:
         super().__init__(prefix=prefix, wall=wall)
-        import redis.asyncio as aioredis
-        from redis.asyncio.cluster import RedisCluster
 
         if (url is None) == (client is None):
             raise ValueError("give exactly one of url= or client=")
@@ -161,8 +164,6 @@ class RedisStore(Store):
         return channel[len(head):len(channel) - len(tail)]
 
     async def _call(self, what: str, coro: Any) -> Any:
-        import redis.exceptions
-
         try:
             result = await coro
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
@@ -326,11 +327,6 @@ class RedisStore(Store):
 
 
 def _client_from_url(url: str, cluster: bool) -> Any:
-    import redis.asyncio as aioredis
-    from redis.asyncio.cluster import RedisCluster
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_connect_timeout": 2.0,

@@ -28,12 +28,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import ssl
 import sys
+import urllib.request
 import weakref
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
 
 from progress_client.core.options import TRANSPORTS
 from progress_client.transports.http import DEFAULT_MAX_REDIRECTS, InvalidRedirect, TooManyRedirects
@@ -91,15 +96,11 @@ def holds_cookies(http: Any) -> bool:
 
 def aiohttp_installed() -> bool:
     """Whether aiohttp can be imported (without importing it)."""
-    import importlib.util
-
     return importlib.util.find_spec("aiohttp") is not None
 
 
 def proxies_configured() -> bool:
     """Whether the environment names a proxy (httpx honours it; this path would not)."""
-    import urllib.request
-
     return any(k != "no" for k in urllib.request.getproxies())
 
 
@@ -124,8 +125,6 @@ class FifoLimiter:
     def acquire_nowait(self) -> None:
         """Take a token now or raise ``anyio.WouldBlock`` (anyio's interface)."""
         if not self.try_acquire():
-            import anyio
-
             raise anyio.WouldBlock
 
     async def acquire(self) -> None:
@@ -206,7 +205,7 @@ class FastPolls:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is not None:
             return self._session
-        import aiohttp
+        import aiohttp  # optional extra [fast]
 
         verify = self._verify
         context: ssl.SSLContext | bool
@@ -215,7 +214,6 @@ class FastPolls:
         elif verify is False:
             context = False
         else:  # httpx's own default context: the same CA bundle as the httpx path
-            import httpx
 
             context = httpx.create_ssl_context(verify=verify)
         connector = aiohttp.TCPConnector(
@@ -269,7 +267,7 @@ class FastPolls:
             sent = without_credentials(_merge({}, headers))
         target = self._urls.get(url)
         if target is None:
-            from yarl import URL
+            from yarl import URL  # optional extra [fast]
 
             if len(self._urls) >= _URL_CACHE:
                 self._urls.clear()
@@ -334,7 +332,7 @@ def _merge(base: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
 
 
 def _next_url(current: Any, location: str) -> Any:
-    from yarl import URL
+    from yarl import URL  # optional extra [fast]
 
     try:
         target = current.join(URL(location))

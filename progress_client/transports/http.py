@@ -173,7 +173,7 @@ def describe_transport_error(exc: BaseException) -> tuple[str, bool]:
 def describe_aiohttp_error(exc: BaseException) -> tuple[str, bool]:
     """``describe_transport_error`` for aiohttp's errors (the fast path), in the same words
     as httpx's: the engine and the caller cannot tell the transports apart."""
-    import aiohttp
+    import aiohttp  # optional extra [fast]: only the fast path's errors come here
 
     if isinstance(exc, TimeoutError):  # ServerTimeoutError, ConnectionTimeoutError ...
         return "timed out", False
@@ -293,7 +293,7 @@ def _short(exc: BaseException) -> str:
 def import_httpx_sse() -> Any:
     """httpx-sse, or a clear error when the ``sse`` extra is not installed."""
     try:
-        import httpx_sse
+        import httpx_sse  # optional extra [sse]
     except ImportError:
         raise ImportError(
             "events_url= needs httpx-sse: pip install 'progress-client[sse]'"

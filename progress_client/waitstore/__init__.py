@@ -40,23 +40,23 @@ __all__ = [
 def open_store(where: str, **options: Any) -> WaitStore:
     """A store from a path (SQLite) or a ``redis://`` / ``rediss://`` URL (Redis)."""
     if where.startswith(("redis://", "rediss://", "unix://")):
-        from .redis import RedisWaitStore
+        from .redis import RedisWaitStore  # optional extra [server]: redis-py
 
         return RedisWaitStore(where, **options)
     return SQLiteWaitStore(where, **options)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "RedisWaitStore":  # redis-py is an extra: loaded when asked for
-        from .redis import RedisWaitStore
+    if name == "RedisWaitStore":
+        from .redis import RedisWaitStore  # optional extra [server]: redis-py
 
         return RedisWaitStore
-    if name == "AsyncDurableWaits":  # anyio: loaded when asked for
-        from .aio import AsyncDurableWaits
+    if name == "AsyncDurableWaits":
+        from .aio import AsyncDurableWaits  # start-up: a blocking durable wait never loads anyio
 
         return AsyncDurableWaits
     if name == "Fleet":
-        from .fleet import Fleet
+        from .fleet import Fleet  # start-up: a blocking durable wait never loads anyio
 
         return Fleet
     raise AttributeError(name)

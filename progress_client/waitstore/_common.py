@@ -15,17 +15,21 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from progress_client.core.engine import PollEngine
 from progress_client.core.errors import PollError
 from progress_client.core.lifecycle import DefaultLifecycle, Job, Seen
-from progress_client.core.resume import public_url
-from progress_client.core.sanitize import sanitize
+from progress_client.core.policy import FixedPolicy
+from progress_client.core.sanitize import public_url, sanitize
 from progress_client.core.state import EngineState
 from progress_client.drivers.base import Call
 from progress_client.drivers.shared import SharedWait
+from progress_client.drivers.wake import Waker
+from progress_client.transports.http import check_url
 
+from ..webhooks.vendors import add_webhook, vendor_hooks
 from .records import MAX_STORED_RESULT, DurableOutcome, WaitRecord, check_key, check_metadata
 
 if TYPE_CHECKING:
@@ -83,8 +87,6 @@ def new_wait_record(
     url: str, *, key: str, profile: Any, events_url: str | None, timeout: float | None,
     metadata: Any, owner: str,
 ) -> WaitRecord:
-    from progress_client.transports.http import check_url
-
     return WaitRecord(
         key=check_key(key), kind="wait", url=check_url(url), profile=_profile_name(profile),
         events_url=check_url(events_url) if events_url is not None else None,
@@ -97,8 +99,6 @@ def new_run_record(
     url: str, *, key: str, method: str, json: Any, data: Any, content_type: str | None,
     profile: Any, status_url: str | None, timeout: float | None, metadata: Any, owner: str,
 ) -> WaitRecord:
-    from progress_client.transports.http import check_url
-
     if json is not None and data is not None:
         raise TypeError("give json= or data=, not both")
     content: bytes | None = None
@@ -159,11 +159,6 @@ def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False,
     start_url, body = record.url, record.body
     if hooked:
         assert webhooks is not None and record.hook_token is not None
-        from dataclasses import replace
-
-        from progress_client.core.policy import FixedPolicy
-
-        from ..webhooks.vendors import add_webhook, vendor_hooks
 
         config = replace(config, policy=FixedPolicy(webhooks.safety_interval))
         hooks = vendor_hooks(record.profile)
@@ -173,8 +168,6 @@ def prepare(client: ClientBase[Any], record: WaitRecord, *, fresh: bool = False,
                                       webhooks.shared_secret(record.profile))
     prepared = _prepare(config, life, record, fresh, start_url, body)
     if hooked:
-        from progress_client.drivers.wake import Waker
-
         prepared.waker = prepared.call.waker = Waker()
     return prepared
 

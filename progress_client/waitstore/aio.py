@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from progress_client.core.actions import Stop, Update
+from progress_client.core.actions import Request, Stop, Update
 
 from . import _common as c
 from .base import KeyInUse, WaitStore, this_owner
@@ -199,7 +199,6 @@ class AsyncDurableWaits:
             left = record.time_left()
             deadline = None if left is None else client._now() + left
             request = engine.next_action(client._now(), deadline)
-            from progress_client.core.actions import Request
 
             if isinstance(request, Request):
                 await client._send(prepared.shared_for_start(), request, deadline)

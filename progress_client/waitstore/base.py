@@ -12,11 +12,15 @@ seconds (a checkpoint, however quiet the job, comes at least every ``checkpoint_
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from progress_client.core.sanitize import sanitize
 
 from .records import WaitRecord
 
@@ -37,13 +41,8 @@ class StoreError(OSError):
 def translated(kind: type[BaseException], where: Callable[[Any], str]) -> Callable[[T], T]:
     """A decorator for a store's methods (blocking or async): ``kind`` becomes a
     ``StoreError`` saying which store (``where(self)``) and what failed."""
-    import functools
-    import inspect
-
     def wrap(func: Any) -> Any:
         def fail(self: Any, exc: BaseException) -> StoreError:
-            from progress_client.core.sanitize import sanitize
-
             return StoreError(f"{where(self)}: {type(exc).__name__}: {sanitize(str(exc))}")
 
         if inspect.iscoroutinefunction(func):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ..webhooks.verify import WebhookRejected
 from .aio import AsyncDurableWaits, Handler, UpdateHook
 from .base import StoreError
 from .records import WaitRecord
@@ -84,7 +85,7 @@ class Fleet:
 
     async def serve_receiver(self, host: str, port: int) -> None:
         """Run the webhook receiver on this event loop (uvicorn), until cancelled."""
-        import uvicorn
+        import uvicorn  # optional extra [server]: uvicorn
 
         assert self.receiver is not None, "a Fleet without a receiver has nothing to serve"
         config = uvicorn.Config(self.receiver.app, host=host, port=port, log_level="warning",
@@ -140,8 +141,6 @@ class Fleet:
     async def _relay(self, token: str, body: bytes,
                      headers: Mapping[str, str]) -> tuple[int, str]:
         """A webhook for a wait of another process: verified here, then published."""
-        from ..webhooks.verify import WebhookRejected
-
         assert self.receiver is not None
         record = await self.store.afind_hook(token)
         if record is None:

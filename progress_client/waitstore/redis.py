@@ -15,7 +15,10 @@ store``) before the loop ends.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from progress_client.core.sanitize import public_url
 
 from .base import KeyInUse, WaitStore, owner_is_gone, translated
 from .records import WaitRecord
@@ -85,14 +88,12 @@ return 0
 
 
 def _where(store: RedisWaitStore) -> str:
-    from progress_client.core.resume import public_url
-
     return f"the Redis store at {public_url(store.url)}"
 
 
 def _redis_errors(func: Any) -> Any:
     try:
-        import redis.exceptions
+        import redis.exceptions  # optional extra [server]: redis-py
     except ImportError:  # the store says so when it is built
         return func
     return translated(redis.exceptions.RedisError, _where)(func)
@@ -105,6 +106,7 @@ class RedisWaitStore(WaitStore):
     def __init__(self, url: str, *, prefix: str = "progress:durable",
                  lease: float = 600.0) -> None:
         try:
+            # optional extra [server]: redis-py (without it, the error below names the extra)
             import redis
             import redis.asyncio
         except ImportError:
@@ -120,16 +122,12 @@ class RedisWaitStore(WaitStore):
         self._async_redis = redis.asyncio.Redis
 
     def __repr__(self) -> str:
-        from progress_client.core.resume import public_url
-
         return f"RedisWaitStore({public_url(self.url)!r})"
 
     def _keys(self, key: str) -> tuple[str, str, str]:
         return f"{self.prefix}:w:{key}", f"{self.prefix}:open", f"{self.prefix}:lease:{key}"
 
     def _write_args(self, record: WaitRecord, mode: str) -> tuple[list[str], list[Any]]:
-        import time
-
         record.updated = time.time()
         rkey, open_key, lease = self._keys(record.key)
         return [rkey, open_key, lease], [
@@ -239,8 +237,6 @@ class RedisWaitStore(WaitStore):
     async def aclaim(self, key: str, owner: str, *, fleet: bool = False) -> WaitRecord | None:
         """``fleet``: also take a wait whose holder is a fleet member whose membership ran
         out (see ``ajoin``)."""
-        import time
-
         r = self._aclient()
         rkey, _, lease = self._keys(key)
         replace = self._may_replace(await r.get(lease))
@@ -295,8 +291,6 @@ class RedisWaitStore(WaitStore):
         its waits may be claimed at once: ``aclaim(..., fleet=True)``), or ``None``. A member
         whose membership ran out stays in the set, scored in the past, for ten leases, so that
         a claim can tell it from a process that never was a member."""
-        import time
-
         now_ms = int(time.time() * 1000)
         lease_ms = int(self.lease * 1000)
         key = self._members_key

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from progress_client.core.actions import Update
+from progress_client.core.actions import Request, Update
 
 from . import _common as c
 from .base import KeyInUse, WaitStore, this_owner
@@ -115,7 +116,6 @@ class DurableWaits:
                 self._mine.discard(rec.key)
         if not mine:
             return []
-        from concurrent.futures import ThreadPoolExecutor
 
         def follow(record: WaitRecord) -> DurableOutcome | None:
             try:
@@ -184,7 +184,6 @@ class DurableWaits:
             left = record.time_left()
             deadline = None if left is None else clock.now() + left
             request = engine.next_action(clock.now(), deadline)
-            from progress_client.core.actions import Request
 
             if isinstance(request, Request):
                 client._send(prepared.shared_for_start(), request, deadline)

@@ -18,10 +18,11 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from progress_client.drivers.wake import Waker
 
-from .vendors import vendor_hooks
+from .vendors import SHARED_HEADER, vendor_hooks
 from .verify import (
     FalSignature,
     ReplayGuard,
@@ -52,8 +53,6 @@ def verifier_for(profile: str | None, secret: Any) -> Verifier:
     if scheme == "fal-ed25519":
         return FalSignature(secret)
     if scheme == "shared-header":
-        from .vendors import SHARED_HEADER
-
         return SharedSecretHeader(SHARED_HEADER, str(secret))
     return StandardWebhooks(secret)
 
@@ -167,7 +166,7 @@ class WebhookReceiver:
 
     async def endpoint(self, request: Request) -> Response:
         """The Starlette endpoint: ``POST {mount}/{token}``."""
-        from starlette.responses import PlainTextResponse
+        from starlette.responses import PlainTextResponse  # optional extra [server]
 
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -187,14 +186,14 @@ class WebhookReceiver:
     @property
     def routes(self) -> list[Any]:
         """The route to add to your own app (under the path of ``public_url``)."""
-        from starlette.routing import Route
+        from starlette.routing import Route  # optional extra [server]
 
         return [Route("/{token}", self.endpoint, methods=["POST"])]
 
     @property
     def app(self) -> Starlette:
         """A Starlette app of its own: ``app.mount("/hooks", receiver.app)``."""
-        from starlette.applications import Starlette
+        from starlette.applications import Starlette  # optional extra [server]
 
         return Starlette(routes=self.routes)
 
@@ -203,12 +202,11 @@ class WebhookReceiver:
         """Run the receiver on its own (uvicorn, a background thread) at ``host:port``, under
         the path of ``public_url`` (``/hooks/{token}`` for ``https://x.example/hooks``);
         yields the URL it listens on (with that path)."""
-        from urllib.parse import urlsplit
-
+        # optional extra [server]: starlette, uvicorn
         from starlette.applications import Starlette
         from starlette.routing import Mount
 
-        from ..server._thread import serve_in_thread
+        from ..server._thread import serve_in_thread  # optional extra [server]: uvicorn
 
         path = urlsplit(self.public_url).path.rstrip("/")
         app = Starlette(routes=[Mount(path, routes=self.routes)]) if path else self.app

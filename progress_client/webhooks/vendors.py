@@ -13,6 +13,11 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
 __all__ = ["VendorHooks", "add_webhook", "vendor_hooks"]
 
 #: The header AssemblyAI is asked to send the shared secret in.
@@ -29,11 +34,6 @@ class VendorHooks:
 
 @functools.cache
 def _table() -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on Python 3.10 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
     text = resources.files(__package__).joinpath("vendors.toml").read_text("utf-8")
     data: dict[str, Any] = tomllib.loads(text)
     return data
@@ -54,6 +54,7 @@ def vendor_hooks(profile: str | None) -> VendorHooks | None:
 def _name_of(profile: str) -> str:
     if not profile or profile in _table():
         return profile
+    # start-up: the profiles take ~100 ms to load; most waits need none
     from progress_client.profiles.profile import load_profile
 
     try:

@@ -86,7 +86,7 @@ class StandardWebhooks:
 
     def __init__(self, secrets: str | Iterable[str]) -> None:
         try:
-            from standardwebhooks.webhooks import Webhook
+            from standardwebhooks.webhooks import Webhook  # optional extra [webhooks]
         except ImportError:
             raise ImportError("Standard Webhooks verification needs the webhooks extra: pip "
                               "install 'progress-client[webhooks]'") from None
@@ -100,7 +100,7 @@ class StandardWebhooks:
                              "'whsec_')") from None
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> str:
-        from standardwebhooks.webhooks import WebhookVerificationError
+        from standardwebhooks.webhooks import WebhookVerificationError  # extra [webhooks]
 
         h = _lower(headers)
         if not (h.get("webhook-id") and h.get("webhook-timestamp")
@@ -129,6 +129,7 @@ class FalSignature:
 
     def __init__(self, keys: Any) -> None:
         try:
+            # optional extra [webhooks]: cryptography
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
         except ImportError:
             raise ImportError("fal's webhook signatures need the webhooks extra: pip install "
@@ -152,7 +153,7 @@ class FalSignature:
             raise ValueError("give at least one fal public key (its JWKS)")
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> str:
-        from cryptography.exceptions import InvalidSignature
+        from cryptography.exceptions import InvalidSignature  # optional extra [webhooks]
 
         h = _lower(headers)
         names = ("x-fal-webhook-request-id", "x-fal-webhook-user-id",
