@@ -72,7 +72,6 @@ counts as the first status), and a succeeded job's result is fetched where the l
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -88,24 +87,21 @@ from progress_client.core.actions import (
     Update,
 )
 from progress_client.core.config import WaitConfig
-from progress_client.core.errors import (
-    BadResponse,
-    RequestFailed,
-    ResponseTooLarge,
-)
-from progress_client.core.hints import Validators, read_hint
+from progress_client.core.errors import BadResponse, RequestFailed
+from progress_client.core.hints import read_hint
 from progress_client.core.models import Reading
 from progress_client.core.phases import Phase
 from progress_client.core.sanitize import sanitize
+from progress_client.core.sources import initial
+from progress_client.core.sources.push import wake
 from progress_client.core.state import EngineState, snapshot_token
-from progress_client.core.transitions import NO_STREAM, Transitions
+from progress_client.core.transitions import Transitions
 
 if TYPE_CHECKING:
     from progress_client.core.lifecycle import CancelPlan, Job, Lifecycle, Seen
+    from progress_client.core.sources import Source
 
 __all__ = ["PollEngine"]
-
-_EVENT_STREAM_HEADERS: Mapping[str, str] = {"Accept": "text/event-stream"}
 
 
 class PollEngine(Transitions):
@@ -125,6 +121,7 @@ class PollEngine(Transitions):
         state: EngineState | None = None,
         job: Job | None = None,
         lifecycle: Lifecycle | None = None,
+        source: Source | None = None,
     ) -> None:
         self.config = config if config is not None else WaitConfig()
         self.url = url
@@ -148,19 +145,9 @@ class PollEngine(Transitions):
         self._events: list[Update | FellBack] | None = None  # none yet: no list kept
         #: When the schedule was set by a hint: the time it named (past-deadline rule).
         self._hinted: float | None = None
-        self._long_poll = self.config.long_poll is not None
-        # The stream: on while an events URL is to be used.
-        self._streaming = events_url is not None
-        self._stream = NO_STREAM
-        if events_url is not None:
-            from progress_client.core.sse import (
-                EventStream,  # a plain poll never loads the stream's code
-            )
-
-            self._stream = EventStream(
-                max_event=self.config.max_body, max_failures=self.config.sse_max_failures,
-                event_types=self.config.event_types,
-            )
+        # Where statuses come from (``core.sources``): a source of the caller's, else the
+        # events URL's stream, long-polling or polling, as the options say.
+        self._source = source if source is not None else initial(self.config, events_url)
         # A job's life: the start still to send, what it answered, the latest status
         # response, and a succeeded stop waiting for its result.
         self._start_pending = job is not None and url is None
@@ -219,9 +206,7 @@ class PollEngine(Transitions):
             return Phase.STARTING
         if self._result_url is not None:
             return Phase.FETCHING_RESULT
-        if self._streaming:
-            return Phase.STREAMING
-        return Phase.LONG_POLLING if self._long_poll else Phase.POLLING
+        return self._source.phase
 
     def cancel(self, now: float) -> bool:
         """A caller gives up (its deadline, Ctrl-C, a cancellation) and wants the remote job
@@ -263,7 +248,7 @@ class PollEngine(Transitions):
             return self._timed_out(now)
         if self._in_flight is not None:
             raise RuntimeError("a request is in flight: feed its outcome first")
-        if self._stream.open:
+        if self._source.open:
             return ReadStream(until=deadline)
         if self._next_at is None:
             self._next_at = now + (self.state.next_delay if self._resumed else 0.0)
@@ -292,48 +277,15 @@ class PollEngine(Transitions):
         if self._first_sent is None:
             self._first_sent = now
         self._hinted = None
-        cfg = self.config
-        budget = cfg.request_timeout
-        method, content = "GET", None
-        headers: dict[str, str] = {}
-        if self._start_pending and self.job is not None:
-            purpose: Purpose = "start"
-            url, method, content = self.job.url, self.job.method, self.job.content
-            headers = dict(self.job.headers)
-        elif self._result_url is not None:
+        job = self.job
+        if self._start_pending and job is not None:
+            return self._outgoing("start", job.method, job.url, dict(job.headers),
+                                  self.config.request_timeout, now, deadline, job.content)
+        if self._result_url is not None:
             # A result (a video of many MiB) is bounded by the deadline only.
-            purpose, url, budget = "result", self._result_url, math.inf
-        elif self._streaming and self.events_url is not None:
-            purpose, url = "stream", self.events_url
-            headers = dict(_EVENT_STREAM_HEADERS)
-            if self.state.last_event_id:
-                headers["Last-Event-ID"] = self.state.last_event_id
-        else:
-            purpose, url = "poll", self.url or ""
-            asked = getattr(self._lifecycle, "poll_request", None)
-            planned = asked(self._start, url) if asked is not None else None
-            if planned is not None:  # a GraphQL POST (Dagster): its body names the job
-                method, content = planned
-            st = self.state
-            if cfg.conditional and self._reading is not None and (
-                st.etag is not None or st.last_modified is not None
-            ):
-                headers = Validators(st.etag, st.last_modified).request_headers()
-            if self._long_poll and cfg.long_poll is not None:
-                headers["Prefer"] = f"wait={cfg.long_poll:g}"
-                budget += cfg.long_poll
-        fixed = getattr(cfg.reader, "request_headers", None)
-        if fixed and purpose != "stream":  # a profile's API version or beta flag
-            headers = {**fixed, **headers}
-        if purpose == "poll" and content is not None:
-            headers["Content-Type"] = "application/json"
-        self._in_flight = purpose
-        timeout: float | None = budget if deadline is None else max(
-            0.0, min(budget, deadline - now)
-        )
-        if timeout == math.inf:
-            timeout = None
-        return Request(purpose, method, url, headers, timeout, content)
+            return self._outgoing("result", "GET", self._result_url, {}, math.inf, now,
+                                  deadline)
+        return self._source.request(self, now, deadline)  # a poll, a stream...
 
     @property
     def polls_may_be_result(self) -> bool:
@@ -412,7 +364,7 @@ class PollEngine(Transitions):
         lower = {k.lower(): v for k, v in headers.items()}
         self._answer = (status_code, lower)
         if purpose == "stream":
-            self._stream_opened(now, status_code, lower)
+            self._source.opened(self, now, status_code, lower)
             return
         if purpose == "cancel":
             self.cancelled_remote = 200 <= status_code < 300
@@ -436,49 +388,21 @@ class PollEngine(Transitions):
 
     def receive_data(self, now: float, chunk: bytes) -> None:
         """A chunk of the open event stream."""
-        if not self._stream.open or self._stopped is not None:
-            return
-        try:
-            events = self._stream.feed(chunk)
-        except ResponseTooLarge as exc:
-            self._fall_back(now, exc.message)
-            return
-        for event in events:
-            self.state.tally.bytes_received += event.size
-            self.state.last_event_id = event.last_event_id or None
-            # An event is a status by its data, whatever its name (``event: progress``),
-            # unless the caller named the event types to read (``event_types``).
-            if not self._stream.wanted(event):
-                continue
-            try:
-                reading = self.config.reader.read(json.loads(event.data))
-            except (ValueError, RecursionError, BadResponse):
-                continue  # a heartbeat, or data that is no status document
-            self._stream.brought_status()
-            self._last_response = self._last_answered = now
-            self.state.consecutive_errors = 0
-            self._last_error = None
-            self._observe(now, reading, None, "sse", push=True)
-            if self._stopped is not None:
-                self._stream.close()
-                return
+        if self._source.open and self._stopped is None:
+            self._source.data(self, now, chunk)
 
     def receive_end(self, now: float) -> None:
         """The open event stream ended."""
-        if self._stream.open:
-            self._dropped(now)
+        if self._source.open:
+            self._source.ended(self, now)
 
     def receive_error(self, now: float, description: str, *, fatal: bool = False) -> None:
         """The request in flight got no response, or the open stream failed: a network error,
         a timeout. Transient unless ``fatal`` (an invalid URL, a redirect loop, a
         certificate)."""
-        purpose = "stream" if self._in_flight is None and self._stream.open else self._land(now)
+        purpose = "stream" if self._in_flight is None and self._source.open else self._land(now)
         if purpose == "stream":
-            if fatal:
-                self._fall_back(now, description)
-            else:
-                self._stream.close()
-                self._dropped(now)
+            self._source.failed(self, now, description, fatal)
         elif purpose == "cancel":
             self.cancelled_remote = False
         elif purpose == "start" and not self.lifecycle.start_idempotent:
@@ -497,12 +421,9 @@ class PollEngine(Transitions):
     def receive_wake(self, now: float) -> None:
         """A push source (a verified webhook) says the job has news: the next poll goes at
         once, and its answer (one GET) confirms what the push said. Nothing happens while a
-        request is in flight or a stream is open (their answer serves), or after the end."""
-        if self._stopped is not None or self._in_flight is not None or self._stream.open:
-            return
-        if self._next_at is not None and self._next_at > now:
-            self._next_at = now
-            self._hinted = None
+        request is in flight or a stream is open (their answer serves), or after the end
+        (``core.sources.push``)."""
+        wake(self, now)
 
     @property
     def answer(self) -> tuple[int, Mapping[str, str]] | None:
@@ -532,10 +453,10 @@ class PollEngine(Transitions):
     def interrupt(self, now: float) -> None:
         """The request in flight, or the open stream, was abandoned: its caller left or its
         deadline passed. It stays counted; whoever drives next sends (or reopens) at once."""
-        if self._in_flight is None and not self._stream.open:
+        if self._in_flight is None and not self._source.open:
             return
         self._in_flight = None  # no response came: elapsed still ends at the last one
-        self._stream.close()
+        self._source.close()
         if self._stopped is None:
             self._next_at = now
             self._hinted = None
