@@ -44,6 +44,15 @@ callers with different deadlines (a shared wait): a timeout ends the wait of the
 asked, not the engine. Times are the driver's monotonic clock; the wall clock only turns
 HTTP-date hints into delays.
 
+**Sources** (``core.sources``). Where statuses come from is the wait's *active source*, one
+object that owns that source's state and rules: the request it wants sent, what a response
+head, a chunk, the end or an error means for it, when it gives way and to which source, and
+the phase it stands for. ``core.sources.poll`` polls, ``long_poll`` long-polls,
+``stream`` reads the event stream, and ``push`` is what a webhook's wake (``receive_wake``)
+does. The engine keeps what they share (the lifecycle, the counters, the schedule and policy,
+deadlines, events) and asks the active source for the rest; ``PollEngine(source=...)`` hands
+it a source of the caller's, otherwise the options choose one (``core.sources.initial``).
+
 **Polling.** The first request goes at once (a resumed wait first honours what was left of its
 delay). After a response whose change key differs from the previous one (or the first), the
 policy's ``delay(0)``; after the n-th unchanged response in a row (304s, transient errors and
@@ -51,7 +60,8 @@ unchanged statuses all count), ``delay(n)``. A hint header (``Retry-After`` and 
 a floor, capped at ``hint_cap``; a hint that reaches past the deadline ends the wait at once,
 saying when the server asked to be polled again. With ``long_poll`` each poll asks the server to
 hold it (``Prefer: wait=N``); while answers say the server did (``Preference-Applied``) the next
-poll goes at once, and the first that does not turns long-polling off for the wait.
+poll goes at once, and the first that does not turns long-polling off for the wait
+(``core.sources.long_poll`` gives way to ``core.sources.poll``).
 
 **Streaming (SSE).** With an events URL the stream is opened first (a request, counted). A 200
 ``text/event-stream`` is read event by event: an event whose data is a status document is
@@ -61,7 +71,8 @@ data that is no status are skipped. Any other answer falls back to polling at on
 that ends or fails is reopened with ``Last-Event-ID`` after the server's ``retry:`` (doubled
 for each connection in a row that brought no status: a heartbeat is no sign of life); after
 ``sse_max_failures`` such connections, an event over the size limit or a fatal failure, the
-wait falls back to polling with every counter carried on (``core.sse``).
+wait falls back to polling with every counter carried on (``core.sources.stream``; the
+decoder and the reconnect rules are ``core.sse``'s).
 
 **A job's life** (``core.lifecycle``). Given a ``Job``, the first request starts it (sent once; a
 transport error is retried only when the API says starting is idempotent), the start response
@@ -108,7 +119,9 @@ class PollEngine(Transitions):
     """The state machine of one job's wait. Not thread-safe: one driver at a time.
 
     This class decides and takes what happened; the state changes themselves are
-    ``core.transitions.Transitions``."""
+    ``core.transitions.Transitions``. ``source``: where the statuses come from, a source of
+    the caller's (``core.sources``); without it, the options choose (an events URL's stream,
+    long-polling or polling)."""
 
     __slots__ = ()
 
