@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from progress_client.core.phases import Phase
-from progress_client.core.sources.poll import POLL, PollSource, poll_request
+from progress_client.core.sources.poll import POLL, PollSource
 
 if TYPE_CHECKING:
-    from progress_client.core.actions import Request
     from progress_client.core.report import Mode
     from progress_client.core.transitions import Transitions
 
@@ -31,9 +30,7 @@ class LongPollSource(PollSource):
     __slots__ = ()
 
     phase = Phase.LONG_POLLING
-
-    def request(self, engine: Transitions, now: float, deadline: float | None) -> Request:
-        return poll_request(engine, now, deadline, engine.config.long_poll)
+    holds = True
 
     def answered(self, engine: Transitions, headers: Mapping[str, str]) -> Mode:
         if "wait" in headers.get("preference-applied", ""):

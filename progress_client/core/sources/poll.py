@@ -21,32 +21,7 @@ if TYPE_CHECKING:
     from progress_client.core.report import Mode
     from progress_client.core.transitions import Transitions
 
-__all__ = ["POLL", "PollSource", "poll_request"]
-
-
-def poll_request(
-    engine: Transitions, now: float, deadline: float | None, wait: float | None
-) -> Request:
-    """A poll of the engine's status URL; ``wait``: ask the server to hold it that long
-    (``Prefer: wait=N``; its time is added to the request's)."""
-    cfg = engine.config
-    url = engine.url or ""
-    method, content = "GET", None
-    asked = getattr(engine._lifecycle, "poll_request", None)
-    planned = asked(engine._start, url) if asked is not None else None
-    if planned is not None:  # a GraphQL POST (Dagster): its body names the job
-        method, content = planned
-    st = engine.state
-    headers: dict[str, str] = {}
-    if cfg.conditional and engine._reading is not None and (
-        st.etag is not None or st.last_modified is not None
-    ):
-        headers = Validators(st.etag, st.last_modified).request_headers()
-    budget = cfg.request_timeout
-    if wait is not None:
-        headers["Prefer"] = f"wait={wait:g}"
-        budget += wait
-    return engine._outgoing("poll", method, url, headers, budget, now, deadline, content)
+__all__ = ["POLL", "PollSource"]
 
 
 class PollSource:
@@ -56,9 +31,30 @@ class PollSource:
 
     phase = Phase.POLLING
     open = False
+    #: Whether each poll asks the server to hold it (``core.sources.long_poll``).
+    holds = False
 
     def request(self, engine: Transitions, now: float, deadline: float | None) -> Request:
-        return poll_request(engine, now, deadline, None)
+        """A poll of the engine's status URL (held, ``Prefer: wait=N``, when ``holds``: its
+        time is added to the request's)."""
+        cfg = engine.config
+        url = engine.url or ""
+        method, content = "GET", None
+        asked = getattr(engine._lifecycle, "poll_request", None)
+        planned = asked(engine._start, url) if asked is not None else None
+        if planned is not None:  # a GraphQL POST (Dagster): its body names the job
+            method, content = planned
+        st = engine.state
+        headers: dict[str, str] = {}
+        if cfg.conditional and engine._reading is not None and (
+            st.etag is not None or st.last_modified is not None
+        ):
+            headers = Validators(st.etag, st.last_modified).request_headers()
+        budget = cfg.request_timeout
+        if self.holds and cfg.long_poll is not None:
+            headers["Prefer"] = f"wait={cfg.long_poll:g}"
+            budget += cfg.long_poll
+        return engine._outgoing("poll", method, url, headers, budget, now, deadline, content)
 
     def answered(self, engine: Transitions, headers: Mapping[str, str]) -> Mode:
         return "poll"
