@@ -34,13 +34,14 @@ class WatchSource:
     """A Kubernetes-style watch of one object at ``url``; ``fallback``: the source to give way
     to when the watch cannot serve."""
 
-    __slots__ = ("_buffer", "_open", "fallback", "opened_count", "url", "version")
+    __slots__ = ("_buffer", "_open", "fallback", "opened_count", "reopen", "url", "version")
 
     phase = Phase.STREAMING  # a connection that pushes statuses: the table's streaming
 
-    def __init__(self, url: str, fallback: Source) -> None:
+    def __init__(self, url: str, fallback: Source, *, reopen: float = REOPEN) -> None:
         self.url = url
         self.fallback = fallback
+        self.reopen = reopen
         self.version: str | None = None
         self.opened_count = 0
         self._open = False
@@ -101,7 +102,7 @@ class WatchSource:
 
     def ended(self, engine: Transitions, now: float) -> None:
         self.close()
-        engine._request_at(now + REOPEN)
+        engine._request_at(now + self.reopen)
 
     def failed(self, engine: Transitions, now: float, description: str, fatal: bool) -> None:
         if fatal:
