@@ -22,11 +22,12 @@ cancel; the counters; the schedule and policy; deadlines; events) and hands the 
   is ``stream``);
 - ``close()``: forget any open connection (the wait ended, or its caller left).
 
-A source that pushes statuses hands each one to ``engine._pushed(now, document)``: read and
-observed like a poll's answer, but it sets no schedule, since the connection brings the
-next. A source gives way to another with ``engine._give_way(now, to, why)`` (a ``FellBack``
-event, the next request at once), or quietly by setting ``engine._source`` (long-polling
-turning into polling); it asks for its next request at a time of its choosing with
+A source that pushes statuses hands each one to ``engine._pushed(now, document, mode)``:
+read and observed like a poll's answer, but it sets no schedule, since the connection brings
+the next (``mode``: how the report counts it; ``sse`` for a status pushed over a stream). A
+source gives way to another with ``engine._give_way(now, to, why)`` (a ``FellBack`` event, the
+next request at once), or quietly by setting ``engine._source`` (long-polling turning into
+polling); it asks for its next request at a time of its choosing with
 ``engine._request_at(when)`` (a stream's reconnect).
 
 A source is registered by handing it to the engine: ``PollEngine(config, url=...,
