@@ -44,6 +44,15 @@ callers with different deadlines (a shared wait): a timeout ends the wait of the
 asked, not the engine. Times are the driver's monotonic clock; the wall clock only turns
 HTTP-date hints into delays.
 
+**Sources** (``core.sources``). Where statuses come from is the wait's *active source*, one
+object that owns that source's state and rules: the request it wants sent, what a response
+head, a chunk, the end or an error means for it, when it gives way and to which source, and
+the phase it stands for. ``core.sources.poll`` polls, ``long_poll`` long-polls,
+``stream`` reads the event stream, and ``push`` is what a webhook's wake (``receive_wake``)
+does. The engine keeps what they share (the lifecycle, the counters, the schedule and policy,
+deadlines, events) and asks the active source for the rest; ``PollEngine(source=...)`` hands
+it a source of the caller's, otherwise the options choose one (``core.sources.initial``).
+
 **Polling.** The first request goes at once (a resumed wait first honours what was left of its
 delay). After a response whose change key differs from the previous one (or the first), the
 policy's ``delay(0)``; after the n-th unchanged response in a row (304s, transient errors and
@@ -51,7 +60,8 @@ unchanged statuses all count), ``delay(n)``. A hint header (``Retry-After`` and 
 a floor, capped at ``hint_cap``; a hint that reaches past the deadline ends the wait at once,
 saying when the server asked to be polled again. With ``long_poll`` each poll asks the server to
 hold it (``Prefer: wait=N``); while answers say the server did (``Preference-Applied``) the next
-poll goes at once, and the first that does not turns long-polling off for the wait.
+poll goes at once, and the first that does not turns long-polling off for the wait
+(``core.sources.long_poll`` gives way to ``core.sources.poll``).
 
 **Streaming (SSE).** With an events URL the stream is opened first (a request, counted). A 200
 ``text/event-stream`` is read event by event: an event whose data is a status document is
@@ -61,7 +71,8 @@ data that is no status are skipped. Any other answer falls back to polling at on
 that ends or fails is reopened with ``Last-Event-ID`` after the server's ``retry:`` (doubled
 for each connection in a row that brought no status: a heartbeat is no sign of life); after
 ``sse_max_failures`` such connections, an event over the size limit or a fatal failure, the
-wait falls back to polling with every counter carried on (``core.sse``).
+wait falls back to polling with every counter carried on (``core.sources.stream``; the
+decoder and the reconnect rules are ``core.sse``'s).
 
 **A job's life** (``core.lifecycle``). Given a ``Job``, the first request starts it (sent once; a
 transport error is retried only when the API says starting is idempotent), the start response
@@ -72,7 +83,6 @@ counts as the first status), and a succeeded job's result is fetched where the l
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -88,31 +98,30 @@ from progress_client.core.actions import (
     Update,
 )
 from progress_client.core.config import WaitConfig
-from progress_client.core.errors import (
-    BadResponse,
-    RequestFailed,
-    ResponseTooLarge,
-)
-from progress_client.core.hints import Validators, read_hint
+from progress_client.core.errors import BadResponse, RequestFailed
+from progress_client.core.hints import read_hint
 from progress_client.core.models import Reading
 from progress_client.core.phases import Phase
 from progress_client.core.sanitize import sanitize
+from progress_client.core.sources import initial
+from progress_client.core.sources.push import wake
 from progress_client.core.state import EngineState, snapshot_token
-from progress_client.core.transitions import NO_STREAM, Transitions
+from progress_client.core.transitions import Transitions
 
 if TYPE_CHECKING:
     from progress_client.core.lifecycle import CancelPlan, Job, Lifecycle, Seen
+    from progress_client.core.sources import Source
 
 __all__ = ["PollEngine"]
-
-_EVENT_STREAM_HEADERS: Mapping[str, str] = {"Accept": "text/event-stream"}
 
 
 class PollEngine(Transitions):
     """The state machine of one job's wait. Not thread-safe: one driver at a time.
 
     This class decides and takes what happened; the state changes themselves are
-    ``core.transitions.Transitions``."""
+    ``core.transitions.Transitions``. ``source``: where the statuses come from, a source of
+    the caller's (``core.sources``); without it, the options choose (an events URL's stream,
+    long-polling or polling)."""
 
     __slots__ = ()
 
@@ -125,6 +134,7 @@ class PollEngine(Transitions):
         state: EngineState | None = None,
         job: Job | None = None,
         lifecycle: Lifecycle | None = None,
+        source: Source | None = None,
     ) -> None:
         self.config = config if config is not None else WaitConfig()
         self.url = url
@@ -148,19 +158,9 @@ class PollEngine(Transitions):
         self._events: list[Update | FellBack] | None = None  # none yet: no list kept
         #: When the schedule was set by a hint: the time it named (past-deadline rule).
         self._hinted: float | None = None
-        self._long_poll = self.config.long_poll is not None
-        # The stream: on while an events URL is to be used.
-        self._streaming = events_url is not None
-        self._stream = NO_STREAM
-        if events_url is not None:
-            from progress_client.core.sse import (
-                EventStream,  # a plain poll never loads the stream's code
-            )
-
-            self._stream = EventStream(
-                max_event=self.config.max_body, max_failures=self.config.sse_max_failures,
-                event_types=self.config.event_types,
-            )
+        # Where statuses come from (``core.sources``): a source of the caller's, else the
+        # events URL's stream, long-polling or polling, as the options say.
+        self._source = source if source is not None else initial(self.config, events_url)
         # A job's life: the start still to send, what it answered, the latest status
         # response, and a succeeded stop waiting for its result.
         self._start_pending = job is not None and url is None
@@ -219,9 +219,7 @@ class PollEngine(Transitions):
             return Phase.STARTING
         if self._result_url is not None:
             return Phase.FETCHING_RESULT
-        if self._streaming:
-            return Phase.STREAMING
-        return Phase.LONG_POLLING if self._long_poll else Phase.POLLING
+        return self._source.phase
 
     def cancel(self, now: float) -> bool:
         """A caller gives up (its deadline, Ctrl-C, a cancellation) and wants the remote job
@@ -263,7 +261,7 @@ class PollEngine(Transitions):
             return self._timed_out(now)
         if self._in_flight is not None:
             raise RuntimeError("a request is in flight: feed its outcome first")
-        if self._stream.open:
+        if self._source.open:
             return ReadStream(until=deadline)
         if self._next_at is None:
             self._next_at = now + (self.state.next_delay if self._resumed else 0.0)
@@ -292,48 +290,15 @@ class PollEngine(Transitions):
         if self._first_sent is None:
             self._first_sent = now
         self._hinted = None
-        cfg = self.config
-        budget = cfg.request_timeout
-        method, content = "GET", None
-        headers: dict[str, str] = {}
-        if self._start_pending and self.job is not None:
-            purpose: Purpose = "start"
-            url, method, content = self.job.url, self.job.method, self.job.content
-            headers = dict(self.job.headers)
-        elif self._result_url is not None:
+        job = self.job
+        if self._start_pending and job is not None:
+            return self._outgoing("start", job.method, job.url, dict(job.headers),
+                                  self.config.request_timeout, now, deadline, job.content)
+        if self._result_url is not None:
             # A result (a video of many MiB) is bounded by the deadline only.
-            purpose, url, budget = "result", self._result_url, math.inf
-        elif self._streaming and self.events_url is not None:
-            purpose, url = "stream", self.events_url
-            headers = dict(_EVENT_STREAM_HEADERS)
-            if self.state.last_event_id:
-                headers["Last-Event-ID"] = self.state.last_event_id
-        else:
-            purpose, url = "poll", self.url or ""
-            asked = getattr(self._lifecycle, "poll_request", None)
-            planned = asked(self._start, url) if asked is not None else None
-            if planned is not None:  # a GraphQL POST (Dagster): its body names the job
-                method, content = planned
-            st = self.state
-            if cfg.conditional and self._reading is not None and (
-                st.etag is not None or st.last_modified is not None
-            ):
-                headers = Validators(st.etag, st.last_modified).request_headers()
-            if self._long_poll and cfg.long_poll is not None:
-                headers["Prefer"] = f"wait={cfg.long_poll:g}"
-                budget += cfg.long_poll
-        fixed = getattr(cfg.reader, "request_headers", None)
-        if fixed and purpose != "stream":  # a profile's API version or beta flag
-            headers = {**fixed, **headers}
-        if purpose == "poll" and content is not None:
-            headers["Content-Type"] = "application/json"
-        self._in_flight = purpose
-        timeout: float | None = budget if deadline is None else max(
-            0.0, min(budget, deadline - now)
-        )
-        if timeout == math.inf:
-            timeout = None
-        return Request(purpose, method, url, headers, timeout, content)
+            return self._outgoing("result", "GET", self._result_url, {}, math.inf, now,
+                                  deadline)
+        return self._source.request(self, now, deadline)  # a poll, a stream...
 
     @property
     def polls_may_be_result(self) -> bool:
@@ -412,7 +377,7 @@ class PollEngine(Transitions):
         lower = {k.lower(): v for k, v in headers.items()}
         self._answer = (status_code, lower)
         if purpose == "stream":
-            self._stream_opened(now, status_code, lower)
+            self._source.opened(self, now, status_code, lower)
             return
         if purpose == "cancel":
             self.cancelled_remote = 200 <= status_code < 300
@@ -436,49 +401,21 @@ class PollEngine(Transitions):
 
     def receive_data(self, now: float, chunk: bytes) -> None:
         """A chunk of the open event stream."""
-        if not self._stream.open or self._stopped is not None:
-            return
-        try:
-            events = self._stream.feed(chunk)
-        except ResponseTooLarge as exc:
-            self._fall_back(now, exc.message)
-            return
-        for event in events:
-            self.state.tally.bytes_received += event.size
-            self.state.last_event_id = event.last_event_id or None
-            # An event is a status by its data, whatever its name (``event: progress``),
-            # unless the caller named the event types to read (``event_types``).
-            if not self._stream.wanted(event):
-                continue
-            try:
-                reading = self.config.reader.read(json.loads(event.data))
-            except (ValueError, RecursionError, BadResponse):
-                continue  # a heartbeat, or data that is no status document
-            self._stream.brought_status()
-            self._last_response = self._last_answered = now
-            self.state.consecutive_errors = 0
-            self._last_error = None
-            self._observe(now, reading, None, "sse", push=True)
-            if self._stopped is not None:
-                self._stream.close()
-                return
+        if self._source.open and self._stopped is None:
+            self._source.data(self, now, chunk)
 
     def receive_end(self, now: float) -> None:
         """The open event stream ended."""
-        if self._stream.open:
-            self._dropped(now)
+        if self._source.open:
+            self._source.ended(self, now)
 
     def receive_error(self, now: float, description: str, *, fatal: bool = False) -> None:
         """The request in flight got no response, or the open stream failed: a network error,
         a timeout. Transient unless ``fatal`` (an invalid URL, a redirect loop, a
         certificate)."""
-        purpose = "stream" if self._in_flight is None and self._stream.open else self._land(now)
+        purpose = "stream" if self._in_flight is None and self._source.open else self._land(now)
         if purpose == "stream":
-            if fatal:
-                self._fall_back(now, description)
-            else:
-                self._stream.close()
-                self._dropped(now)
+            self._source.failed(self, now, description, fatal)
         elif purpose == "cancel":
             self.cancelled_remote = False
         elif purpose == "start" and not self.lifecycle.start_idempotent:
@@ -497,12 +434,9 @@ class PollEngine(Transitions):
     def receive_wake(self, now: float) -> None:
         """A push source (a verified webhook) says the job has news: the next poll goes at
         once, and its answer (one GET) confirms what the push said. Nothing happens while a
-        request is in flight or a stream is open (their answer serves), or after the end."""
-        if self._stopped is not None or self._in_flight is not None or self._stream.open:
-            return
-        if self._next_at is not None and self._next_at > now:
-            self._next_at = now
-            self._hinted = None
+        request is in flight or a stream is open (their answer serves), or after the end
+        (``core.sources.push``)."""
+        wake(self, now)
 
     @property
     def answer(self) -> tuple[int, Mapping[str, str]] | None:
@@ -532,10 +466,10 @@ class PollEngine(Transitions):
     def interrupt(self, now: float) -> None:
         """The request in flight, or the open stream, was abandoned: its caller left or its
         deadline passed. It stays counted; whoever drives next sends (or reopens) at once."""
-        if self._in_flight is None and not self._stream.open:
+        if self._in_flight is None and not self._source.open:
             return
         self._in_flight = None  # no response came: elapsed still ends at the last one
-        self._stream.close()
+        self._source.close()
         if self._stopped is None:
             self._next_at = now
             self._hinted = None

@@ -5,19 +5,24 @@ no clock here either.
 ``PollEngine`` decides (``next_action``) and takes what happened (``receive_*``); every change
 that follows is one of these methods: a status observed and the schedule set (``_observe``,
 ``_schedule``), a poll, start or result answered (``_polled``, ``_started``,
-``_result_fetched``), the stream opened, dropped or given up (``_stream_opened``,
-``_dropped``, ``_fall_back``), a transient error, a failure, the end (``_transient``,
-``_fail``, ``_finish``).
+``_result_fetched``), a transient error, a failure, the end (``_transient``, ``_fail``,
+``_finish``).
+
+What belongs to one source of statuses (polling, long-polling, the event stream, a push) is
+that source's, in ``core.sources``; these are the engine's side of that seam, what a source
+may call: build its request (``_outgoing``), hand over a pushed status (``_pushed``), give way
+to another source (``_give_way``), ask for its next request at a time (``_request_at``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from progress_client.core.actions import FellBack, Purpose, Stop, Update
+from progress_client.core.actions import FellBack, Purpose, Request, Stop, Update
 from progress_client.core.config import WaitConfig
 from progress_client.core.errors import (
     BadResponse,
@@ -43,22 +48,9 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from progress_client.core.lifecycle import Job, Lifecycle, Seen
-    from progress_client.core.sse import EventStream
+    from progress_client.core.sources import Source
 
-__all__ = ["NO_STREAM", "Transitions"]
-
-
-class _NoStream:
-    """The stream of a wait without an events URL: never open (a plain poll loads no stream
-    code)."""
-
-    open = False
-
-    def close(self) -> None:
-        return None
-
-
-NO_STREAM: Any = _NoStream()
+__all__ = ["Transitions"]
 
 
 class Transitions:
@@ -68,9 +60,9 @@ class Transitions:
     __slots__ = (
         "_answer", "_cancel_plan", "_events", "_first_sent", "_hinted", "_in_answer",
         "_in_flight", "_last", "_last_answered", "_last_body", "_last_error", "_last_response",
-        "_lifecycle", "_long_poll", "_next_at", "_reading", "_result_url",
-        "_resumed", "_reuse_readings", "_same_body", "_same_code", "_same_reading", "_start",
-        "_start_pending", "_stopped", "_stream", "_streaming", "_success", "cancelled_remote",
+        "_lifecycle", "_next_at", "_reading", "_result_url",
+        "_resumed", "_reuse_readings", "_same_body", "_same_code", "_same_reading", "_source",
+        "_start", "_start_pending", "_stopped", "_success", "cancelled_remote",
         "config", "events_url", "every_update", "job", "state", "url",
     )
 
@@ -92,9 +84,8 @@ class Transitions:
     _reading: Reading | None
     _events: list[Update | FellBack] | None
     _hinted: float | None
-    _long_poll: bool
-    _streaming: bool
-    _stream: EventStream
+    #: The active source of statuses (``core.sources``): polling, long-polling, a stream...
+    _source: Source
     _start_pending: bool
     _start: Seen | None
     _last: Seen | None
@@ -169,12 +160,7 @@ class Transitions:
         self.state.consecutive_errors = 0
         self._last_error = None
         self._remember_validators(headers)
-        mode: Mode = "poll"
-        if self._long_poll:
-            if "wait" in headers.get("preference-applied", ""):
-                mode = "long-poll"
-            else:
-                self._long_poll = False  # the server does not hold polls: the schedule rules
+        mode = self._source.answered(self, headers)  # long-polling may turn into polling
         if reading is None:  # 304: the last status still holds
             assert self._reading is not None
             self.state.tally.not_modified += 1
@@ -293,30 +279,57 @@ class Transitions:
     def _is_transient(code: int) -> bool:
         return code in TRANSIENT_STATUS_CODES
 
-    def _stream_opened(self, now: float, status_code: int, headers: Mapping[str, str]) -> None:
-        why = self._stream.opened(
-            status_code, headers.get("content-type"), self.state.last_event_id or ""
+    # -- the engine's side of the seam with its sources (``core.sources``) --------------------
+
+    def _outgoing(
+        self, purpose: Purpose, method: str, url: str, headers: dict[str, str], budget: float,
+        now: float, deadline: float | None, content: bytes | None = None,
+    ) -> Request:
+        """The request a source (or the lifecycle) wants sent, with what every request
+        shares: a profile's fixed headers (not on a stream), the timeout within the caller's
+        deadline. Marks it in flight; ``next_action`` has counted it already."""
+        fixed = getattr(self.config.reader, "request_headers", None)
+        if fixed and purpose != "stream":  # a profile's API version or beta flag
+            headers = {**fixed, **headers}
+        if purpose == "poll" and content is not None:
+            headers["Content-Type"] = "application/json"
+        self._in_flight = purpose
+        timeout: float | None = budget if deadline is None else max(
+            0.0, min(budget, deadline - now)
         )
-        if why is not None:
-            self._fall_back(now, why)
-        else:
-            self.state.mode = "sse"
+        if timeout == math.inf:
+            timeout = None
+        return Request(purpose, method, url, headers, timeout, content)
 
-    def _dropped(self, now: float) -> None:
-        delay = self._stream.dropped()
-        if delay is None:
-            failures = self._stream.reconnect.max_failures
-            self._fall_back(now, f"{failures} connections in a row failed")
-        else:
-            self._next_at = now + delay
+    def _pushed(self, now: float, document: Any, mode: Mode) -> bool:
+        """A status document a push source received (an event's data): read and observed as
+        a poll's answer is, but it sets no schedule (the connection brings the next). Whether
+        it was a status document: if not (a heartbeat's data), nothing changed."""
+        try:
+            reading = self.config.reader.read(document)
+        except (ValueError, RecursionError, BadResponse):
+            return False
+        self._last_response = self._last_answered = now
+        self.state.consecutive_errors = 0
+        self._last_error = None
+        self._observe(now, reading, None, mode, push=True)
+        return True
 
-    def _fall_back(self, now: float, why: str) -> None:
-        self._stream.close()
-        self._streaming = False
+    def _give_way(self, now: float, to: Source, why: str) -> None:
+        """The active source gives way to ``to`` (a stream to polling): a ``FellBack`` event
+        says why, and the next request goes at once, with every counter carried on."""
+        self._source.close()
+        self._source = to
         self.state.mode = "poll"
         self._emit(FellBack(sanitize(why)))
         if self._stopped is None:
             self._next_at = now
+
+    def _request_at(self, when: float) -> None:
+        """The active source's next request goes at ``when`` (a reconnect, a wake), not at a
+        time a server's hint named."""
+        self._next_at = when
+        self._hinted = None
 
     def _schedule(self, now: float, hint: float | None, *, held: bool = False) -> float:
         delay = 0.0 if held else self.config.policy.delay(self.state.unchanged)
@@ -460,7 +473,7 @@ class Transitions:
         self._stopped = stop
         self._next_at = None
         self._result_url = None
-        self._stream.close()
+        self._source.close()
 
     def _snapshot(self, now: float | None) -> Snapshot:
         """The state as it stands now (for a resume token), as plain values."""
