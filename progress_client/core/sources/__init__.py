@@ -91,7 +91,7 @@ def polling(config: WaitConfig) -> Source:
     polling (one shared object: it keeps no state)."""
     if config.long_poll is None:
         return POLL
-    from progress_client.core.sources.long_poll import LONG_POLL
+    from progress_client.core.sources.long_poll import LONG_POLL  # start-up: only if asked
 
     return LONG_POLL
 
@@ -102,6 +102,6 @@ def initial(config: WaitConfig, events_url: str | None) -> Source:
     code."""
     if events_url is None:
         return polling(config)
-    from progress_client.core.sources.stream import StreamSource
+    from progress_client.core.sources.stream import StreamSource  # start-up: only with SSE
 
     return StreamSource(config, events_url, polling(config))
