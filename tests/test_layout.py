@@ -152,8 +152,7 @@ def test_a_moved_name_still_resolves_with_a_warning(name: str) -> None:
 #: Modules other work is editing at the time of writing: their in-function imports get their
 #: reasons (or move to the top) when that work is merged. Temporary: empty it then.
 PENDING = {
-    "progress_client/core/engine.py", "progress_client/core/transitions.py",
-    "progress_client/core/sse.py", "progress_client/drivers/aio_fast.py",
+    "progress_client/drivers/aio_fast.py",
     "progress_client/drivers/deadlines.py", "progress_client/drivers/shared.py",
     "progress_client/core/state.py", "progress_client/core/report.py",
     "progress_client/core/actions.py", "progress_client/core/value.py",

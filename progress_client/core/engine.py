@@ -100,6 +100,7 @@ from progress_client.core.actions import (
 from progress_client.core.config import WaitConfig
 from progress_client.core.errors import BadResponse, RequestFailed
 from progress_client.core.hints import read_hint
+from progress_client.core.lifecycle import Seen
 from progress_client.core.models import Reading
 from progress_client.core.phases import Phase
 from progress_client.core.sanitize import sanitize
@@ -109,7 +110,7 @@ from progress_client.core.state import EngineState, snapshot_token
 from progress_client.core.transitions import Transitions
 
 if TYPE_CHECKING:
-    from progress_client.core.lifecycle import CancelPlan, Job, Lifecycle, Seen
+    from progress_client.core.lifecycle import CancelPlan, Job, Lifecycle
     from progress_client.core.sources import Source
 
 __all__ = ["PollEngine"]
@@ -237,8 +238,6 @@ class PollEngine(Transitions):
         last = self._last
         if last is None and self.url is not None:
             # A plain wait keeps no response (memory): its last document serves.
-            from progress_client.core.lifecycle import Seen
-
             last = Seen(self.url, 200, {}, self.state.last_document)
         plan = self.lifecycle.cancel(self._start, last, self.url)
         if plan is None:

@@ -35,6 +35,7 @@ from progress_client.core.errors import (
     TooManyErrors,
 )
 from progress_client.core.hints import Validators
+from progress_client.core.lifecycle import DefaultLifecycle, Seen
 from progress_client.core.models import Reading
 from progress_client.core.reading import TRANSIENT_STATUS_CODES, fatal_status, read_response
 from progress_client.core.report import Mode, PollReport
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from progress_client.core.status import JobStatus
 
 if TYPE_CHECKING:
-    from progress_client.core.lifecycle import Job, Lifecycle, Seen
+    from progress_client.core.lifecycle import Job, Lifecycle
     from progress_client.core.sources import Source
 
 __all__ = ["Transitions"]
@@ -104,8 +105,6 @@ class Transitions:
         """How the job is started, ended and cancelled (the common patterns unless a job or a
         profile says otherwise; loaded when first asked)."""
         if self._lifecycle is None:
-            from progress_client.core.lifecycle import DefaultLifecycle
-
             self._lifecycle = DefaultLifecycle()
         return self._lifecycle
 
@@ -167,8 +166,6 @@ class Transitions:
             self._observe(now, self._reading, hint, mode, not_modified=True)
             return
         if self.job is not None:
-            from progress_client.core.lifecycle import Seen
-
             self._last = Seen(self.url or "", code, headers, reading.raw or None)
             self._last_body = None if truncated else body
         self._observe(now, reading, hint, mode)
@@ -183,8 +180,6 @@ class Transitions:
         follow = getattr(self._lifecycle, "follow", None)  # a profile's; none by default
         if follow is None or not reading.raw:
             return
-        from progress_client.core.lifecycle import Seen
-
         found = follow(Seen(self.url or "", code, headers, reading.raw))
         if found is None or found == self.url:
             return
@@ -208,8 +203,6 @@ class Transitions:
                                      status_code=code, url=self.job.url))
             return
         doc = _json_or_none(body)
-        from progress_client.core.lifecycle import Seen
-
         self._start = Seen(self.job.url, code, headers, doc)
         url = self.lifecycle.status_url(self._start, self.job.status_template)
         if url is None:
