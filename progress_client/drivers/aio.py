@@ -17,6 +17,7 @@ import contextlib
 import functools
 import math
 import os
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
@@ -42,10 +43,10 @@ from progress_client.core.results import (
 )
 from progress_client.drivers import deadlines as _deadlines
 from progress_client.drivers import many as _many
-from progress_client.drivers.aio_fast import fast_polls, running_asyncio, send_fast, sleeping
+from progress_client.drivers.aio_fast import fast_polls, running_asyncio, send_fast
 from progress_client.drivers.base import Call, ClientBase, ProfileArg
 from progress_client.drivers.observer import BeforeRequestHook, ChangeHook, RequestHook
-from progress_client.drivers.shared import SharedWait, Subscriber
+from progress_client.drivers.shared import Registry, SharedWait, Subscriber
 from progress_client.transports import aiohttp as _fast
 from progress_client.transports.bodies import (
     aclose_stream,
@@ -133,11 +134,16 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         fast = fast_polls(transport, client, auth, headers, verify, max_redirects,
                           max_concurrency)
         super().__init__(_make_http, options)
+        # One lock for every wait of this client (all on its event loops: held for a few
+        # microseconds, never across an await), not one per wait for the collector to walk.
+        self._waits = Registry(wait_lock=threading.RLock())
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
         self._fifo: _fast.FifoLimiter | None = None
         #: Request timeouts of the fast path: one timer for every poll in flight.
         self._deadlines = _deadlines.Deadlines()
+        #: The sleeps between polls on asyncio: one timer for every sleeping wait.
+        self._sleeps = _deadlines.Sleeps()
         self._fast = fast
         #: The clock of the loop the last wait started on: ``loop.time`` on asyncio (what
         #: ``self._now()`` reads there, without finding the backend on every call).
@@ -289,7 +295,10 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                             with shared.lock:
                                 shared.engine.receive_wake(self._now())
                     elif pause is not None:  # slept here: nothing of the step lives across it
-                        await (sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
+                        if self._on_asyncio:
+                            await self._sleeps.sleep(pause)
+                        else:
+                            await anyio.sleep(pause)
                         if deadline is not None and not sub.queue:
                             now = self._now()
                             if now >= deadline:

@@ -30,6 +30,8 @@ from progress_client.drivers.observer import Observer
 __all__ = ["Registry", "SharedWait", "Subscriber"]
 
 Item = Update | Stop
+#: A wait's lock: a ``threading.Lock`` or ``RLock``.
+Lock = Any
 #: A shared wait's identity: status URL, events URL, profile.
 Key = tuple[str, str | None, str | None]
 
@@ -62,11 +64,12 @@ class SharedWait:
     __slots__ = ("connection", "driver", "engine", "hints_seen", "key", "last_update", "lock",
                  "stop", "subscribers", "trusted", "url")
 
-    def __init__(self, key: Key, engine: PollEngine) -> None:
+    def __init__(self, key: Key, engine: PollEngine, lock: Lock | None = None) -> None:
         self.key = key
         self.url = key[0]
         self.engine = engine
-        self.lock = threading.Lock()
+        #: Held for every call into the engine: the wait's own, or one its client's waits share.
+        self.lock = threading.Lock() if lock is None else lock
         self.subscribers: list[Subscriber] = []
         self.driver: Subscriber | None = None
         self.last_update: Update | None = None
@@ -117,8 +120,12 @@ class SharedWait:
 class Registry:
     """The running shared waits of one client."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait_lock: Lock | None = None) -> None:
+        """``wait_lock``: one (reentrant) lock every wait shares (the async client's: its
+        waits run on event loops, where a lock per wait only costs the collector an object);
+        ``None``: a lock per wait (the sync client's threads)."""
         self._lock = threading.Lock()
+        self._wait_lock = wait_lock
         self._waits: dict[Key, SharedWait] = {}
 
     def __len__(self) -> int:
@@ -147,7 +154,7 @@ class Registry:
                         "client; a resume token can only start a new wait"
                     )
             else:
-                shared = SharedWait(key, make_engine())
+                shared = SharedWait(key, make_engine(), self._wait_lock)
                 self._waits[key] = shared
             with shared.lock:
                 if shared.last_update is not None:
