@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -250,10 +250,16 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _complete(self, call: Call, timeout: float | None) -> WaitResult:
         stop: Stop | None = None
-        async with aclosing(self._run(call, timeout)) as items:
+        # ``aclosing`` by hand: an ``async with`` would keep its manager and the manager's
+        # ``__aexit__`` alive across every sleep of the wait (two objects a waiting job).
+        items = self._run(call, timeout)
+        try:
             async for item in items:
                 if isinstance(item, Stop):
                     stop = item
+        finally:
+            await items.aclose()
+        del items
         assert stop is not None
         error = error_of(stop, call.status_url)
         if error is None:

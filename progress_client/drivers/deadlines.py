@@ -128,10 +128,13 @@ class Sleeps:
     The heap serves the loop of its first sleep; a sleep on any other loop at the same time
     (a client shared across threads' loops) gets a timer of its own."""
 
-    __slots__ = ("_armed", "_handle", "_heap", "_loop", "_seq")
+    __slots__ = ("_armed", "_futures", "_handle", "_heap", "_loop", "_seq")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        #: ``(when, seq)``: numbers only, so the collector untracks each entry; the futures
+        #: by ``seq`` beside.
+        self._heap: list[tuple[float, int]] = []
+        self._futures: dict[int, asyncio.Future[None]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._armed = float("inf")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,10 +148,12 @@ class Sleeps:
                 loop.call_later(seconds, _wake, done, context=_NO_CONTEXT)
                 return done
             # The first loop, or the one before it closed: its sleeps went with it.
-            self._loop, self._heap, self._handle, self._armed = loop, [], None, float("inf")
+            self._loop, self._heap, self._futures = loop, [], {}
+            self._handle, self._armed = None, float("inf")
         when = loop.time() + seconds
-        self._seq += 1
-        heapq.heappush(self._heap, (when, self._seq, done))
+        seq = self._seq = self._seq + 1
+        self._futures[seq] = done
+        heapq.heappush(self._heap, (when, seq))
         if when < self._armed:
             self._arm(when)
         return done
@@ -165,13 +170,14 @@ class Sleeps:
         self._handle, self._armed = None, float("inf")
         assert self._loop is not None
         now = self._loop.time()
-        heap = self._heap
+        heap, futures = self._heap, self._futures
         while heap:
-            when, _, done = heap[0]
+            when, seq = heap[0]
             if when > now:
                 self._arm(when)
                 return
             heapq.heappop(heap)
+            done = futures.pop(seq)
             if not done.done():  # not cancelled meanwhile
                 done.set_result(None)
 
