@@ -23,6 +23,10 @@ deadline, fetch) with the same server, clock and deadline::
     python -m benchmarks.heap --jobs 5000
     python -m benchmarks.heap --jobs 5000 --contender floor
     python -m benchmarks.heap --jobs 5000 --mode wait
+    python -m benchmarks.heap --jobs 5000 --cancel
+
+``--cancel``: every wait cancelled at once instead (what Ctrl-C does): the time that takes
+(``cancel_ms``), its CPU and the collections that ran.
 
 ``--contender both`` (the default) runs each in a process of its own, in turn.
 """
@@ -132,7 +136,7 @@ async def _floor_jobs(
 
 
 async def _measure(base: str, contender: str, jobs: int, mode: str, deadline: float,
-                   top: int) -> dict[str, Any]:
+                   top: int, cancel: bool = False) -> dict[str, Any]:
     make = _floor_jobs if contender == "floor" else _client_jobs
     job, close = await make(base, jobs, mode)
     ended = [0.0] * jobs
@@ -173,8 +177,22 @@ async def _measure(base: str, contender: str, jobs: int, mode: str, deadline: fl
     del new, kinds
     if time.monotonic() > at - 0.1:
         raise SystemExit("the deadline came before the heap was counted: a longer --deadline")
-    # The deadline: the collector back on at its thresholds, as a user's process runs.
     clock = _Collections()
+    if cancel:  # Ctrl-C's way instead: every wait cancelled at once, the collector on
+        gc.enable()
+        gc.callbacks.append(clock)
+        cpu0, began = time.process_time(), time.monotonic()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        cpu, took = time.process_time() - cpu0, time.monotonic() - began
+        gc.callbacks.remove(clock)
+        await close()
+        figures.update({"young": clock.count[0], "middle": clock.count[1],
+                        "full": clock.count[2], "gc_ms": round(1000 * clock.total, 1),
+                        "cpu_ms": round(1000 * cpu, 1), "cancel_ms": round(1000 * took, 1)})
+        return figures
+    # The deadline: the collector back on at its thresholds, as a user's process runs.
     loop = asyncio.get_running_loop()
     marks: dict[str, float] = {}
 
@@ -207,10 +225,10 @@ def _requests(base: str) -> int:
 
 
 def measure(contender: str, jobs: int, mode: str = "watch", deadline: float = 20.0,
-            top: int = 12) -> dict[str, Any]:
+            top: int = 12, cancel: bool = False) -> dict[str, Any]:
     """One contender's figures, in this process (on uvloop when installed)."""
     with tinyserver() as base:
-        run = _measure(base, contender, jobs, mode, deadline, top)
+        run = _measure(base, contender, jobs, mode, deadline, top, cancel)
         try:
             import uvloop
         except ImportError:
@@ -227,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=20.0,
                         help="seconds from the start to the common deadline")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--cancel", action="store_true",
+                        help="cancel every wait at once (Ctrl-C's way) instead of the deadline")
     parser.add_argument("--json", action="store_true", help="one JSON line per contender")
     args = parser.parse_args(argv)
     contenders = ["floor", "client"] if args.contender == "both" else [args.contender]
@@ -235,18 +255,25 @@ def main(argv: list[str] | None = None) -> int:
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.heap", "--jobs", str(args.jobs),
                  "--contender", name, "--mode", args.mode, "--deadline", str(args.deadline),
-                 "--top", str(args.top), "--json"],
+                 "--top", str(args.top), "--json", *(["--cancel"] if args.cancel else [])],
                 cwd=ROOT, check=True, capture_output=True, text=True,
             ).stdout
             figures = json.loads(out.strip().splitlines()[-1])
         else:
-            figures = measure(name, args.jobs, args.mode, args.deadline, args.top)
+            figures = measure(name, args.jobs, args.mode, args.deadline, args.top, args.cancel)
         print(json.dumps(figures) if args.json else _text(figures), flush=True)
     return 0
 
 
 def _text(f: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k} {v:g}" for k, v in f["top"].items())
+    if "cancel_ms" in f:
+        at = (f"cancelling every wait: {f['cancel_ms']} ms ({f['cpu_ms']} ms of CPU), "
+              f"collections {f['young']}/{f['middle']}/{f['full']} (young/middle/full), "
+              f"{f['gc_ms']} ms in the collector")
+        return (f"{f['contender']} ({f['mode']}, {f['jobs']:,} jobs, Python {f['python']}): "
+                f"{f['objects_per_job']:g} GC-tracked objects a job, {f['referents_per_job']:g} "
+                f"references, {f['bytes_per_job']:,} bytes; {at}\n  per job: {kinds}")
     return (
         f"{f['contender']} ({f['mode']}, {f['jobs']:,} jobs, Python {f['python']}): "
         f"{f['objects_per_job']:g} GC-tracked objects a job, {f['referents_per_job']:g} "

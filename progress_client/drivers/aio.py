@@ -46,7 +46,7 @@ from progress_client.drivers import many as _many
 from progress_client.drivers.aio_fast import fast_polls, running_asyncio, send_fast
 from progress_client.drivers.base import Call, ClientBase, ProfileArg
 from progress_client.drivers.observer import BeforeRequestHook, ChangeHook, RequestHook
-from progress_client.drivers.shared import Registry, SharedWait, Subscriber
+from progress_client.drivers.shared import Item, Registry, SharedWait, Subscriber
 from progress_client.transports import aiohttp as _fast
 from progress_client.transports.bodies import (
     aclose_stream,
@@ -286,8 +286,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         item: Update | Stop | None = None
         try:
             while stop is None:
-                while sub.queue and stop is None:
-                    item = sub.queue.popleft()
+                while stop is None and sub.pending():
+                    item = sub.take()
                     if isinstance(item, Stop):
                         stop = item
                     else:
@@ -305,7 +305,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                             await self._sleeps.sleep(pause)
                         else:
                             await anyio.sleep(pause)
-                        if deadline is not None and not sub.queue:
+                        if deadline is not None and not sub.pending():
                             now = self._now()
                             if now >= deadline:
                                 # Its deadline ended the sleep (thousands may end at once):
@@ -314,7 +314,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                                 stop = shared.timeout(now, deadline)
                                 break
                     continue
-                if sub.queue or shared.driver is sub:
+                if sub.pending() or shared.driver is sub:
                     continue
                 left = math.inf if deadline is None else deadline - self._now()
                 if left <= 0:
@@ -621,8 +621,18 @@ class _Waiter(Subscriber):
 
     def __init__(self, deadline: float | None, watching: bool, output: Path | None) -> None:
         super().__init__(deadline, watching)
+        # Its items come on its own loop's thread: a queue only while one waits to be taken
+        # (most waits sleep with none: one object fewer a waiting job for the collector).
+        self._queue = None
         self._ready: anyio.Event | None = None
         self.output = output
+
+    def take(self) -> Item:
+        queue = self.queue
+        item = queue.popleft()
+        if not queue:
+            self._queue = None
+        return item
 
     def wake(self) -> None:
         if self._ready is not None:

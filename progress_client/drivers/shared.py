@@ -39,18 +39,40 @@ Key = tuple[str, str | None, str | None]
 class Subscriber:
     """One caller of a shared wait: its queue, its deadline, a way to be woken."""
 
-    __slots__ = ("deadline", "queue", "trace", "watching")
+    __slots__ = ("_queue", "deadline", "trace", "watching")
 
     def __init__(self, deadline: float | None, watching: bool = True) -> None:
-        self.queue: deque[Item] = deque()
+        #: What came for this caller and it has not taken yet (``None``: nothing, no queue
+        #: kept: a subclass whose caller runs on the publisher's thread drops it when empty).
+        self._queue: deque[Item] | None = deque()
         self.deadline = deadline
         #: Whether the caller wants every update (``watch``) or only the end (``wait``).
         self.watching = watching
         #: The instrumentation's view of this caller's wait (``observer.WaitTrace``), if any.
         self.trace: Any = None
 
-    def push(self, item: Item) -> None:
+    @property
+    def queue(self) -> deque[Item]:
+        """The items not taken yet, oldest first."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        return queue
+
+    def pending(self) -> bool:
+        """Whether an item waits to be taken."""
+        return bool(self._queue)
+
+    def take(self) -> Item:
+        """The oldest item not taken yet (``pending()`` said there is one)."""
+        return self.queue.popleft()
+
+    def put(self, item: Item) -> None:
+        """Queue ``item`` without waking the caller (it is the one publishing)."""
         self.queue.append(item)
+
+    def push(self, item: Item) -> None:
+        self.put(item)
         self.wake()
 
     def wake(self) -> None:
@@ -91,7 +113,7 @@ class SharedWait:
                 self.last_update = update
                 for sub in self.subscribers:
                     if sub is self.driver:
-                        sub.queue.append(update)  # it is the one publishing: no need to wake
+                        sub.put(update)  # it is the one publishing: no need to wake
                     else:
                         sub.push(update)
 
@@ -158,9 +180,9 @@ class Registry:
                 self._waits[key] = shared
             with shared.lock:
                 if shared.last_update is not None:
-                    sub.queue.append(shared.last_update)
+                    sub.put(shared.last_update)
                 if shared.stop is not None:
-                    sub.queue.append(shared.stop)
+                    sub.put(shared.stop)
                 shared.subscribers.append(sub)
                 if shared.driver is None:
                     shared.driver = sub
