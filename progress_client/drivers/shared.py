@@ -194,13 +194,16 @@ class Registry:
         ended or has no subscriber left."""
         with self._lock:
             with shared.lock:
-                if sub in shared.subscribers:
-                    shared.subscribers.remove(sub)
+                subscribers = shared.subscribers
+                if sub in subscribers:
+                    subscribers.remove(sub)
                 if shared.driver is sub:
-                    shared.driver = shared.subscribers[0] if shared.subscribers else None
+                    shared.driver = subscribers[0] if subscribers else None
                     if shared.driver is not None:
                         shared.driver.wake()
-                orphaned = not shared.subscribers
-                shared.engine.every_update = any(s.watching for s in shared.subscribers)
+                orphaned = not subscribers
+                # (The last caller's leaving, thousands at a deadline: no generator to ask.)
+                shared.engine.every_update = not orphaned and any(
+                    s.watching for s in subscribers)
             if (orphaned or shared.stop is not None) and self._waits.get(shared.key) is shared:
                 del self._waits[shared.key]
