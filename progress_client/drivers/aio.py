@@ -282,6 +282,11 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
         self._wait_started(call, sub, self._poll_transport())
+        waker, cancel_on_exit, watching = call.waker, call.cancel_on_exit, call.watching
+        # A watch's call has no other holder: not kept across its sleeps (one object fewer a
+        # waiting job for the collector). ``_complete`` keeps its own, and reads its URL.
+        completing: Call | None = None if watching else call
+        del call
         stop: Stop | None = None
         item: Update | Stop | None = None
         try:
@@ -296,8 +301,8 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 if shared.driver is sub:
                     pause = await self._step(shared, sub)
-                    if pause is not None and call.waker is not None:  # a push may wake it
-                        if await call.waker.asleep(pause):
+                    if pause is not None and waker is not None:  # a push may wake it
+                        if await waker.asleep(pause):
                             with shared.lock:
                                 shared.engine.receive_wake(self._now())
                     elif pause is not None:  # slept here: nothing of the step lives across it
@@ -322,7 +327,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 with anyio.move_on_after(left):
                     await sub.wait()
-            if stop.outcome == "timeout" and call.cancel_on_exit and stop.error is not None:
+            if stop.outcome == "timeout" and cancel_on_exit and stop.error is not None:
                 stop.error.cancelled_remote = await self._cancel_remote(shared, sub)
                 stop.error.report = shared.engine.report()
         except BaseException as exc:
@@ -331,19 +336,20 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 with contextlib.suppress(AttributeError):
                     exc.resume_token = shared.engine.resume_token(  # type: ignore[attr-defined]
                         self._now())
-            if call.cancel_on_exit and not isinstance(exc, GeneratorExit):
+            if cancel_on_exit and not isinstance(exc, GeneratorExit):
                 exc.cancelled_remote = await self._cancel_remote(  # type: ignore[attr-defined]
                     shared, sub
                 )
             raise
         finally:
-            call.status_url = shared.engine.url
+            if completing is not None:
+                completing.status_url = shared.engine.url
             self._observer.wait_ended(sub, shared, stop)
             if shared.driver is sub and shared.connection is not None:
                 await self._close_stream(shared)
             self._waits.leave(shared, sub)
-        if call.watching:  # the job's error raised; a watch ends after its terminal update
-            error = error_of(stop, call.status_url)
+        if watching:  # the job's error raised; a watch ends after its terminal update
+            error = error_of(stop, shared.engine.url)
             if error is None:
                 return
             del stop, item, sub, shared  # no cycle back to the error (``_complete``)
