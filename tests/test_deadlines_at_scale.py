@@ -306,8 +306,8 @@ def test_a_sleeping_wait_keeps_few_objects_for_the_collector() -> None:
     job, the GC-tracked objects that waits on the fast path add (the difference between 40 and
     120 waits, so that what is kept once does not count) are no more than a bare aiohttp loop
     (poll, sleep) adds against the same server, give or take one: on Python 3.11's own loop
-    about 22 against 25-28, where they were 28.5 before the sleeps shared one timer, the waits
-    one lock, and the last update's snapshot and an empty queue left the collector.
+    about 21 against 25-28, where they were 28.5 before the sleeps shared one timer, the waits
+    one lock, and the last update's snapshot, an empty queue and the call left the collector.
     ``benchmarks/heap.py`` counts them at 10,000 waits."""
     pytest.importorskip("aiohttp")
     import aiohttp
