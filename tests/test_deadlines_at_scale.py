@@ -369,3 +369,72 @@ async def _count(n: int, job: Callable[[int], object], polled: set[int]) -> int:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return kept
+
+
+# -- the sleeps of a client: one heap, one loop timer ------------------------------------------
+
+
+def test_sleeps_share_one_timer_and_end_at_their_time_in_order() -> None:
+    """``Sleeps``: every sleep an entry in one heap, one loop timer armed at the earliest; a
+    sleep ends at its time, never before, those due together in the order they began; a
+    cancelled one is skipped. On a virtual clock (the loop's ``time`` replaced)."""
+    from progress_client.drivers.deadlines import Sleeps
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        clock = [1000.0]
+        loop.time = lambda: clock[0]  # type: ignore[method-assign]
+        sleeps = Sleeps()
+        ended: list[str] = []
+        futures = {}
+        for name, seconds in (("a", 3.0), ("b", 1.0), ("c", 1.0), ("d", 2.0)):
+            futures[name] = sleeps.sleep(seconds)
+            futures[name].add_done_callback(lambda f, name=name: ended.append(name))
+        assert sleeps._armed == 1001.0  # one timer, at the earliest
+        futures["d"].cancel()
+
+        async def at(t: float) -> None:
+            clock[0] = t
+            for _ in range(3):  # the loop's turn: its timer, then the callbacks
+                await asyncio.sleep(0)
+
+        await at(1000.999)
+        assert ended == ["d"]  # cancelled; none ends before its time
+        await at(1001.0)
+        assert ended == ["d", "b", "c"] and not futures["a"].done()
+        assert sleeps._armed == 1002.0  # the cancelled one's entry, skipped at its time
+        await at(1002.5)
+        assert ended == ["d", "b", "c"] and sleeps._armed == 1003.0
+        await at(1003.0)
+        assert ended == ["d", "b", "c", "a"] and futures["a"].result() is None
+        assert not sleeps._heap and not sleeps._futures and sleeps._handle is None
+
+    asyncio.run(main())
+
+
+def test_sleeps_serve_the_loop_of_their_first_sleep() -> None:
+    """A sleep on another loop while the first is open gets a timer of its own; once the
+    first loop is closed, the next loop's sleeps take the heap over."""
+    from progress_client.drivers.deadlines import Sleeps
+
+    sleeps = Sleeps()
+
+    async def first() -> asyncio.Future[None]:
+        return sleeps.sleep(600.0)
+
+    async def other() -> int:
+        done = sleeps.sleep(0.0)
+        held = len(sleeps._heap)
+        await done
+        return held
+
+    one = asyncio.new_event_loop()
+    try:
+        pending = one.run_until_complete(first())
+        assert len(sleeps._heap) == 1
+        assert asyncio.run(other()) == 1  # its own timer: the heap still holds one's only
+        assert not pending.done()
+    finally:
+        one.close()
+    assert asyncio.run(other()) == 1  # the heap is the new loop's now
+    assert not sleeps._heap
