@@ -295,3 +295,146 @@ def test_a_deadline_that_ends_a_sleep_times_out_as_the_sync_twin() -> None:
         assert err.status_url == url and err.resume_token is not None
         # the poll's step, the sleep's step; then the timeout without a third
         assert steps in (None, 2), name
+
+
+# -- what a sleeping wait keeps for the garbage collector -------------------------------------
+
+
+def test_a_sleeping_wait_keeps_few_objects_for_the_collector() -> None:
+    """Every object a sleeping wait keeps is walked by each full pass of the collector, and
+    with thousands of waits that pass is what makes them end late at a common deadline. Per
+    job, the GC-tracked objects that waits on the fast path add (the difference between 40 and
+    120 waits, so that what is kept once does not count) are no more than a bare aiohttp loop
+    (poll, sleep) adds against the same server, give or take one: on Python 3.11's own loop
+    about 21 against 25-28, where they were 28.5 before the sleeps shared one timer, the waits
+    one lock, and the last update's snapshot, an empty queue and the call left the collector.
+    ``benchmarks/heap.py`` counts them at 10,000 waits."""
+    pytest.importorskip("aiohttp")
+    import aiohttp
+
+    from .kit import JobServer, Reply
+
+    far = AdaptivePolicy(initial=600.0, maximum=600.0)  # one poll, then asleep to the end
+
+    async def client_waits(urls: list[str]) -> int:
+        async with AsyncProgressClient(transport="aiohttp", policy=far,
+                                       max_concurrency=4) as client:
+            await client.wait(urls[-1])  # imports, the session and the client's sleeps
+
+            polled: set[int] = set()
+
+            async def job(i: int) -> None:
+                async for _ in client.watch(urls[i], timeout=600.0):
+                    polled.add(i)
+
+            return await _count(len(urls) - 1, job, polled)
+
+    async def floor_waits(urls: list[str]) -> int:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=4)) as session:
+            polled: set[int] = set()
+
+            async def job(i: int) -> None:
+                while True:
+                    async with session.get(urls[i]) as r:
+                        json.loads(await r.read())
+                    polled.add(i)
+                    await asyncio.sleep(600.0)
+
+            return await _count(len(urls) - 1, job, polled)
+
+    with JobServer() as server:
+        for i in range(120):
+            server.script(f"j{i}", [Reply(200, {"status": "running"})])
+        server.script("done", [Reply(200, {"status": "succeeded"})])
+        urls = [server.url(f"j{i}") for i in range(120)]
+        per_job = {}
+        for name, waits in (("client", client_waits), ("floor", floor_waits)):
+            few, many = (asyncio.run(waits([*urls[:n], server.url("done")])) for n in (40, 120))
+            per_job[name] = (many - few) / 80
+    assert per_job["client"] <= per_job["floor"] + 1, per_job
+
+
+async def _count(n: int, job: Callable[[int], object], polled: set[int]) -> int:
+    """The GC-tracked objects once ``n`` jobs polled and sleep, less those before them."""
+    gc.collect()
+    before = len(gc.get_objects())
+    tasks = [asyncio.ensure_future(job(i)) for i in range(n)]  # type: ignore[arg-type]
+    while len(polled) < n:
+        await asyncio.sleep(0.01)
+    for _ in range(5):  # each goes back to its sleep
+        await asyncio.sleep(0)
+    gc.collect()
+    kept = len(gc.get_objects()) - before
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return kept
+
+
+# -- the sleeps of a client: one heap, one loop timer ------------------------------------------
+
+
+def test_sleeps_share_one_timer_and_end_at_their_time_in_order() -> None:
+    """``Sleeps``: every sleep an entry in one heap, one loop timer armed at the earliest; a
+    sleep ends at its time, never before, those due together in the order they began; a
+    cancelled one is skipped. On a virtual clock (the loop's ``time`` replaced)."""
+    from progress_client.drivers.deadlines import Sleeps
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        clock = [1000.0]
+        loop.time = lambda: clock[0]  # type: ignore[method-assign]
+        sleeps = Sleeps()
+        ended: list[str] = []
+        futures = {}
+        for name, seconds in (("a", 3.0), ("b", 1.0), ("c", 1.0), ("d", 2.0)):
+            futures[name] = sleeps.sleep(seconds)
+            futures[name].add_done_callback(lambda f, name=name: ended.append(name))
+        assert sleeps._armed == 1001.0  # one timer, at the earliest
+        futures["d"].cancel()
+
+        async def at(t: float) -> None:
+            clock[0] = t
+            for _ in range(3):  # the loop's turn: its timer, then the callbacks
+                await asyncio.sleep(0)
+
+        await at(1000.999)
+        assert ended == ["d"]  # cancelled; none ends before its time
+        await at(1001.0)
+        assert ended == ["d", "b", "c"] and not futures["a"].done()
+        assert sleeps._armed == 1002.0  # the cancelled one's entry, skipped at its time
+        await at(1002.5)
+        assert ended == ["d", "b", "c"] and sleeps._armed == 1003.0
+        await at(1003.0)
+        assert ended == ["d", "b", "c", "a"] and futures["a"].result() is None
+        assert not sleeps._heap and not sleeps._futures and sleeps._handle is None
+
+    asyncio.run(main())
+
+
+def test_sleeps_serve_the_loop_of_their_first_sleep() -> None:
+    """A sleep on another loop while the first is open gets a timer of its own; once the
+    first loop is closed, the next loop's sleeps take the heap over."""
+    from progress_client.drivers.deadlines import Sleeps
+
+    sleeps = Sleeps()
+
+    async def first() -> asyncio.Future[None]:
+        return sleeps.sleep(600.0)
+
+    async def other() -> int:
+        done = sleeps.sleep(0.0)
+        held = len(sleeps._heap)
+        await done
+        return held
+
+    one = asyncio.new_event_loop()
+    try:
+        pending = one.run_until_complete(first())
+        assert len(sleeps._heap) == 1
+        assert asyncio.run(other()) == 1  # its own timer: the heap still holds one's only
+        assert not pending.done()
+    finally:
+        one.close()
+    assert asyncio.run(other()) == 1  # the heap is the new loop's now
+    assert not sleeps._heap

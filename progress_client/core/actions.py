@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from progress_client.core.errors import PollError
 from progress_client.core.report import Outcome, PollReport
-from progress_client.core.state import Snapshot, snapshot_report, snapshot_token
+from progress_client.core.state import (
+    Snapshot,
+    attach_document,
+    detach_document,
+    snapshot_report,
+    snapshot_token,
+)
 from progress_client.core.value import Value, setslot
 
 if TYPE_CHECKING:
@@ -165,7 +171,7 @@ class Update(Value):
     most callers read few of them, and a token (sanitizing the document, canonical JSON, two
     SHA-256) costs more than the poll."""
 
-    __slots__ = ("_document", "_reading", "_report", "_snapshot", "_status", "changed",
+    __slots__ = ("_document", "_raw", "_reading", "_report", "_snapshot", "_status", "changed",
                  "next_delay", "not_modified", "terminal")
     __match_args__ = ("status", "document", "changed", "not_modified", "terminal",
                       "next_delay", "report")
@@ -177,7 +183,10 @@ class Update(Value):
     _document: BaseModel | None
     _reading: Reading | None
     _report: PollReport | None
+    #: The snapshot without its document, and the document (``state.detach_document``: a
+    #: waiting job keeps its last update, and its snapshot is then no object to collect).
     _snapshot: Snapshot | None
+    _raw: dict[str, Any] | None
 
     def __init__(
         self, status: JobStatus | None, document: BaseModel | None, changed: bool,
@@ -197,7 +206,11 @@ class Update(Value):
         setslot(self, "terminal", terminal)
         setslot(self, "next_delay", next_delay)
         setslot(self, "_report", report)
+        raw = None
+        if snapshot is not None:
+            snapshot, raw = detach_document(snapshot)
         setslot(self, "_snapshot", snapshot)
+        setslot(self, "_raw", raw)
 
     @property
     def status(self) -> JobStatus:
@@ -226,7 +239,7 @@ class Update(Value):
     def resume_token(self) -> str | None:
         if self.terminal or self._snapshot is None:
             return None
-        return snapshot_token(self._snapshot)
+        return snapshot_token(attach_document(self._snapshot, self._raw))
 
 
 class FellBack(Value):

@@ -17,9 +17,10 @@ import contextlib
 import functools
 import math
 import os
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -42,10 +43,10 @@ from progress_client.core.results import (
 )
 from progress_client.drivers import deadlines as _deadlines
 from progress_client.drivers import many as _many
-from progress_client.drivers.aio_fast import fast_polls, running_asyncio, send_fast, sleeping
+from progress_client.drivers.aio_fast import fast_polls, running_asyncio, send_fast
 from progress_client.drivers.base import Call, ClientBase, ProfileArg
 from progress_client.drivers.observer import BeforeRequestHook, ChangeHook, RequestHook
-from progress_client.drivers.shared import SharedWait, Subscriber
+from progress_client.drivers.shared import Item, Registry, SharedWait, Subscriber
 from progress_client.transports import aiohttp as _fast
 from progress_client.transports.bodies import (
     aclose_stream,
@@ -133,11 +134,16 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         fast = fast_polls(transport, client, auth, headers, verify, max_redirects,
                           max_concurrency)
         super().__init__(_make_http, options)
+        # One lock for every wait of this client (all on its event loops: held for a few
+        # microseconds, never across an await), not one per wait for the collector to walk.
+        self._waits = Registry(wait_lock=threading.RLock())
         self._wall = wall_clock
         self._limiter: anyio.CapacityLimiter | None = None
         self._fifo: _fast.FifoLimiter | None = None
         #: Request timeouts of the fast path: one timer for every poll in flight.
         self._deadlines = _deadlines.Deadlines()
+        #: The sleeps between polls on asyncio: one timer for every sleeping wait.
+        self._sleeps = _deadlines.Sleeps()
         self._fast = fast
         #: The clock of the loop the last wait started on: ``loop.time`` on asyncio (what
         #: ``self._now()`` reads there, without finding the backend on every call).
@@ -244,10 +250,16 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
 
     async def _complete(self, call: Call, timeout: float | None) -> WaitResult:
         stop: Stop | None = None
-        async with aclosing(self._run(call, timeout)) as items:
+        # ``aclosing`` by hand: an ``async with`` would keep its manager and the manager's
+        # ``__aexit__`` alive across every sleep of the wait (two objects a waiting job).
+        items = self._run(call, timeout)
+        try:
             async for item in items:
                 if isinstance(item, Stop):
                     stop = item
+        finally:
+            await items.aclose()
+        del items
         assert stop is not None
         error = error_of(stop, call.status_url)
         if error is None:
@@ -270,12 +282,17 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
         shared = self._waits.join(call.key, sub, call.make_engine, resume=call.resume)
         shared.trusted = call.trusted
         self._wait_started(call, sub, self._poll_transport())
+        waker, cancel_on_exit, watching = call.waker, call.cancel_on_exit, call.watching
+        # A watch's call has no other holder: not kept across its sleeps (one object fewer a
+        # waiting job for the collector). ``_complete`` keeps its own, and reads its URL.
+        completing: Call | None = None if watching else call
+        del call
         stop: Stop | None = None
         item: Update | Stop | None = None
         try:
             while stop is None:
-                while sub.queue and stop is None:
-                    item = sub.queue.popleft()
+                while stop is None and sub.pending():
+                    item = sub.take()
                     if isinstance(item, Stop):
                         stop = item
                     else:
@@ -284,13 +301,16 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 if shared.driver is sub:
                     pause = await self._step(shared, sub)
-                    if pause is not None and call.waker is not None:  # a push may wake it
-                        if await call.waker.asleep(pause):
+                    if pause is not None and waker is not None:  # a push may wake it
+                        if await waker.asleep(pause):
                             with shared.lock:
                                 shared.engine.receive_wake(self._now())
                     elif pause is not None:  # slept here: nothing of the step lives across it
-                        await (sleeping(pause) if self._on_asyncio else anyio.sleep(pause))
-                        if deadline is not None and not sub.queue:
+                        if self._on_asyncio:
+                            await self._sleeps.sleep(pause)
+                        else:
+                            await anyio.sleep(pause)
+                        if deadline is not None and not sub.pending():
                             now = self._now()
                             if now >= deadline:
                                 # Its deadline ended the sleep (thousands may end at once):
@@ -299,7 +319,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                                 stop = shared.timeout(now, deadline)
                                 break
                     continue
-                if sub.queue or shared.driver is sub:
+                if sub.pending() or shared.driver is sub:
                     continue
                 left = math.inf if deadline is None else deadline - self._now()
                 if left <= 0:
@@ -307,7 +327,7 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                     break
                 with anyio.move_on_after(left):
                     await sub.wait()
-            if stop.outcome == "timeout" and call.cancel_on_exit and stop.error is not None:
+            if stop.outcome == "timeout" and cancel_on_exit and stop.error is not None:
                 stop.error.cancelled_remote = await self._cancel_remote(shared, sub)
                 stop.error.report = shared.engine.report()
         except BaseException as exc:
@@ -316,19 +336,20 @@ class AsyncProgressClient(ClientBase[httpx.AsyncClient]):
                 with contextlib.suppress(AttributeError):
                     exc.resume_token = shared.engine.resume_token(  # type: ignore[attr-defined]
                         self._now())
-            if call.cancel_on_exit and not isinstance(exc, GeneratorExit):
+            if cancel_on_exit and not isinstance(exc, GeneratorExit):
                 exc.cancelled_remote = await self._cancel_remote(  # type: ignore[attr-defined]
                     shared, sub
                 )
             raise
         finally:
-            call.status_url = shared.engine.url
+            if completing is not None:
+                completing.status_url = shared.engine.url
             self._observer.wait_ended(sub, shared, stop)
             if shared.driver is sub and shared.connection is not None:
                 await self._close_stream(shared)
             self._waits.leave(shared, sub)
-        if call.watching:  # the job's error raised; a watch ends after its terminal update
-            error = error_of(stop, call.status_url)
+        if watching:  # the job's error raised; a watch ends after its terminal update
+            error = error_of(stop, shared.engine.url)
             if error is None:
                 return
             del stop, item, sub, shared  # no cycle back to the error (``_complete``)
@@ -606,8 +627,18 @@ class _Waiter(Subscriber):
 
     def __init__(self, deadline: float | None, watching: bool, output: Path | None) -> None:
         super().__init__(deadline, watching)
+        # Its items come on its own loop's thread: a queue only while one waits to be taken
+        # (most waits sleep with none: one object fewer a waiting job for the collector).
+        self._queue = None
         self._ready: anyio.Event | None = None
         self.output = output
+
+    def take(self) -> Item:
+        queue = self.queue
+        item = queue.popleft()
+        if not queue:
+            self._queue = None
+        return item
 
     def wake(self) -> None:
         if self._ready is not None:

@@ -1,13 +1,11 @@
 """The async driver's asyncio side: a poll over aiohttp directly (``send_fast``: the same
 feeding of the engine as ``AsyncProgressClient._send``, on the loop's own clock and an asyncio
-FIFO), the choice of that transport (``fast_polls``), and a sleep that keeps no coroutine alive
-across it (``sleeping``: with thousands of waits, what lives across a sleep is what the garbage
-collector walks). The aiohttp session itself is ``transports.aiohttp``."""
+FIFO), and the choice of that transport (``fast_polls``). The aiohttp session itself is
+``transports.aiohttp``; the sleeps between polls, ``drivers.deadlines.Sleeps``."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,7 +20,7 @@ from progress_client.transports.http import describe_transport_error
 if TYPE_CHECKING:
     from progress_client.drivers.aio import AsyncProgressClient
 
-__all__ = ["fast_polls", "running_asyncio", "send_fast", "sleeping"]
+__all__ = ["fast_polls", "running_asyncio", "send_fast"]
 
 
 async def send_fast(
@@ -94,24 +92,6 @@ async def _queue_fast(
         with shared.lock:
             shared.engine.interrupt(driver._now())
         raise
-
-
-def sleeping(seconds: float) -> asyncio.Future[None]:
-    """``asyncio.sleep`` without its coroutine: a future the loop completes in ``seconds``."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-    # _wake reads no context variable: one empty context for every timer, not a copy of the
-    # caller's per sleep (one object fewer per waiting job for the garbage collector).
-    loop.call_later(seconds, _wake, done, context=_NO_CONTEXT)
-    return done
-
-
-_NO_CONTEXT = contextvars.Context()
-
-
-def _wake(done: asyncio.Future[None]) -> None:
-    if not done.done():  # not cancelled meanwhile
-        done.set_result(None)
 
 
 def running_asyncio() -> bool:

@@ -1,20 +1,27 @@
-"""``Deadlines``: the request timeouts of one client's polls on asyncio, on one loop timer.
+"""``Deadlines``: the request timeouts of one client's polls on asyncio, on one loop timer;
+``Sleeps``: the sleeps between its polls, on one loop timer too.
 
 ``asyncio.timeout`` arms a loop timer per request and cancels it when the request ends: on
 uvloop a timer handle, a libuv timer and a context copy, 6-8 µs of CPU per poll, a tenth of
 what a whole poll costs the fast path. Here each request is an entry in a heap by deadline and
 the one timer is armed at the earliest; the cancellation of an expired request's task is turned
 into a timeout exactly as ``asyncio.timeout`` does it. Pure asyncio, no I/O of its own.
+
+A sleep is a future in a heap by its end, with one loop timer armed at the earliest, rather
+than a timer of its own: with thousands of waits asleep, each would keep a timer handle and
+the loop's own timer object (uvloop's) for the garbage collector to walk, and cost the loop
+one timer to arm and one to fire per poll.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import sys
 from typing import Any
 
-__all__ = ["Deadline", "Deadlines"]
+__all__ = ["Deadline", "Deadlines", "Sleeps"]
 
 #: A timer is due this close to its time (uvloop's timers count whole milliseconds).
 _RESOLUTION = 0.001
@@ -109,3 +116,75 @@ class Deadlines:
             else:
                 self._arm(when)
                 return
+
+
+class Sleeps:
+    """The sleeps of one client's waits on asyncio, with one timer for them all.
+
+    ``sleep(seconds)`` is a future the loop completes ``seconds`` from now, as
+    ``loop.call_later`` would (at its time, never before; those due at the same time in the
+    order they began): an entry in a heap by its end, and the one timer armed at the earliest.
+    A sleep cancelled meanwhile (its task was) stays in the heap until its time, skipped then.
+    The heap serves the loop of its first sleep; a sleep on any other loop at the same time
+    (a client shared across threads' loops) gets a timer of its own."""
+
+    __slots__ = ("_armed", "_futures", "_handle", "_heap", "_loop", "_seq")
+
+    def __init__(self) -> None:
+        #: ``(when, seq)``: numbers only, so the collector untracks each entry; the futures
+        #: by ``seq`` beside.
+        self._heap: list[tuple[float, int]] = []
+        self._futures: dict[int, asyncio.Future[None]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed = float("inf")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seq = 0
+
+    def sleep(self, seconds: float) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        if loop is not self._loop:
+            if self._loop is not None and not self._loop.is_closed():
+                loop.call_later(seconds, _wake, done, context=_NO_CONTEXT)
+                return done
+            # The first loop, or the one before it closed: its sleeps went with it.
+            self._loop, self._heap, self._futures = loop, [], {}
+            self._handle, self._armed = None, float("inf")
+        when = loop.time() + seconds
+        seq = self._seq = self._seq + 1
+        self._futures[seq] = done
+        heapq.heappush(self._heap, (when, seq))
+        if when < self._armed:
+            self._arm(when)
+        return done
+
+    def _arm(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        assert self._loop is not None
+        # The callback reads no context variable: one empty context, not a copy per arming.
+        self._handle = self._loop.call_at(when, self._fire, context=_NO_CONTEXT)
+        self._armed = when
+
+    def _fire(self) -> None:
+        self._handle, self._armed = None, float("inf")
+        assert self._loop is not None
+        now = self._loop.time()
+        heap, futures = self._heap, self._futures
+        while heap:
+            when, seq = heap[0]
+            if when > now:
+                self._arm(when)
+                return
+            heapq.heappop(heap)
+            done = futures.pop(seq)
+            if not done.done():  # not cancelled meanwhile
+                done.set_result(None)
+
+
+_NO_CONTEXT = contextvars.Context()
+
+
+def _wake(done: asyncio.Future[None]) -> None:
+    if not done.done():  # not cancelled meanwhile
+        done.set_result(None)

@@ -30,6 +30,8 @@ from progress_client.drivers.observer import Observer
 __all__ = ["Registry", "SharedWait", "Subscriber"]
 
 Item = Update | Stop
+#: A wait's lock: a ``threading.Lock`` or ``RLock``.
+Lock = Any
 #: A shared wait's identity: status URL, events URL, profile.
 Key = tuple[str, str | None, str | None]
 
@@ -37,18 +39,40 @@ Key = tuple[str, str | None, str | None]
 class Subscriber:
     """One caller of a shared wait: its queue, its deadline, a way to be woken."""
 
-    __slots__ = ("deadline", "queue", "trace", "watching")
+    __slots__ = ("_queue", "deadline", "trace", "watching")
 
     def __init__(self, deadline: float | None, watching: bool = True) -> None:
-        self.queue: deque[Item] = deque()
+        #: What came for this caller and it has not taken yet (``None``: nothing, no queue
+        #: kept: a subclass whose caller runs on the publisher's thread drops it when empty).
+        self._queue: deque[Item] | None = deque()
         self.deadline = deadline
         #: Whether the caller wants every update (``watch``) or only the end (``wait``).
         self.watching = watching
         #: The instrumentation's view of this caller's wait (``observer.WaitTrace``), if any.
         self.trace: Any = None
 
-    def push(self, item: Item) -> None:
+    @property
+    def queue(self) -> deque[Item]:
+        """The items not taken yet, oldest first."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        return queue
+
+    def pending(self) -> bool:
+        """Whether an item waits to be taken."""
+        return bool(self._queue)
+
+    def take(self) -> Item:
+        """The oldest item not taken yet (``pending()`` said there is one)."""
+        return self.queue.popleft()
+
+    def put(self, item: Item) -> None:
+        """Queue ``item`` without waking the caller (it is the one publishing)."""
         self.queue.append(item)
+
+    def push(self, item: Item) -> None:
+        self.put(item)
         self.wake()
 
     def wake(self) -> None:
@@ -62,11 +86,12 @@ class SharedWait:
     __slots__ = ("connection", "driver", "engine", "hints_seen", "key", "last_update", "lock",
                  "stop", "subscribers", "trusted", "url")
 
-    def __init__(self, key: Key, engine: PollEngine) -> None:
+    def __init__(self, key: Key, engine: PollEngine, lock: Lock | None = None) -> None:
         self.key = key
         self.url = key[0]
         self.engine = engine
-        self.lock = threading.Lock()
+        #: Held for every call into the engine: the wait's own, or one its client's waits share.
+        self.lock = threading.Lock() if lock is None else lock
         self.subscribers: list[Subscriber] = []
         self.driver: Subscriber | None = None
         self.last_update: Update | None = None
@@ -88,7 +113,7 @@ class SharedWait:
                 self.last_update = update
                 for sub in self.subscribers:
                     if sub is self.driver:
-                        sub.queue.append(update)  # it is the one publishing: no need to wake
+                        sub.put(update)  # it is the one publishing: no need to wake
                     else:
                         sub.push(update)
 
@@ -117,8 +142,12 @@ class SharedWait:
 class Registry:
     """The running shared waits of one client."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait_lock: Lock | None = None) -> None:
+        """``wait_lock``: one (reentrant) lock every wait shares (the async client's: its
+        waits run on event loops, where a lock per wait only costs the collector an object);
+        ``None``: a lock per wait (the sync client's threads)."""
         self._lock = threading.Lock()
+        self._wait_lock = wait_lock
         self._waits: dict[Key, SharedWait] = {}
 
     def __len__(self) -> int:
@@ -147,13 +176,13 @@ class Registry:
                         "client; a resume token can only start a new wait"
                     )
             else:
-                shared = SharedWait(key, make_engine())
+                shared = SharedWait(key, make_engine(), self._wait_lock)
                 self._waits[key] = shared
             with shared.lock:
                 if shared.last_update is not None:
-                    sub.queue.append(shared.last_update)
+                    sub.put(shared.last_update)
                 if shared.stop is not None:
-                    sub.queue.append(shared.stop)
+                    sub.put(shared.stop)
                 shared.subscribers.append(sub)
                 if shared.driver is None:
                     shared.driver = sub
@@ -165,13 +194,16 @@ class Registry:
         ended or has no subscriber left."""
         with self._lock:
             with shared.lock:
-                if sub in shared.subscribers:
-                    shared.subscribers.remove(sub)
+                subscribers = shared.subscribers
+                if sub in subscribers:
+                    subscribers.remove(sub)
                 if shared.driver is sub:
-                    shared.driver = shared.subscribers[0] if shared.subscribers else None
+                    shared.driver = subscribers[0] if subscribers else None
                     if shared.driver is not None:
                         shared.driver.wake()
-                orphaned = not shared.subscribers
-                shared.engine.every_update = any(s.watching for s in shared.subscribers)
+                orphaned = not subscribers
+                # (The last caller's leaving, thousands at a deadline: no generator to ask.)
+                shared.engine.every_update = not orphaned and any(
+                    s.watching for s in subscribers)
             if (orphaned or shared.stop is not None) and self._waits.get(shared.key) is shared:
                 del self._waits[shared.key]
