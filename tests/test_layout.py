@@ -149,14 +149,6 @@ def test_a_moved_name_still_resolves_with_a_warning(name: str) -> None:
             progress_client.NoSuchName  # noqa: B018
 
 
-#: Modules other work is editing at the time of writing: their in-function imports get their
-#: reasons (or move to the top) when that work is merged. Temporary: empty it then.
-PENDING = {
-    "progress_client/drivers/aio_fast.py",
-    "progress_client/drivers/deadlines.py", "progress_client/drivers/shared.py",
-    "progress_client/core/state.py", "progress_client/core/report.py",
-    "progress_client/core/actions.py", "progress_client/core/value.py",
-}
 
 
 def _inner_imports(path: Path) -> list[tuple[int, str, bool]]:
@@ -193,7 +185,6 @@ def test_an_import_inside_a_function_says_why() -> None:
     which, in one line."""
     silent = [f"{p.relative_to(ROOT)}:{line}: {text}"
               for p in sorted(PACKAGE.rglob("*.py"))
-              if str(p.relative_to(ROOT)) not in PENDING
               for line, text, says in _inner_imports(p) if not says]
     assert not silent, "\n".join(silent[:40]) + f"\n({len(silent)} in all)"
 

@@ -25,6 +25,7 @@ from progress_client.core.report import (
     Tally,
     freeze,
 )
+from progress_client.core.resume import decode_token, encode_token
 
 #: A tally's counts, as a tuple in ``COUNTER_NAMES`` order.
 _counts = attrgetter(*COUNTER_NAMES)
@@ -112,10 +113,6 @@ class EngineState:
     @classmethod
     def from_token(cls, token: str, url: str) -> EngineState:
         """The state a token carries, after its version, checksum and URL checks."""
-        from progress_client.core.resume import (
-            decode_token,  # tokens load their code when first used
-        )
-
         return cls.from_dict(decode_token(token, url))
 
 
@@ -187,6 +184,4 @@ def snapshot_token(snapshot: Snapshot) -> str | None:
     url = snapshot[0]
     if url is None:
         return None
-    from progress_client.core.resume import encode_token
-
     return encode_token(url, dict(zip(STATE_NAMES, snapshot[2:])))
