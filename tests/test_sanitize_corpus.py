@@ -14,9 +14,11 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from progress_client import sanitize
-from progress_client.core.sanitize import redact_secrets
+from progress_client.core.sanitize import _apply_rules, _plain, redact_secrets
 
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ALNUM = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
@@ -232,3 +234,21 @@ def test_credentials_are_hidden_from_logs_too(kind: str) -> None:
 def test_log_redaction_keeps_hosts() -> None:
     line = 'HTTP Request: GET http://10.0.0.5:8000/jobs/42 "HTTP/1.1 200 OK"'
     assert redact_secrets(line) == line
+
+
+# -- the fast path: lowercase letters and digits are returned without running the rules -------
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", max_size=80))
+def test_no_rule_matches_lowercase_letters_and_digits_alone(text: str) -> None:
+    assert _plain(text)
+    assert _apply_rules(text) == text
+
+
+@pytest.mark.parametrize("text", [
+    "sk_live_abcdefgh12345678", "AKIAABCDEFGHIJKLMNOP", "ghp_" + "a" * 24, "a@b.example",
+    "/home/someone/file", "10.0.0.1", "token abcdefghijklmnopqrstuvwxyz", "hf_" + "x" * 30,
+])
+def test_what_takes_the_rules_is_not_plain(text: str) -> None:
+    assert not _plain(text)
+    assert sanitize(text) != text

@@ -189,6 +189,18 @@ def sanitize(text: object) -> str:
     ``[EMAIL]``, ``[PATH]``, ``[IP]``, ``[URL]``. Accepts any object and sanitizes its ``str()``.
     """
     out = text if isinstance(text, str) else str(text)
+    if _plain(out):
+        return out  # no rule matches lowercase letters and digits alone (a test holds this)
+    return _apply_rules(out)
+
+
+#: Lowercase ASCII letters and digits only: every rule needs some other character (a
+#: separator, an uppercase prefix, ``@``, ``/``, ``.`` or ``:``), so such a string is returned
+#: as it is without running the rules: most keys and words of a status document are.
+_plain = re.compile(r"[a-z0-9]*").fullmatch
+
+
+def _apply_rules(out: str) -> str:
     for pattern, repl in _rules():
         out = pattern.sub(repl, out)
     return out
