@@ -16,14 +16,15 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .serving import LoopbackHTTP
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
@@ -169,7 +170,7 @@ class RequestLog:
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
-class PageServer:
+class PageServer(LoopbackHTTP):
     """Serves pages (HTML, or JavaScript for a path ending in .js) from memory on a free
     loopback port: a second origin."""
 
@@ -195,15 +196,8 @@ class PageServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
+        self.start()
 
 
 # -- the npm package, as a consumer gets it -------------------------------------------------

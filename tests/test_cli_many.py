@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from . import serving
 from .kit import JobServer, Reply
 from .ratelimited import RateLimitedApi
+from .serving import fixture
 from .vendors import START_BODIES, VendorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -30,18 +32,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FAST = ["--initial", "0.2", "--step", "0.1", "--max", "0.5"]
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def cli(*args: str, stdin: str | None = None, timeout: float = 120
         ) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([sys.executable, "-m", "progress_client", *args], input=stdin,
-                       capture_output=True, text=True, timeout=timeout, check=False)
-    assert "Traceback" not in p.stderr + p.stdout, p.stderr
-    return p
+    return serving.cli(*args, stdin=stdin, timeout=timeout, clean=True)
 
 
 def lines(out: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,23 +15,16 @@ from progress_client import AdaptivePolicy
 
 from .conftest import free_port
 from .kit import JobServer, Reply
+from .serving import cli, fixture
 
 FAST = ["--initial", "0.3", "--step", "0.1", "--max", "0.8"]
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "progress_client", "wait", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return cli("wait", *args, timeout=timeout)
 
 
 def no_traceback(p: subprocess.CompletedProcess[str]) -> None:

@@ -19,9 +19,8 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import pytest
 
 from progress_client import AdaptivePolicy, AsyncProgressClient, PollError, ProgressClient
 
+from .serving import cli, fixture
 from .vendors import (
     JSONL_RESULTS,
     PROFILE_OF,
@@ -70,13 +70,6 @@ class Ran:
     result: Any
     job: Job
     stderr: str = ""
-
-
-def cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "progress_client", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-    )
 
 
 def body_args(vendor: str, image: Path) -> list[str]:
@@ -161,10 +154,7 @@ async def by_vendor_async(server: VendorServer) -> dict[tuple[str, str], Ran]:
     return found
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[VendorServer]:
-    with VendorServer() as srv:
-        yield srv
+server = fixture(VendorServer, scope="module")
 
 
 @pytest.fixture(scope="module")
