@@ -9,7 +9,8 @@ again.
   ``send_json``: one JSON answer from a ``BaseHTTPRequestHandler``.
 - ``fixture(JobServer)``: a pytest fixture that serves one for a test (or a module):
   ``server = fixture(JobServer)`` in a test module stands for the four lines each wrote.
-- ``cli(...)``: ``python -m progress_client ...`` in a subprocess, from the checkout's root.
+- ``cli(...)``: ``python -m progress_client ...`` in a subprocess, from the checkout's root;
+  ``ctrl_c(proc)``: a Ctrl-C to one the test started, and its output once it has exited.
 - ``free_port()``: a loopback port nothing listens on (the benchmarks' helper).
 - ``make_certificate(openssl, folder)``: a throwaway self-signed certificate for 127.0.0.1.
 """
@@ -17,6 +18,7 @@ again.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -31,8 +33,8 @@ import pytest
 from benchmarks.procs import free_port
 
 __all__ = [
-    "ROOT", "LoopbackHTTP", "QuietHandler", "cli", "fixture", "free_port", "make_certificate",
-    "send_json",
+    "ROOT", "LoopbackHTTP", "QuietHandler", "cli", "ctrl_c", "fixture", "free_port",
+    "make_certificate", "send_json",
 ]
 
 #: The checkout's root (the CLI runs from there, as a developer runs it).
@@ -135,6 +137,19 @@ def cli(*args: str, timeout: float = 60, stdin: str | None = None,
     if clean:
         assert "Traceback" not in p.stderr + p.stdout, p.stderr
     return p
+
+
+def ctrl_c(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
+    """SIGINT (a user's Ctrl-C) to a CLI process the test started, then its stdout and stderr
+    once it has exited. One still running ``timeout`` s later fails the test, killed first: left
+    running, it would go on polling the next test's server."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"still running {timeout:g} s after Ctrl-C: {err[-2000:]}") from None
 
 
 def make_certificate(openssl: str, folder: Path) -> tuple[Path, Path]:

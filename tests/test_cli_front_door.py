@@ -35,7 +35,7 @@ from progress_client.core.config import WaitConfig
 from .faultserver import FaultServer, refused_url, reset_before_headers, stall_before_headers
 from .faultserver import status as fault_status
 from .kit import JobServer, Reply
-from .serving import cli, fixture, make_certificate
+from .serving import cli, ctrl_c, fixture, make_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -65,8 +65,7 @@ def test_the_first_failure_is_shown_at_once_then_ctrl_c_says_how_to_resume() -> 
     first = proc.stderr.readline()  # blocks until the line comes
     assert proc.poll() is None, "the line came only when the wait ended"
     assert first.strip() == f"progress-client: {url}: {REFUSED}"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err + out
     assert f"to go on where this wait stopped: progress-client wait {url} --resume '{{" in err
@@ -334,8 +333,7 @@ def test_ctrl_c_with_json_prints_the_resume_token(server: JobServer) -> None:
     while not server.requests("/jobs/held") and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(1.0)  # the first answer read: the wait is asleep (5 s to the next poll)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     data = json.loads(out)
     assert data["outcome"] == "interrupted" and data["status"] == "running"

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 from . import serving
 from .kit import JobServer, Reply
 from .ratelimited import RateLimitedApi
-from .serving import fixture
+from .serving import ctrl_c, fixture
 from .vendors import START_BODIES, VendorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -288,15 +287,15 @@ def test_on_a_terminal_a_live_table_redrawn_at_most_4_times_a_second(server: Job
 def test_ctrl_c_ends_every_wait_at_once_with_resume_hints(server: JobServer) -> None:
     urls = [server.job(f"h{i}", [(0, "running")]).url for i in range(5)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "progress_client", "wait", *urls, "--initial", "5",
+        [sys.executable, "-m", "progress_client", "wait", *urls, "--initial", "60",
          "--timeout", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _until_polled(server, [f"/jobs/h{i}" for i in range(5)])
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert time.monotonic() - sent < 5  # a sleeping wait is woken at once (typically 0.1 s)
+    # Each wait then sleeps 60 s: the process ends within ctrl_c's 30 s only if Ctrl-C wakes
+    # every sleeping wait at once (typically in 0.1 s), and none polls again.
+    out, err = ctrl_c(proc)
+    assert [len(server.requests(f"/jobs/h{i}")) for i in range(5)] == [1] * 5
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     hints = [line for line in err.splitlines() if line.startswith("to go on where")]
@@ -311,8 +310,7 @@ def test_ctrl_c_with_json_gives_every_jobs_resume_token(server: JobServer) -> No
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _until_polled(server, [f"/jobs/h{i}" for i in range(3)])
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     objs, summary = lines(out)
     assert summary["interrupted"] == 3 and summary["exit_code"] == 130
@@ -534,8 +532,7 @@ def test_run_from_ctrl_c_says_how_to_go_on_with_each_started_job(
     while not all(job.polls for job in jobs) and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     hints = [line for line in err.splitlines() if line.startswith("to go on where")]

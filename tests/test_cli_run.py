@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 import pytest
 
 from . import serving
-from .serving import fixture
+from .serving import ctrl_c, fixture
 from .vendors import RUNNING, START_BODIES, Job, VendorServer, video_bytes
 
 pytestmark = pytest.mark.e2e
@@ -233,8 +232,7 @@ def _interrupt(args: list[str], job: Job) -> Ran:
     deadline = time.monotonic() + 30
     while job.polls < 2 and time.monotonic() < deadline:
         time.sleep(0.02)  # the job is being polled: the CLI is up and waiting
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    out, err = ctrl_c(proc)
     ran = Ran(subprocess.CompletedProcess(args, proc.returncode, out, err),
               time.monotonic() - started)
     assert "Traceback" not in err + out, err
