@@ -415,9 +415,16 @@ def _start_or_wait(client: Any, server: VendorServer, vendor: str, job: Job, **k
                       profile=PROFILE_OF[vendor], **kw)
 
 
-#: The callers' deadline in the cancel tests: long enough for many starts and polls side by
-#: side on a busy machine, so that each job is started (and its cancel URL known) before it.
-DEADLINE = 3.0
+#: The callers' deadline in the cancel tests: long enough for every vendor's start and first
+#: polls side by side on a busy machine (both cores taken by other processes), so that each job
+#: is started, and its cancel URL known, before it. A job whose start is still unanswered at
+#: the deadline cannot be cancelled (no id yet): that is the client being right, and the test
+#: being too hasty. All the waits run at once, so the test lasts about one deadline.
+DEADLINE = 8.0
+#: The cancel tests' schedule: a few polls per job before the deadline, not the dozens of
+#: ``POLICY``: 34 waits polling every 0.2 s keep the in-process imitation (and the client's
+#: threads, under one GIL) busy enough on a loaded machine to hold the starts back.
+CANCEL_POLICY = AdaptivePolicy(0.5, 0.5, 1.0)
 
 
 def test_cancel_on_timeout_sync(server: VendorServer) -> None:
@@ -430,7 +437,8 @@ def test_cancel_on_timeout_sync(server: VendorServer) -> None:
             _start_or_wait(client, server, vendor, job, timeout=DEADLINE, cancel_on_exit=True)
         return caught.value
 
-    with ProgressClient(policy=POLICY) as client, ThreadPoolExecutor(16) as pool:
+    with ProgressClient(policy=CANCEL_POLICY) as client, \
+            ThreadPoolExecutor(len(jobs) + 2) as pool:
         # Vendors side by side: each its own start, so its own job.
         late_run = pool.submit(one, "runpod", refused)
         none_run = pool.submit(one, "mlflow", nothing)
@@ -449,7 +457,7 @@ def test_cancel_on_timeout_sync(server: VendorServer) -> None:
 async def test_cancel_on_timeout_and_on_cancellation_async(server: VendorServer) -> None:
     jobs = {v: server.script(v, [RUNNING[v]]) for v in CANCELLABLE}
     errors: dict[str, BaseException] = {}
-    async with AsyncProgressClient(policy=POLICY) as client:
+    async with AsyncProgressClient(policy=CANCEL_POLICY) as client:
 
         async def one(vendor: str) -> None:
             try:
