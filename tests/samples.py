@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.procs import free_port
+from benchmarks.procs import free_port, stop
 
 __all__ = [
     "JOB_ID",
@@ -155,12 +155,7 @@ class LocalServer:
             return
         if proc.stdin is not None:
             proc.stdin.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if proc.stdout is not None:
             proc.stdout.close()
         self._log.close()
