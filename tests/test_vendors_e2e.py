@@ -500,7 +500,9 @@ def test_a_hint_past_the_deadline_sync(server: VendorServer) -> None:
             client.wait(server.status_url(job), profile="github-actions", timeout=10)
         took = time.monotonic() - started
     err = caught.value
-    assert err.outcome == "timeout" and took < 1.0 and job.polls == 1
+    # Ends once the hint is read, not at the 10 s deadline (about 0.1 s; half of the deadline
+    # on however busy a machine: the time itself is not the point).
+    assert err.outcome == "timeout" and took < 5.0 and job.polls == 1
     assert "asked to be polled again in 60s" in err.message
     assert getattr(err, "resume_token", None)
 
@@ -514,7 +516,9 @@ async def test_a_hint_past_the_deadline_async(server: VendorServer) -> None:
             await client.wait(server.status_url(job), profile="azure", timeout=10)
         took = anyio.current_time() - started
     err = caught.value
-    assert err.outcome == "timeout" and took < 1.0 and job.polls == 1
+    # Ends once the hint is read, not at the 10 s deadline (about 0.1 s; half of the deadline
+    # on however busy a machine: the time itself is not the point).
+    assert err.outcome == "timeout" and took < 5.0 and job.polls == 1
     assert "asked to be polled again in 45s" in err.message
     assert getattr(err, "resume_token", None)
 
