@@ -288,7 +288,7 @@ def test_ctrl_c_ends_every_wait_at_once_with_resume_hints(server: JobServer) -> 
     urls = [server.job(f"h{i}", [(0, "running")]).url for i in range(5)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "progress_client", "wait", *urls, "--initial", "60",
-         "--timeout", "120"],
+         "--max", "60", "--timeout", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _until_polled(server, [f"/jobs/h{i}" for i in range(5)])
