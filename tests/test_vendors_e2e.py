@@ -269,8 +269,10 @@ def test_traps_with_wait_and_a_profile(
 def test_google_without_done_is_still_running(server: VendorServer) -> None:
     # An operation has no 'done' while it runs: that is "running", not a bad response.
     job = server.script("google-operation", [{}], started=True)
+    # The CLI's deadline counts from its process start: 4 s leave a busy machine's start-up
+    # (over 0.8 s with both cores taken) time for the polls that read the status.
     p = cli("wait", server.status_url(job), "--profile", "google-operation", *FAST,
-            "--timeout", "0.8", "--json")
+            "--timeout", "4", "--json")
     assert p.returncode == 3, p.stderr
     out = json.loads(p.stdout)
     assert out["outcome"] == "timeout" and out["status"] == "running"
