@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "RedisProcess",
@@ -24,6 +25,7 @@ __all__ = [
     "redis_cluster",
     "redis_server",
     "spawn",
+    "stop",
     "tinyserver",
     "wait_for_port",
 ]
@@ -35,6 +37,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = 10) -> None:
+    """End a helper process: SIGTERM, then SIGKILL if it is still running ``grace`` s later
+    (a busy machine takes a while to shut a server down; a hung one is not waited on)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for_port(port: int, timeout: float = 15.0) -> None:
@@ -58,12 +73,7 @@ def spawn(argv: Sequence[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
         wait_for_port(port)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextlib.contextmanager
@@ -128,13 +138,8 @@ class RedisProcess:
         self.proc = None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
         self.proc = None
 
     def close(self) -> None:

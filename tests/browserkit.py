@@ -16,19 +16,25 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from progress_client.server import MemoryStore, RunningServer, create_app, serve_in_thread
+
+from .serving import LoopbackHTTP
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
-__all__ = ["LoggedRequest", "PageServer", "RequestLog", "chromium", "find_chromium"]
+__all__ = [
+    "Api", "LoggedRequest", "PageServer", "RequestLog", "chromium", "find_chromium", "serve_api",
+    "serve_pages",
+]
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -163,18 +169,65 @@ class RequestLog:
         await self.app(scope, receive, record)
 
 
+@dataclass
+class Api:
+    """The reference server (a memory store) on a free loopback port, and every request it
+    answered (``serve_api``)."""
+
+    server: RunningServer
+    store: MemoryStore
+    log: list[LoggedRequest]
+
+    def write(self, job: str, status: str, **fields: Any) -> None:
+        """A worker's update of ``job``, on the server's loop."""
+        self.server.call(_write, self.store, job, status, fields)
+
+    def url(self, job: str) -> str:
+        return f"{self.server.url}/jobs/{job}"
+
+    def requests(self, job: str, *, since: float = 0.0) -> list[LoggedRequest]:
+        """The requests for ``job`` and its sub-paths (its event stream) since ``since``."""
+        prefix = f"/jobs/{job}"
+        return [r for r in self.log
+                if r.at >= since and (r.path == prefix or r.path.startswith(prefix + "/"))]
+
+    def gets(self, job: str, *, since: float = 0.0) -> list[LoggedRequest]:
+        """The GETs of ``job``'s status since ``since``."""
+        return [r for r in self.log if r.method == "GET" and r.at >= since
+                and r.path == f"/jobs/{job}"]
+
+
+async def _write(store: MemoryStore, job: str, status: str, fields: dict[str, Any]) -> None:
+    await store.update(job, status=status, **fields)
+
+
+A = TypeVar("A", bound=Api)
+
+
+@contextmanager
+def serve_api(kind: type[A], **options: Any) -> Iterator[A]:
+    """``create_app(MemoryStore(), **options)`` served on a free loopback port, every request
+    logged: a ``kind`` (``Api`` or a test's own subclass) for it."""
+    store = MemoryStore()
+    log: list[LoggedRequest] = []
+    app = create_app(store, **options)
+    app.add_middleware(RequestLog, log=log)
+    with serve_in_thread(app) as server:
+        yield kind(server, store, log)
+
+
 # -- a page on another origin ---------------------------------------------------------------
 
 
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
-class PageServer:
+class PageServer(LoopbackHTTP):
     """Serves pages (HTML, or JavaScript for a path ending in .js) from memory on a free
     loopback port: a second origin."""
 
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
+    def __init__(self, pages: Mapping[str, str] | None = None) -> None:
+        self.pages: dict[str, str] = dict(pages or {})
         pages = self.pages
 
         class Handler(BaseHTTPRequestHandler):
@@ -195,15 +248,14 @@ class PageServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+
+@contextmanager
+def serve_pages(pages: Mapping[str, str]) -> Iterator[PageServer]:
+    """``pages`` (path: text) served from memory on a free loopback port: a second origin."""
+    with PageServer(pages) as served:
+        yield served
 
 
 # -- the npm package, as a consumer gets it -------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,18 @@ import pytest
 from benchmarks.procs import free_port, redis_server
 
 __all__ = ["free_port"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the CLI processes the tests start, however pytest was started.
+
+    A shell without job control (a script, ``nohup``, a CI step that backgrounds the suite)
+    starts a background command with SIGINT ignored, and an ignored signal stays ignored in
+    every child: each ``progress-client`` the tests interrupt would then go on waiting instead
+    of exiting 130. With Python's own handler here (the one pytest has when started from a
+    terminal), a child starts with SIGINT at its default, as a user's process does."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

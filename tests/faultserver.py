@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.procs import free_port
+
 __all__ = [
     "FaultServer",
     "Request",
@@ -455,12 +457,6 @@ class FaultServer:
         return Request(parts[0], parts[1], headers, time.monotonic())
 
 
-def _refused_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def refused_url(path: str = "/jobs/1") -> str:
-    return f"http://127.0.0.1:{_refused_port()}{path}"
+    """A URL on a loopback port with nothing listening (bound, then released)."""
+    return f"http://127.0.0.1:{free_port()}{path}"

@@ -25,13 +25,14 @@ event is written, so a client can never see an event whose record does not exist
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .serving import LoopbackHTTP, QuietHandler
 
 __all__ = ["TERMINAL", "Job", "JobServer", "Reply", "Seen", "read_sse_event", "wait_healthy"]
 
@@ -96,20 +97,7 @@ class Job:
         return v
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # The default backlog of 5 drops connections when many clients start at once (a 1 s SYN
-    # retry each), which would distort timing and scale tests.
-    request_queue_size = 1024
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (a cancelled wait, a closed stream) is part of the tests.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class JobServer:
+class JobServer(LoopbackHTTP):
     """Serve scripted jobs: ``with JobServer() as server: job = server.job(...)``."""
 
     def __init__(self) -> None:
@@ -121,15 +109,7 @@ class JobServer:
         self.max_active = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two writes: without this, Nagle's algorithm and the
-            # peer's delayed ACK hold every keep-alive response back by ~40 ms.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 with outer.lock:
                     outer.active += 1
@@ -140,11 +120,7 @@ class JobServer:
                     with outer.lock:
                         outer.active -= 1
 
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
-        self.port = int(self.httpd.server_address[1])
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        super().__init__(Handler, poll_interval=0.02)
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -282,16 +258,6 @@ class JobServer:
                     return
         except (BrokenPipeError, ConnectionResetError):
             return
-
-    # -- lifetime --------------------------------------------------------------------------
-
-    def __enter__(self) -> JobServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 async def read_sse_event(lines: AsyncIterator[str]) -> dict[str, Any]:

@@ -14,18 +14,18 @@ to that job answer 429 with ``Retry-After`` (a secondary limit, as GitHub words 
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from .serving import LoopbackHTTP, QuietHandler, send_json
 
 __all__ = ["RateLimitedApi"]
 
 
-class RateLimitedApi:
+class RateLimitedApi(LoopbackHTTP):
     def __init__(self, *, limit: int = 5000, left: int = 100, window: float = 4.0,
                  polls: int = 2) -> None:
         self.limit, self.window, self.polls = limit, window, polls
@@ -42,39 +42,18 @@ class RateLimitedApi:
         self.traps: dict[str, float] = {}
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 api.handle(self)
 
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 1024  # 300 waits connect at once: no refused connection
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        # 300 waits connect at once: the kit's server takes them all (no refused connection).
+        super().__init__(Handler)
 
     def url(self, name: str) -> str:
         return f"{self.origin}/jobs/{name}"
 
     def trap(self, name: str, retry_after: float) -> None:
         self.traps[name] = retry_after
-
-    def __enter__(self) -> RateLimitedApi:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
     def _roll(self, now: float) -> int:
         """The current window's index, starting a new one when the last has ended."""
@@ -88,7 +67,7 @@ class RateLimitedApi:
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         name = h.path.split("?")[0].rsplit("/", 1)[-1]
-        headers: dict[str, str] = {"Content-Type": "application/json"}
+        headers: dict[str, str] = {}
         with self.lock:
             now = time.monotonic()
             index = self._roll(now)
@@ -111,13 +90,7 @@ class RateLimitedApi:
                 "x-ratelimit-resource": "core",
             })
             self.seen.append((now, name, code))
-        data = json.dumps(body).encode()
-        h.send_response(code)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        send_json(h, code, body, headers)
 
     def served(self, code: int) -> int:
         return sum(1 for _, _, c in self.seen if c == code)

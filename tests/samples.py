@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.procs import free_port, stop
 
 __all__ = [
     "JOB_ID",
@@ -82,12 +83,6 @@ def python_samples(path: Path) -> list[Sample]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 #: Where the server's processes run: not a checkout, whose package ``python -m`` would import
 #: in place of the installed one.
 _NEUTRAL = tempfile.gettempdir()
@@ -124,7 +119,7 @@ class LocalServer:
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = os.urandom(16).hex()
         self.write_api = _has_write_api(python)
@@ -160,12 +155,7 @@ class LocalServer:
             return
         if proc.stdin is not None:
             proc.stdin.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if proc.stdout is not None:
             proc.stdout.close()
         self._log.close()

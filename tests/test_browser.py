@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from progress_client import AdaptivePolicy
-from progress_client.server import MemoryStore, RunningServer, create_app, serve_in_thread
+from progress_client.server import MemoryStore
 
-from .browserkit import LoggedRequest, PageServer, RequestLog, chromium
+from .browserkit import Api, PageServer, chromium, serve_api, serve_pages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -57,25 +57,6 @@ window.ready = true;
 </script></body>"""
 
 
-@dataclass
-class Api:
-    server: RunningServer
-    store: MemoryStore
-    log: list[LoggedRequest]
-
-    def write(self, job: str, status: str, **fields: Any) -> None:
-        self.server.call(_write, self.store, job, status, fields)
-
-    def requests(self, job: str, *, since: float = 0.0) -> list[LoggedRequest]:
-        prefix = f"/jobs/{job}"
-        return [r for r in self.log
-                if r.at >= since and (r.path == prefix or r.path.startswith(prefix + "/"))]
-
-
-async def _write(store: MemoryStore, job: str, status: str, fields: dict[str, Any]) -> None:
-    await store.update(job, status=status, **fields)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
     try:
@@ -87,22 +68,15 @@ def browser() -> Iterator[BrowserContext]:
 
 @pytest.fixture(scope="module")
 def app_origin() -> Iterator[PageServer]:
-    pages = PageServer()
-    pages.pages["/app.html"] = PAGE
-    try:
+    with serve_pages({"/app.html": PAGE}) as pages:
         yield pages
-    finally:
-        pages.close()
 
 
 @pytest.fixture(scope="module")
 def api(app_origin: PageServer) -> Iterator[Api]:
-    store = MemoryStore()
-    log: list[LoggedRequest] = []
-    app = create_app(store, cors_origins=[app_origin.origin], sse_retry=1.0, keepalive=5.0)
-    app.add_middleware(RequestLog, log=log)
-    with serve_in_thread(app) as server:
-        yield Api(server, store, log)
+    with serve_api(Api, cors_origins=[app_origin.origin], sse_retry=1.0,
+                   keepalive=5.0) as served:
+        yield served
 
 
 def open_app(browser: BrowserContext, app_origin: PageServer, api: Api) -> Page:

@@ -25,21 +25,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from progress_client.server import (
-    MemoryStore,
-    RunningServer,
-    create_app,
     mint_read_token,
-    serve_in_thread,
 )
 
-from .browserkit import LoggedRequest, PageServer, RequestLog, bundle_app, chromium, pack_package
+from . import browserkit
+from .browserkit import (
+    PageServer,
+    bundle_app,
+    chromium,
+    pack_package,
+    serve_api,
+    serve_pages,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -154,28 +157,11 @@ VISIBILITY = """(() => {
 })();"""
 
 
-@dataclass
-class Api:
-    server: RunningServer
-    store: MemoryStore
-    log: list[LoggedRequest]
-
-    def write(self, job: str, status: str) -> None:
-        self.server.call(_write, self.store, job, status)
-
-    def url(self, job: str) -> str:
-        return f"{self.server.url}/jobs/{job}"
+class Api(browserkit.Api):
+    """The API the apps read, with read tokens."""
 
     def auth(self, job: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {mint_read_token(SECRET, job, 600)}"}
-
-    def gets(self, job: str, *, since: float = 0.0) -> list[LoggedRequest]:
-        return [r for r in self.log if r.method == "GET" and r.at >= since
-                and r.path == f"/jobs/{job}"]
-
-
-async def _write(store: MemoryStore, job: str, status: str) -> None:
-    await store.update(job, status=status)
 
 
 @pytest.fixture(scope="module")
@@ -190,24 +176,15 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def origin(bundle: str) -> Iterator[PageServer]:
-    pages = PageServer()
-    pages.pages["/app.html"] = PAGE
-    pages.pages["/app.js"] = bundle
-    try:
+    with serve_pages({"/app.html": PAGE, "/app.js": bundle}) as pages:
         yield pages
-    finally:
-        pages.close()
 
 
 @pytest.fixture(scope="module")
 def api(origin: PageServer) -> Iterator[Api]:
-    store = MemoryStore()
-    log: list[LoggedRequest] = []
-    app = create_app(store, cors_origins=[origin.origin], read_secret=SECRET, sse_retry=1.0,
-                     keepalive=5.0)
-    app.add_middleware(RequestLog, log=log)
-    with serve_in_thread(app) as server:
-        yield Api(server, store, log)
+    with serve_api(Api, cors_origins=[origin.origin], read_secret=SECRET, sse_retry=1.0,
+                   keepalive=5.0) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

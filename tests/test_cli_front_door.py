@@ -15,7 +15,6 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -36,6 +35,7 @@ from progress_client.core.config import WaitConfig
 from .faultserver import FaultServer, refused_url, reset_before_headers, stall_before_headers
 from .faultserver import status as fault_status
 from .kit import JobServer, Reply
+from .serving import cli, ctrl_c, fixture, make_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +43,7 @@ FAST = ["--initial", "0.05", "--step", "0.05", "--max", "0.2"]
 REFUSED = "could not connect (connection refused)"
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
-
-
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "progress_client", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+server = fixture(JobServer)
 
 
 def clean(p: subprocess.CompletedProcess[str]) -> None:
@@ -73,8 +65,7 @@ def test_the_first_failure_is_shown_at_once_then_ctrl_c_says_how_to_resume() -> 
     first = proc.stderr.readline()  # blocks until the line comes
     assert proc.poll() is None, "the line came only when the wait ended"
     assert first.strip() == f"progress-client: {url}: {REFUSED}"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err + out
     assert f"to go on where this wait stopped: progress-client wait {url} --resume '{{" in err
@@ -135,14 +126,7 @@ def test_a_stalled_server_is_said_to_have_timed_out() -> None:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     assert openssl is not None, "the openssl binary makes the throwaway certificate"
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )
+    cert, key = make_certificate(openssl, tmp_path_factory.mktemp("tls"))
     return cert, key
 
 
@@ -349,8 +333,7 @@ def test_ctrl_c_with_json_prints_the_resume_token(server: JobServer) -> None:
     while not server.requests("/jobs/held") and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(1.0)  # the first answer read: the wait is asleep (5 s to the next poll)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     data = json.loads(out)
     assert data["outcome"] == "interrupted" and data["status"] == "running"

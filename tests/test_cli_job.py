@@ -21,6 +21,7 @@ from benchmarks.procs import free_port
 from progress_client.cli import _worker_token as wt
 from progress_client.cli.serve import _redis_label
 from tests.kit import wait_healthy
+from tests.serving import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +32,7 @@ def _env(runtime: Path, **extra: str) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "progress_client", *argv], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return cli(*argv, env=env)
 
 
 class Served:

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -21,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from . import serving
 from .kit import JobServer, Reply
 from .ratelimited import RateLimitedApi
+from .serving import ctrl_c, fixture
 from .vendors import START_BODIES, VendorServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -30,18 +31,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FAST = ["--initial", "0.2", "--step", "0.1", "--max", "0.5"]
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def cli(*args: str, stdin: str | None = None, timeout: float = 120
         ) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([sys.executable, "-m", "progress_client", *args], input=stdin,
-                       capture_output=True, text=True, timeout=timeout, check=False)
-    assert "Traceback" not in p.stderr + p.stdout, p.stderr
-    return p
+    return serving.cli(*args, stdin=stdin, timeout=timeout, clean=True)
 
 
 def lines(out: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -292,15 +287,15 @@ def test_on_a_terminal_a_live_table_redrawn_at_most_4_times_a_second(server: Job
 def test_ctrl_c_ends_every_wait_at_once_with_resume_hints(server: JobServer) -> None:
     urls = [server.job(f"h{i}", [(0, "running")]).url for i in range(5)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "progress_client", "wait", *urls, "--initial", "5",
-         "--timeout", "120"],
+        [sys.executable, "-m", "progress_client", "wait", *urls, "--initial", "60",
+         "--max", "60", "--timeout", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _until_polled(server, [f"/jobs/h{i}" for i in range(5)])
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert time.monotonic() - sent < 5  # a sleeping wait is woken at once (typically 0.1 s)
+    # Each wait then sleeps 60 s: the process ends within ctrl_c's 30 s only if Ctrl-C wakes
+    # every sleeping wait at once (typically in 0.1 s), and none polls again.
+    out, err = ctrl_c(proc)
+    assert [len(server.requests(f"/jobs/h{i}")) for i in range(5)] == [1] * 5
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     hints = [line for line in err.splitlines() if line.startswith("to go on where")]
@@ -315,8 +310,7 @@ def test_ctrl_c_with_json_gives_every_jobs_resume_token(server: JobServer) -> No
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     _until_polled(server, [f"/jobs/h{i}" for i in range(3)])
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     objs, summary = lines(out)
     assert summary["interrupted"] == 3 and summary["exit_code"] == 130
@@ -538,8 +532,7 @@ def test_run_from_ctrl_c_says_how_to_go_on_with_each_started_job(
     while not all(job.polls for job in jobs) and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     hints = [line for line in err.splitlines() if line.startswith("to go on where")]

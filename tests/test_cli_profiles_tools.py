@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,13 @@ import pytest
 from progress_client.cli import main
 from progress_client.profiles.profile import builtin_names, load_profile, parse_profile
 
+from .serving import fixture
 from .vendors import VendorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[VendorServer]:
-    with VendorServer() as srv:
-        yield srv
+server = fixture(VendorServer, scope="module")
 
 
 BAD = """\

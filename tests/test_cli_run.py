@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from . import serving
+from .serving import ctrl_c, fixture
 from .vendors import RUNNING, START_BODIES, Job, VendorServer, video_bytes
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +30,7 @@ FAST = ["--initial", "0.05", "--step", "0.05", "--max", "0.2"]
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[VendorServer]:
-    with VendorServer() as srv:
-        yield srv
+server = fixture(VendorServer, scope="module")
 
 
 @pytest.fixture(autouse=True)
@@ -57,12 +55,8 @@ class Ran:
 def cli(*args: str, timeout: float = 30) -> Ran:
     started = time.monotonic()
     # A safety net: a wait that went wrong ends in 15 s (a later --timeout wins).
-    p = subprocess.run([sys.executable, "-m", "progress_client", args[0], "--timeout", "15",
-                        *args[1:]],
-                       capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    ran = Ran(p, time.monotonic() - started)
-    assert "Traceback" not in ran.stderr + ran.stdout, ran.stderr
-    return ran
+    p = serving.cli(args[0], "--timeout", "15", *args[1:], timeout=timeout, clean=True)
+    return Ran(p, time.monotonic() - started)
 
 
 def together(*calls: Callable[[], T]) -> list[T]:
@@ -238,8 +232,7 @@ def _interrupt(args: list[str], job: Job) -> Ran:
     deadline = time.monotonic() + 30
     while job.polls < 2 and time.monotonic() < deadline:
         time.sleep(0.02)  # the job is being polled: the CLI is up and waiting
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    out, err = ctrl_c(proc)
     ran = Ran(subprocess.CompletedProcess(args, proc.returncode, out, err),
               time.monotonic() - started)
     assert "Traceback" not in err + out, err

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,23 +15,16 @@ from progress_client import AdaptivePolicy
 
 from .conftest import free_port
 from .kit import JobServer, Reply
+from .serving import cli, ctrl_c, fixture
 
 FAST = ["--initial", "0.3", "--step", "0.1", "--max", "0.8"]
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "progress_client", "wait", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return cli("wait", *args, timeout=timeout)
 
 
 def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
@@ -208,7 +200,6 @@ def test_headers_are_sent_and_never_printed(server: JobServer) -> None:
 
 
 def test_ctrl_c_exits_130_without_a_traceback(server: JobServer) -> None:
-    import signal
 
     url = server.job("long", [(0, "running")], etag=False).url
     proc = subprocess.Popen(
@@ -220,7 +211,6 @@ def test_ctrl_c_exits_130_without_a_traceback(server: JobServer) -> None:
     deadline = time.monotonic() + 10
     while not server.requests("/jobs/long") and time.monotonic() < deadline:
         time.sleep(0.02)  # wait for the first poll: the CLI is up and sleeping
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err + out

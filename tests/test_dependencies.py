@@ -22,12 +22,12 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .kit import JobServer
+from .serving import fixture
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,10 +77,7 @@ asyncio.run(main())
 """
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 @pytest.mark.e2e

@@ -8,7 +8,6 @@ for the benchmarks."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -18,6 +17,7 @@ import pytest
 from progress_client import AdaptivePolicy, AsyncProgressClient, PollReport, ProgressClient
 
 from .kit import JobServer, Reply, Seen
+from .serving import fixture
 
 POLICY = AdaptivePolicy(initial=0.3, step=0.1, maximum=0.8)
 TIMELINE = [(0.0, "queued"), (0.5, "running"), (1.2, "rendering"), (1.9, "completed")]
@@ -25,10 +25,7 @@ TIMELINE = [(0.0, "queued"), (0.5, "running"), (1.2, "rendering"), (1.9, "comple
 LATE = 0.5
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def expected_gaps(served: list[str | None]) -> list[float]:

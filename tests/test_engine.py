@@ -169,6 +169,19 @@ def test_hint_beyond_deadline_ends_the_wait_at_once() -> None:
     assert stop.error.resume_token is not None
 
 
+def test_the_hint_past_the_deadline_is_said_as_the_server_gave_it() -> None:
+    # A busy machine asks for the next action a moment after the answer came (here 0.15 s):
+    # the message says what the server asked for (60 s), not what was left of it by then.
+    engine = Driven(AdaptivePolicy(), deadline=5.0, url=URL)
+    assert isinstance(engine.next_action(0.0), Request)
+    engine.engine.receive_response(0.2, 429, {"Retry-After": "60"}, b"", wall=WALL0 + 0.2)
+    stop = engine.next_action(0.35)
+    assert isinstance(stop, Stop) and stop.outcome == "timeout"
+    assert isinstance(stop.error, PollTimeout)
+    assert "the server asked to be polled again in 60s, after the deadline" in (
+        stop.error.message)
+
+
 def test_send_timeout_is_time_left() -> None:
     engine = Driven(AdaptivePolicy(), deadline=10.0)
     action = engine.next_action(2.5)

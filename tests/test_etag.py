@@ -5,21 +5,18 @@ the interval exactly like an unchanged status."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from progress_client import AdaptivePolicy, AsyncProgressClient
 from progress_client.cli import main
 from tests.kit import JobServer
+from tests.serving import fixture
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def test_cli_etag_304s_are_counted_and_grow_the_interval(

@@ -31,6 +31,7 @@ from .faultserver import (
     status,
 )
 from .kit import JobServer, Reply
+from .serving import fixture
 from .test_faults import ASYNC_RUNS, _client_kwargs
 from .test_parity import SCRIPT, assert_twins, run_async, run_sync
 
@@ -44,10 +45,7 @@ def anyio_backend() -> str:
     return "asyncio"  # the fast path's loop (trio only where a test says so)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer, scope="module")
 
 
 @pytest.fixture(scope="module")

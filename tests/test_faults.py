@@ -72,6 +72,7 @@ from .faultserver import (
     trickle,
     with_body,
 )
+from .serving import fixture, make_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -403,10 +404,7 @@ assert len(set(IDS)) == len(IDS)
 # -- fixtures and helpers ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FaultServer]:
-    with FaultServer() as s:
-        yield s
+server = fixture(FaultServer, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -626,14 +624,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("no openssl binary to make a throwaway certificate")
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )
+    cert, key = make_certificate(openssl, tmp_path_factory.mktemp("tls"))
     return cert, key
 
 

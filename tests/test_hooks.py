@@ -7,7 +7,6 @@ trio send the same requests for the same reasons."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -21,6 +20,7 @@ from progress_client import (
     RequestInfo,
 )
 from tests.kit import JobServer, Reply
+from tests.serving import fixture
 
 pytestmark = pytest.mark.e2e
 TICK = FixedPolicy(0.05)
@@ -35,10 +35,7 @@ SCRIPT = [
 REASONS = ["schedule", "hint", "retry", "schedule"]
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 class Recorder:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -23,16 +22,14 @@ from progress_client import (
 )
 from progress_client.drivers.shared import SharedWait
 from tests.kit import JobServer
+from tests.serving import fixture
 
 pytestmark = pytest.mark.anyio
 
 TICK = FixedPolicy(0.05)
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def _registry(client: AsyncProgressClient) -> dict[tuple[str, str | None, str | None], SharedWait]:

@@ -5,7 +5,6 @@ a hook that raises never ends a wait."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,16 +16,14 @@ from progress_client import (
     RequestEvent,
 )
 from tests.kit import JobServer
+from tests.serving import fixture
 
 pytestmark = pytest.mark.e2e
 TICK = FixedPolicy(0.05)
 SECRET = "Bearer sk_live_abcdefghijklmnop1234"
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def test_debug_line_per_request_without_secrets(

@@ -33,6 +33,7 @@ from progress_client import (
 from progress_client import otel as pc_otel
 from progress_client.otel._attributes import url_attributes
 from tests.kit import JobServer, Reply
+from tests.serving import fixture
 
 pytestmark = pytest.mark.e2e
 TICK = FixedPolicy(0.05)
@@ -89,10 +90,7 @@ def otel() -> Iterator[Otel]:
         tracer_provider.shutdown()
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def secret_url(server: JobServer, name: str) -> str:

@@ -9,13 +9,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.kit import JobServer
+from tests.serving import fixture
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -40,10 +40,7 @@ def data_points(docs: list[Any], name: str) -> list[dict[str, Any]]:
             for p in m["data"]["data_points"]]
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def test_cli_wait_under_opentelemetry_instrument(server: JobServer) -> None:

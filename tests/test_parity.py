@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +32,7 @@ from progress_client import (
 )
 
 from .kit import JobServer, Reply
+from .serving import fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -101,10 +102,7 @@ class Observed:
         return reports[0]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer, scope="module")
 
 
 @pytest.fixture(scope="module")

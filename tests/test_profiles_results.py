@@ -11,10 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +26,19 @@ from progress_client import (
     load_profile,
 )
 
+from .serving import cli, fixture
 from .vendors import START_BODIES, Step, VendorServer, video_bytes
 from .vendors_ops import TemporalRuns
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--initial", "0.05", "--step", "0.05", "--max", "0.2"]
 POLICY = AdaptivePolicy(0.05, 0.05, 0.2)
 MIB3 = 3 * 1024 * 1024 + 77  # past the status body limit (1 MiB) three times over
 LINES = 50_000
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[VendorServer]:
-    with VendorServer() as srv:
-        yield srv
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "progress_client", *args],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+server = fixture(VendorServer, scope="module")
 
 
 def sha(data: bytes) -> bytes:

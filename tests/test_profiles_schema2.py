@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,22 +13,14 @@ import pytest
 from progress_client import AdaptivePolicy, AsyncProgressClient, ProgressClient
 from progress_client.profiles.profile import Profile, ProfileError, load_profile, parse_profile
 
+from .serving import cli, fixture
 from .vendors import PARTIAL_NOTES, SCENARIOS, START_BODIES, VendorServer
 
-ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--initial", "0.05", "--step", "0.05", "--max", "0.2"]
 POLICY = AdaptivePolicy(0.05, 0.05, 0.2)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[VendorServer]:
-    with VendorServer() as srv:
-        yield srv
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "progress_client", *args],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+server = fixture(VendorServer, scope="module")
 
 
 # -- request headers -----------------------------------------------------------------------------

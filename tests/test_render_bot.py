@@ -8,6 +8,7 @@ message to the text it has is a 400 "message is not modified"."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from progress_client import FixedPolicy
 from progress_client.core.config import WaitConfig
 from progress_client.core.engine import PollEngine
 from progress_client.engine import Sleep
+from tests.serving import LoopbackHTTP, QuietHandler, send_json
 from tests.test_webhooks import SECRET, standard_headers
 from tests.vendors import vendor_server
 
@@ -42,7 +43,7 @@ TOKEN = "123456:BOT-TOKEN-SECRET"
 R8 = "r8_BOT_REPLICATE_SECRET"
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackHTTP):
     """The Bot API methods the bot uses, on 127.0.0.1."""
 
     def __init__(self) -> None:
@@ -55,29 +56,16 @@ class FakeTelegram:
         self.next_id = 100
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 code, body = outer.route(self.path, json.loads(raw or b"{}"))
-                data = json.dumps(body).encode()
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the bot was killed while it long-polled
+                with contextlib.suppress(OSError):  # the bot was killed while it long-polled
+                    send_json(self, code, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(Handler)
+        self.url = self.origin
+        self.start()
 
     def command(self, text: str, message_id: int = 10, chat: int = 42) -> None:
         with self.cond:
@@ -131,8 +119,7 @@ class FakeTelegram:
         with self.cond:
             self.updates.append({"update_id": 10**9})  # release the long polls
             self.cond.notify_all()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().close()
 
 
 @pytest.fixture

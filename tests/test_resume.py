@@ -4,7 +4,6 @@ clock, and end to end), no secret inside, and every defect a clear ``InvalidResu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -23,15 +22,13 @@ from progress_client.core.resume import decode_token, encode_token, public_url
 from progress_client.engine import EngineState, Request, Sleep, Stop
 from tests.enginekit import Driven
 from tests.kit import JobServer
+from tests.serving import fixture
 
 URL = "https://api.example.test/jobs/42"
 SECRET_URL = "https://alice:hunter2@api.example.test/jobs/42?token=s3cr3t&page=1"
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def _drive(engine: Driven, now: float, statuses: list[str]) -> float:

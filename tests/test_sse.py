@@ -8,7 +8,6 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -30,14 +29,12 @@ from progress_client.core.sse import (
     valid_event_id,
 )
 from tests.kit import JobServer
+from tests.serving import fixture
 
 FAST = FixedPolicy(0.05)
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 # -- the WHATWG field rules --------------------------------------------------------------------

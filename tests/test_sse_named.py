@@ -7,7 +7,6 @@ an event; ``event_types=`` (``--event-type``) restricts the names when a server 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,6 +16,7 @@ from progress_client.core.actions import FellBack, ReadStream, Request, Sleep
 from progress_client.core.config import WaitConfig
 from progress_client.core.engine import PollEngine
 from tests.kit import JobServer
+from tests.serving import fixture
 
 FAST = FixedPolicy(0.05)
 WORDS = ["queued", "running", "done"]
@@ -26,10 +26,7 @@ CHATTY = {"heartbeat": 0.03}
 LOG = b'event: log\ndata: {"status": "compiling"}\n\n'
 
 
-@pytest.fixture
-def server() -> Iterator[JobServer]:
-    with JobServer() as s:
-        yield s
+server = fixture(JobServer)
 
 
 def _job(server: JobServer, name: str, event: str, chatty: bool, **options: object) -> None:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -44,6 +42,7 @@ from .faultserver import (
     status,
     with_body,
 )
+from .serving import make_certificate
 
 pytestmark = pytest.mark.e2e
 
@@ -342,14 +341,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultServer
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("no openssl binary to make a throwaway certificate")
-    d: Path = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )
+    cert, key = make_certificate(openssl, tmp_path_factory.mktemp("tls"))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     with FaultServer(ssl_context=context) as server:

@@ -22,6 +22,7 @@ from progress_client.profiles.urls import (
     status_url,
 )
 
+from .serving import fixture
 from .vendors import (
     PROFILE_OF,
     REASONS,
@@ -35,11 +36,7 @@ from .vendors import (
     video_bytes,
 )
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[VendorServer]:
-    with VendorServer() as srv:
-        yield srv
+server = fixture(VendorServer, scope="module")
 
 
 @pytest.fixture(scope="module")

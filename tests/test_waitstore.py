@@ -29,16 +29,14 @@ from progress_client.waitstore import (
     WaitRecord,
     open_store,
 )
+from tests.serving import fixture
 from tests.vendors import VendorServer, vendor_server
 
 SECRET = "r8_DURABLE_SECRET_9f2c"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def server() -> Iterator[VendorServer]:
-    with vendor_server() as s:
-        yield s
+server = fixture(VendorServer)
 
 
 @pytest.fixture

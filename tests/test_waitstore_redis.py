@@ -17,16 +17,14 @@ import redis
 
 from progress_client import AsyncProgressClient, FixedPolicy, ProgressClient
 from progress_client.waitstore import DurableOutcome, KeyInUse, RedisWaitStore, WaitRecord
+from tests.serving import fixture
 from tests.test_waitstore import SECRET, _phases
-from tests.vendors import VendorServer, vendor_server
+from tests.vendors import VendorServer
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def server() -> Iterator[VendorServer]:
-    with vendor_server() as s:
-        yield s
+server = fixture(VendorServer)
 
 
 @pytest.fixture

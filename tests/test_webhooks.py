@@ -16,7 +16,6 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -39,6 +38,7 @@ from progress_client.webhooks import (
     WebhookReceiver,
     WebhookRejected,
 )
+from tests.serving import LoopbackHTTP, QuietHandler, fixture, send_json
 from tests.vendors import Job, VendorServer, vendor_server
 
 SECRET = "whsec_" + base64.b64encode(b"progress-client-test-secret-32by").decode()
@@ -46,10 +46,7 @@ SECRET = "whsec_" + base64.b64encode(b"progress-client-test-secret-32by").decode
 FORGED = "whsec_" + base64.b64encode(b"x" * 32).decode()
 
 
-@pytest.fixture
-def server() -> Iterator[VendorServer]:
-    with vendor_server() as s:
-        yield s
+server = fixture(VendorServer)
 
 
 def standard_headers(body: bytes, *, secret: str = SECRET, msg_id: str = "msg_1",
@@ -461,7 +458,7 @@ def test_a_webhook_wakes_a_wait_on_trio(server: VendorServer) -> None:
     assert out.ok and job.polls == 1 and time.monotonic() - began < 30
 
 
-class AssemblyAI:
+class AssemblyAI(LoopbackHTTP):
     """AssemblyAI's transcripts on 127.0.0.1, as documented: POST /v2/transcript answers the
     transcript object with ``"status": "queued"`` and echoes ``webhook_url``,
     ``webhook_auth`` and ``webhook_auth_header_name`` (never the value)
@@ -472,40 +469,24 @@ class AssemblyAI:
     (https://www.assemblyai.com/docs/deployment/webhooks)."""
 
     def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.submitted: dict[str, Any] = {}
         self.status = "queued"
         self.gets = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def _send(self, code: int, doc: Any) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.submitted = json.loads(raw)
-                self._send(200, outer.transcript())
+                send_json(self, 200, outer.transcript())
 
             def do_GET(self) -> None:
                 outer.gets += 1
-                self._send(200, outer.transcript())
+                send_json(self, 200, outer.transcript())
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(Handler)
+        self.url = self.origin
+        self.start()
 
     def transcript(self) -> dict[str, Any]:
         s = self.submitted
@@ -576,8 +557,7 @@ def test_assemblyai_shared_secret_header(tmp_path: Any) -> None:
             sender.join()
             record = store.get("a")
     finally:
-        vendor.httpd.shutdown()
-        vendor.httpd.server_close()
+        vendor.close()
     assert out.ok and out.status == "completed" and vendor.gets == 1  # one confirming GET
     assert vendor.submitted["webhook_url"].startswith(url + "/")
     assert vendor.submitted["webhook_auth_header_value"] == shared

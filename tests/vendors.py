@@ -32,9 +32,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .serving import LoopbackHTTP, QuietHandler
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Vendor:
     unknown: Callable[[str | None], Step] | None = None
 
 
-class VendorServer:
+class VendorServer(LoopbackHTTP):
     """All the imitations on one port. ``script(vendor, phases)`` queues a job for the next
     start request of that vendor (or for a direct wait: ``status_url(job)``)."""
 
@@ -128,24 +130,14 @@ class VendorServer:
         self._ids = itertools.count(1)
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def _any(self) -> None:
                 outer._handle(self)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(Handler, poll_interval=0.05)
+        self.base = self.origin
 
     # ------------------------------------------------------------------------- scripting
 
@@ -319,28 +311,6 @@ class VendorServer:
         step = _render(spec, job, phase, self.base)
         return Step(step.body, step.code, {**job.hints, **step.headers})
 
-    def __enter__(self) -> VendorServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 resets connections when a test opens a few dozen
-    # at once (every vendor side by side); a vendor's front end takes them all.
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that stops reading (a body cut at its size limit, a cancelled wait)
-        # resets the connection: expected here, not worth a traceback on stderr.
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from .serving import LoopbackHTTP, QuietHandler, send_json
 from .vendors import _DOT, Job, Step, Vendor, _ok, _word
 
 # -- Airflow ------------------------------------------------------------------------------------
@@ -484,13 +485,12 @@ PARTIAL_NOTES_OPS = {("jenkins-build", "unstable"): "is unstable (it ran; some t
 # (WorkflowExecutionInfo has execution, status, ... and no next run id).
 
 
-class TemporalRuns:
+class TemporalRuns(LoopbackHTTP):
     """``runs``: run id -> the statuses it is described with, one per describe of that run
     (the last repeats). The newest run is the first not yet ended by CONTINUED_AS_NEW."""
 
     def __init__(self, workflow_id: str, runs: dict[str, list[str]]) -> None:
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.workflow_id, self.runs = workflow_id, runs
         self.served: dict[str, int] = dict.fromkeys(runs, 0)
@@ -499,26 +499,13 @@ class TemporalRuns:
         self.lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 code, doc = outer._describe(self.path)
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, code, doc)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.url = (f"http://127.0.0.1:{self.httpd.server_address[1]}{_TEMPORAL}/"
-                    f"{quote(workflow_id, safe='')}")
+        super().__init__(Handler)
+        self.url = f"{self.origin}{_TEMPORAL}/{quote(workflow_id, safe='')}"
 
     def _newest(self) -> str:
         for run, phases in self.runs.items():
@@ -548,10 +535,3 @@ class TemporalRuns:
         info["status"] = f"WORKFLOW_EXECUTION_STATUS_{status}"
         return 200, doc
 
-    def __enter__(self) -> TemporalRuns:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

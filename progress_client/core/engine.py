@@ -157,7 +157,7 @@ class PollEngine(Transitions):
         self._cancel_plan: CancelPlan | None = None
         self._reading: Reading | None = None
         self._events: list[Update | FellBack] | None = None  # none yet: no list kept
-        #: When the schedule was set by a hint: the time it named (past-deadline rule).
+        #: When the schedule was set by a hint: the seconds it asked for (past-deadline rule).
         self._hinted: float | None = None
         # Where statuses come from (``core.sources``): a source of the caller's, else the
         # events URL's stream, long-polling or polling, as the options say.
@@ -267,7 +267,7 @@ class PollEngine(Transitions):
         if deadline is not None and self._hinted is not None and self._next_at > deadline:
             return self._timed_out(
                 now, f"; the server asked to be polled again in "
-                f"{max(0.0, self._next_at - now):.3g}s, after the deadline",
+                f"{self._hinted:.3g}s, after the deadline",
             )
         if now < self._next_at:
             return Sleep(self._next_at if deadline is None else min(self._next_at, deadline))

@@ -217,7 +217,7 @@ class Transitions:
         self._next_at = now + (hint or 0.0)
         if hint:
             # The first poll waits for it; past the deadline, the wait ends at once.
-            self._hinted = self._next_at
+            self._hinted = hint
             self.state.tally.hint_waits += 1
         if not self.lifecycle.start_has_status:
             return  # the first poll brings the first status
@@ -329,7 +329,7 @@ class Transitions:
         self._hinted = None
         if hint is not None and hint > delay:
             delay = hint
-            self._hinted = now + delay
+            self._hinted = delay
             self.state.tally.hint_waits += 1
         self._next_at = now + delay
         self.state.next_delay = delay
