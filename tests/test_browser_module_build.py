@@ -1,7 +1,8 @@
 """One source for the browser module: the file the reference server serves at
 /static/progress-client.js (committed in progress_client/server/static/, so a wheel and a
 fresh clone's ``pip install .`` carry it) is the npm package's build of js/src, byte for byte.
-Needs Node and js/node_modules (``cd js && npm ci``; bash .ci/run does it)."""
+Needs Node and js/node_modules (``cd js && npm ci``; bash .ci/run does it), so it is in the
+``slow`` group: the README's test command needs Python alone."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 from progress_client.server.browser import companion_module
 
 JS = Path(__file__).resolve().parent.parent / "js"
+
+pytestmark = pytest.mark.slow
 
 
 def test_the_served_module_is_the_package_build() -> None:
