@@ -88,7 +88,7 @@ def client_kwargs(
     return {
         "headers": merged,
         "auth": auth,
-        # One jar, httpx's, that says cheaply whether it ever got a cookie (_httprules).
+        # One jar, httpx's, that says cheaply whether it ever got a cookie (transports.rules).
         "cookies": CookieTracker(),
         "verify": verify,
         "follow_redirects": True,
