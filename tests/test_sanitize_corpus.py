@@ -245,8 +245,20 @@ def test_no_rule_matches_lowercase_letters_and_digits_alone(text: str) -> None:
     assert _apply_rules(text) == text
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=14)
+       | st.sampled_from(["sk-", "sk_", "xoxb-", "xoxp-", "glpat-", "hf_", "npm_", "sk_live_",
+                          "sk_test_", "whsec_", "ghp_", "pypi-", "github_pat_"]).flatmap(
+           lambda p: st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-",
+                             max_size=14 - len(p)).map(lambda s: p + s)))
+def test_no_rule_matches_short_lowercase_words_with_separators(text: str) -> None:
+    assert _plain(text)
+    assert _apply_rules(text) == text
+
+
 @pytest.mark.parametrize("text", [
     "sk_live_abcdefgh12345678", "AKIAABCDEFGHIJKLMNOP", "ghp_" + "a" * 24, "a@b.example",
+    "xoxb-0123456789", "sk-abcdefghijklmnop",
     "/home/someone/file", "10.0.0.1", "token abcdefghijklmnopqrstuvwxyz", "hf_" + "x" * 30,
 ])
 def test_what_takes_the_rules_is_not_plain(text: str) -> None:

@@ -190,14 +190,16 @@ def sanitize(text: object) -> str:
     """
     out = text if isinstance(text, str) else str(text)
     if _plain(out):
-        return out  # no rule matches lowercase letters and digits alone (a test holds this)
+        return out  # no rule can match it (a property test holds this)
     return _apply_rules(out)
 
 
-#: Lowercase ASCII letters and digits only: every rule needs some other character (a
-#: separator, an uppercase prefix, ``@``, ``/``, ``.`` or ``:``), so such a string is returned
-#: as it is without running the rules: most keys and words of a status document are.
-_plain = re.compile(r"[a-z0-9]*").fullmatch
+#: Strings no rule can match, returned as they are without running the rules: most keys,
+#: words and ids of a status document (``status``, ``in_progress``, ``job-1234``). Lowercase
+#: ASCII letters and digits alone: every rule needs another character (a separator, an
+#: uppercase prefix, ``@``, ``/``, ``.`` or ``:``). With ``_`` and ``-`` too, up to 14
+#: characters: the shortest token a rule finds with them (``xoxb-`` and ten more) is 15.
+_plain = re.compile(r"[a-z0-9]*|[a-z0-9_\-]{1,14}").fullmatch
 
 
 def _apply_rules(out: str) -> str:
