@@ -81,12 +81,14 @@ def test_quiet_shows_no_failure_line_and_json_carries_the_last_error() -> None:
     p = cli("wait", url, *FAST, "--timeout", "1", "--json")
     assert p.returncode == 3
     out = json.loads(p.stdout)
-    assert out["last_error"] == REFUSED
+    # Every request was refused; on a busy machine the one in flight at the deadline may be
+    # cut by it instead, and then that is the last error the wait saw.
+    assert out["last_error"] in (REFUSED, "timed out")
     assert out["requests"] >= 2 and out["answered"] == 0 and out["unanswered"] == out["requests"]
     # Nothing was answered: no saving is claimed (it claimed 84% before).
     assert out["baseline_requests"] == 0 and out["saved_requests"] == 0
     assert out["saved_percent"] == 0.0
-    assert "none answered" in out["error"] and f"last error: {REFUSED}" in out["error"]
+    assert "none answered" in out["error"] and f"last error: {out['last_error']}" in out["error"]
     assert out["resume_token"]
     clean(p)
 
