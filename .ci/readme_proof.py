@@ -52,15 +52,21 @@ def first_command() -> tuple[str, str]:
     return words[2], rest.strip()
 
 
-def load_samples_kit() -> object:
-    # Loaded by path, not imported from the checkout: this environment's progress_client must
-    # be the wheel's.
-    spec = importlib.util.spec_from_file_location("samples", ROOT / "tests" / "samples.py")
+def _load(name: str, path: Path) -> object:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["samples"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_samples_kit() -> object:
+    # Loaded by path, not imported from the checkout: this environment's progress_client must
+    # be the wheel's. The kit's process helpers (standard library only) come by path too.
+    _load("benchmarks", ROOT / "benchmarks" / "__init__.py")
+    _load("benchmarks.procs", ROOT / "benchmarks" / "procs.py")
+    return _load("samples", ROOT / "tests" / "samples.py")
 
 
 def main() -> None:
