@@ -18,7 +18,7 @@ from progress_client import (
     ProgressClient,
 )
 from progress_client.cli import main
-from progress_client.core.resume import decode_token, encode_token, public_url
+from progress_client.core.resume import _canonical, decode_token, encode_token, public_url
 from progress_client.engine import EngineState, Request, Sleep, Stop
 from tests.enginekit import Driven
 from tests.kit import JobServer
@@ -213,3 +213,21 @@ def test_a_token_written_by_version_0_1_still_resumes() -> None:
     state = EngineState.from_token(encode_token(URL, old_state), URL)
     assert state.counts.requests == 7 and state.counts.not_modified == 3
     assert (state.etag, state.next_delay, state.elapsed_before) == ('"e7"', 5.0, 21.5)
+
+
+@given(st.dictionaries(st.sampled_from(["url", "status", "sum", "v", "state", "a"]),
+                       st.one_of(st.text(max_size=20), st.integers(),
+                                 st.dictionaries(st.sampled_from(["url", "sum"]),
+                                                 st.text(max_size=10), max_size=2)),
+                       max_size=5))
+def test_a_token_is_the_canonical_json_of_its_body_and_checksum(document: dict) -> None:
+    """The checksum is spliced into the canonical text rather than serialized twice: the
+    token is still exactly that text with "sum" in its sorted place, whatever the document
+    holds (keys named url or sum, quotes and ',"url":"' in strings), and it decodes."""
+    state = EngineState().to_dict()
+    state["last_document"] = document
+    url = 'https://api.example.test/jobs/1?token=s3cret&x=",\"url\":\"'
+    token = encode_token(url, state)
+    body = json.loads(token)
+    assert _canonical(body) == token
+    assert decode_token(token, url)["requests"] == 0

@@ -68,8 +68,13 @@ def encode_token(url: str, state: dict[str, Any]) -> str:
         "url_sha256": _digest(url),
         "state": state,
     }
-    body["sum"] = _digest(_canonical(body))
-    return _canonical(body)
+    text = _canonical(body)
+    # The token is that text with its checksum as the key "sum", which sorts between "state"
+    # and "url": spliced in, not serialized twice (a token is built for every wait a Ctrl-C
+    # cancels). The top-level "url" is the text's last ',"url":"' (JSON escapes any quote
+    # inside a string, and the state comes first); tests decode what this writes.
+    at = text.rindex(',"url":"')
+    return f'{text[:at]},"sum":"{_digest(text)}"{text[at:]}'
 
 
 def decode_token(token: str, url: str) -> dict[str, Any]:
