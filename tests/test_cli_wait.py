@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import subprocess
 import sys
 import time
@@ -201,7 +202,10 @@ def test_headers_are_sent_and_never_printed(server: JobServer) -> None:
 
 def test_ctrl_c_exits_130_without_a_traceback(server: JobServer) -> None:
 
-    url = server.job("long", [(0, "running")], etag=False).url
+    # The URL carries a mark of this run, so the poll waited for is this process's own (a
+    # CLI left polling by another test could reach a server that reuses its port).
+    mark = f"run={os.getpid()}-{time.monotonic_ns()}"
+    url = server.job("long", [(0, "running")], etag=False).url + "?" + mark
     proc = subprocess.Popen(
         [sys.executable, "-m", "progress_client", "wait", url, "--initial", "5"],
         stdout=subprocess.PIPE,
@@ -209,7 +213,8 @@ def test_ctrl_c_exits_130_without_a_traceback(server: JobServer) -> None:
         text=True,
     )
     deadline = time.monotonic() + 10
-    while not server.requests("/jobs/long") and time.monotonic() < deadline:
+    while (not any(mark in s.path for s in server.requests("/jobs/long"))
+           and time.monotonic() < deadline):
         time.sleep(0.02)  # wait for the first poll: the CLI is up and sleeping
     out, err = ctrl_c(proc)
     assert proc.returncode == 130
