@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -106,8 +107,6 @@ def test_the_layers_point_down(sub: str) -> None:
 
 def test_the_core_loads_no_io_library() -> None:
     """Importing every core module loads no socket, thread, event-loop or HTTP library."""
-    import subprocess
-
     mods = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in _files("core")
             if p.name != "__init__.py"]
     code = ("import sys\n" + "".join(f"import {m}\n" for m in mods) +
@@ -117,7 +116,7 @@ def test_the_core_loads_no_io_library() -> None:
                          cwd=ROOT, timeout=60, check=True).stdout.strip()
     # threading and socket may come with the interpreter's own start (site, encodings): only
     # the libraries that would mean I/O count.
-    loaded = set(eval(out)) - {"threading"}
+    loaded = set(ast.literal_eval(out)) - {"threading"}
     assert not loaded & {"httpx", "anyio", "asyncio", "aiohttp", "sqlite3", "redis", "ssl"}, out
 
 

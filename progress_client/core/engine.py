@@ -459,8 +459,7 @@ class PollEngine(Transitions):
         self._in_flight = None
         self.state.tally.requests -= 1
         if self._stopped is None:
-            self._next_at = now
-            self._hinted = None
+            self._request_at(now)
 
     def interrupt(self, now: float) -> None:
         """The request in flight, or the open stream, was abandoned: its caller left or its
@@ -470,8 +469,7 @@ class PollEngine(Transitions):
         self._in_flight = None  # no response came: elapsed still ends at the last one
         self._source.close()
         if self._stopped is None:
-            self._next_at = now
-            self._hinted = None
+            self._request_at(now)
 
 
 #: How long the cancel request may take: it is sent once, while the caller is leaving.

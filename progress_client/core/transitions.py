@@ -319,8 +319,8 @@ class Transitions:
             self._next_at = now
 
     def _request_at(self, when: float) -> None:
-        """The active source's next request goes at ``when`` (a reconnect, a wake), not at a
-        time a server's hint named."""
+        """The next request goes at ``when`` (a reconnect, a wake, a request abandoned or
+        never sent), not at a time a server's hint named."""
         self._next_at = when
         self._hinted = None
 

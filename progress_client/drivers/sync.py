@@ -247,8 +247,8 @@ class ProgressClient(ClientBase[httpx.Client]):
         stop: Stop | None = None
         try:
             while stop is None:
-                while sub.queue and stop is None:
-                    item = sub.queue.popleft()
+                while stop is None and sub.pending():
+                    item = sub.take()
                     if isinstance(item, Stop):
                         stop = item
                     else:
@@ -265,7 +265,7 @@ class ProgressClient(ClientBase[httpx.Client]):
                         clock.sleep(pause)
                     continue
                 sub.ready.clear()
-                if sub.queue or shared.driver is sub:
+                if sub.pending() or shared.driver is sub:
                     continue
                 left = None if deadline is None else deadline - clock.now()
                 if left is not None and left <= 0:
